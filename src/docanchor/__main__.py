@@ -1,0 +1,3 @@
+from docanchor.cli import main
+
+main()

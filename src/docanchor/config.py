@@ -1,0 +1,155 @@
+"""Settings shared by every command and by ``serve``.
+
+Read once, at the edges (``cli`` and ``api``), with pydantic-settings from
+``DOCANCHOR_*`` environment variables; CLI flags may override them. Nothing
+else in the package reads the environment.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from docanchor.errors import ConfigError
+
+DEV_CHAIN_ID = 31337
+# Anvil's first development account (public knowledge; refused off chain 31337).
+ANVIL_DEV_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+DEPLOYMENT_FILE = "deployment.json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCANCHOR_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".docanchor"))
+    database_url: str | None = None
+    rpc_url: str = "http://127.0.0.1:8545"
+    contract_address: str | None = None
+    private_key: str | None = Field(default=None, repr=False)
+    keystore: Path | None = None
+    keystore_password: str | None = Field(default=None, repr=False)
+    keystore_password_file: Path | None = None
+    confirmations: int | None = Field(default=None, ge=1, le=10_000)
+    poa: bool = False
+    chain_id: int | None = Field(default=None, ge=1)
+    batch_max: int = Field(default=1_000_000, ge=1, le=100_000_000)
+    anchor_interval: float = Field(default=60.0, gt=0, le=86_400)
+    max_upload_bytes: int = Field(default=104_857_600, ge=1)
+    max_fee_gwei: float | None = Field(default=None, gt=0)
+    sign_receipts: bool = True
+    log_json: bool = True
+
+    @field_validator("rpc_url")
+    @classmethod
+    def _rpc_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("contract_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        text = value.strip()
+        if not (text.startswith("0x") and len(text) == 42):
+            raise ValueError("must be a 0x-prefixed 20-byte address")
+        try:
+            int(text[2:], 16)
+        except ValueError:
+            raise ValueError("must be a 0x-prefixed 20-byte address") from None
+        return text
+
+    @field_validator("private_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        text = value.strip()
+        body = text[2:] if text.startswith("0x") else text
+        if len(body) != 64:
+            raise ValueError("must be 32 bytes of hex")
+        try:
+            int(body, 16)
+        except ValueError:
+            raise ValueError("must be 32 bytes of hex") from None
+        return "0x" + body.lower()
+
+    # --- derived values -------------------------------------------------------
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'docanchor.sqlite3').resolve()}"
+
+    @property
+    def deployment_path(self) -> Path:
+        return self.data_dir / DEPLOYMENT_FILE
+
+    @property
+    def devnet_state_path(self) -> Path:
+        return self.data_dir / "devnet-state.json"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.data_dir / "receipt-signing-key.pem"
+
+    def required_confirmations(self, chain_id: int) -> int:
+        if self.confirmations is not None:
+            return self.confirmations
+        return 1 if chain_id == DEV_CHAIN_ID else 12
+
+    def recorded_deployment(self) -> dict[str, Any] | None:
+        """The deployment that ``docanchor deploy`` wrote in the data dir, if any."""
+        path = self.deployment_path
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read the deployment record {path}: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("address"), str):
+            raise ConfigError(f"the deployment record {path} has no contract address")
+        return data
+
+    def resolved_contract_address(self) -> str | None:
+        if self.contract_address:
+            return self.contract_address
+        record = self.recorded_deployment()
+        return None if record is None else str(record["address"])
+
+    def keystore_secret(self) -> str | None:
+        if self.keystore_password is not None:
+            return self.keystore_password
+        if self.keystore_password_file is not None:
+            try:
+                return self.keystore_password_file.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigError(
+                    f"DOCANCHOR_KEYSTORE_PASSWORD_FILE cannot be read: {exc.strerror}"
+                ) from exc
+        return None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with explicit overrides (CLI flags) on top.
+
+    A bad value raises :class:`ConfigError` with one line naming the variable.
+    """
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first.get("loc") or ("?",)
+        name = "DOCANCHOR_" + str(loc[0]).upper()
+        raw = first.get("input")
+        shown = "" if "key" in name.lower() or "password" in name.lower() else f" (got {raw!r})"
+        raise ConfigError(f"{name} is invalid: {first.get('msg', 'bad value')}{shown}") from None

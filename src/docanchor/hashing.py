@@ -1,0 +1,171 @@
+"""Hashes of the docanchor receipt format (spec sections 1 to 3).
+
+SHA-256 everywhere; RFC 9162 domain separation (0x00 for leaves, 0x01 for
+interior nodes); RFC 8785 canonical JSON for metadata.
+
+Pure core: standard library and ``rfc8785`` only. The one function that reads
+a file takes an already open binary stream; it never opens paths itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, BinaryIO, Final
+
+import rfc8785
+
+from docanchor.errors import InputError, MetadataError
+
+LEAF_PREFIX: Final = b"\x00"
+NODE_PREFIX: Final = b"\x01"
+DIGEST_SIZE: Final = 32
+SALT_SIZE: Final = 32
+LEAF_DATA_SIZE: Final = SALT_SIZE + 2 * DIGEST_SIZE
+CHUNK_SIZE: Final = 1 << 20
+MAX_METADATA_BYTES: Final = 16 * 1024
+MAX_SAFE_INTEGER: Final = 2**53 - 1
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+_sha256 = hashlib.sha256
+
+
+def sha256(data: bytes) -> bytes:
+    return _sha256(data).digest()
+
+
+def leaf_hash(leaf_data: bytes) -> bytes:
+    """SHA-256(0x00 ‖ leaf_data), RFC 9162 section 2.1.1."""
+    return _sha256(LEAF_PREFIX + leaf_data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """SHA-256(0x01 ‖ left ‖ right), RFC 9162 section 2.1.1."""
+    return _sha256(NODE_PREFIX + left + right).digest()
+
+
+def leaf_data(salt: bytes, document_sha256: bytes, metadata_sha256: bytes) -> bytes:
+    """salt ‖ document_sha256 ‖ metadata_sha256: the 96 raw bytes of a leaf.
+
+    Precondition: each argument is exactly 32 bytes (checked).
+    """
+    for name, value in (
+        ("salt", salt),
+        ("document sha256", document_sha256),
+        ("metadata sha256", metadata_sha256),
+    ):
+        if len(value) != DIGEST_SIZE:
+            raise InputError(f"{name} must be 32 bytes, got {len(value)}")
+    return salt + document_sha256 + metadata_sha256
+
+
+def document_leaf_hash(salt: bytes, document_sha256: bytes, metadata_sha256: bytes) -> bytes:
+    """The leaf hash of one registration."""
+    return leaf_hash(leaf_data(salt, document_sha256, metadata_sha256))
+
+
+def digest_stream(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> tuple[bytes, int]:
+    """SHA-256 of everything left in ``stream``, read in fixed-size chunks.
+
+    Returns the digest and the number of bytes read. Never holds more than one
+    chunk in memory.
+    """
+    h = _sha256()
+    total = 0
+    read = stream.read
+    while chunk := read(chunk_size):
+        h.update(chunk)
+        total += len(chunk)
+    return h.digest(), total
+
+
+def digest_chunks(chunks: Iterable[bytes]) -> bytes:
+    h = _sha256()
+    for chunk in chunks:
+        h.update(chunk)
+    return h.digest()
+
+
+# --- metadata (spec section 2) -----------------------------------------------
+
+
+def _check_metadata_value(value: Any, path: str) -> None:
+    if value is None or isinstance(value, (bool, str)):
+        return
+    if isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise MetadataError(
+                f"metadata value at {path} is an integer outside ±(2^53 − 1): {value}"
+            )
+        return
+    if isinstance(value, float):
+        raise MetadataError(
+            f"metadata value at {path} is a floating-point number ({value!r}); "
+            "write it as a string or an integer"
+        )
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_metadata_value(item, f"{path}[{i}]")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise MetadataError(f"metadata key at {path} is not a string: {key!r}")
+            _check_metadata_value(item, f"{path}.{key}")
+        return
+    raise MetadataError(f"metadata value at {path} has an unsupported type {type(value).__name__}")
+
+
+def canonical_metadata(metadata: Mapping[str, Any] | None) -> bytes:
+    """RFC 8785 bytes of ``metadata`` after checking the spec's allowed values.
+
+    ``None`` stands for no metadata, i.e. ``{}``. Raises :class:`MetadataError`
+    for anything the receipt format refuses.
+    """
+    if metadata is None:
+        return b"{}"
+    if not isinstance(metadata, Mapping):
+        raise MetadataError("metadata must be a JSON object")
+    _check_metadata_value(metadata, "$")
+    try:
+        canonical: bytes = rfc8785.dumps(metadata)
+    except Exception as exc:  # rfc8785 raises its own types for odd input
+        raise MetadataError(f"metadata cannot be canonicalised: {exc}") from exc
+    if len(canonical) > MAX_METADATA_BYTES:
+        raise MetadataError(
+            f"metadata is {len(canonical)} bytes in canonical form; at most {MAX_METADATA_BYTES}"
+        )
+    return canonical
+
+
+def metadata_digest(metadata: Mapping[str, Any] | None) -> bytes:
+    """SHA-256(JCS(metadata)); ``None`` counts as ``{}``."""
+    return _sha256(canonical_metadata(metadata)).digest()
+
+
+# --- hex at the edges ---------------------------------------------------------
+
+
+def is_hex64(value: object) -> bool:
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+
+
+def parse_hex64(value: object, what: str = "value") -> bytes:
+    """Bytes of a hex64 string (64 lowercase hex characters, no prefix)."""
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be a string of 64 lowercase hex characters")
+    if _HEX64.fullmatch(value) is None:
+        raise InputError(
+            f"{what} must be 64 lowercase hex characters (a SHA-256 digest), got {value[:80]!r}"
+        )
+    return bytes.fromhex(value)
+
+
+def parse_sha256_lenient(value: str, what: str = "digest") -> bytes:
+    """Accepts a user-typed digest: optional 0x, either case, surrounding blanks."""
+    text = value.strip()
+    if text.startswith(("0x", "0X")):
+        text = text[2:]
+    return parse_hex64(text.lower(), what)
