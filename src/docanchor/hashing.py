@@ -70,8 +70,12 @@ def digest_stream(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> tuple[bytes
     """SHA-256 of everything left in ``stream``, read in fixed-size chunks.
 
     Returns the digest and the number of bytes read. Never holds more than one
-    chunk in memory.
+    chunk in memory. Precondition: ``chunk_size >= 1`` (checked).
     """
+    # read(0) returns b"" (the digest of nothing would come back for any file)
+    # and read(-1) reads everything at once: both would break the contract.
+    if type(chunk_size) is not int or chunk_size < 1:
+        raise InputError(f"chunk size must be a positive integer, got {chunk_size!r}")
     h = _sha256()
     total = 0
     read = stream.read

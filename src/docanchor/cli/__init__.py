@@ -72,7 +72,8 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 def main() -> None:
     """Console-script entry point: runs the app and maps errors to exit codes."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click returns the code of a typer.Exit.
+        code = app(standalone_mode=False)
     except DocAnchorError as exc:
         typer.echo(f"docanchor: {exc.message}", err=True)
         sys.exit(exc.exit_code)
@@ -91,6 +92,7 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 # Command groups register themselves on ``app`` when imported.

@@ -1,3 +1,155 @@
-"""Commands of the docanchor CLI (registered on the shared Typer app)."""
+"""The operator's commands: ``serve`` (the HTTP API and its anchoring loop) and ``keys``.
+
+``keys create`` prints a new API key once; only its SHA-256 is stored.
+Nothing here prints or logs a key after it was created.
+"""
 
 from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from docanchor.cli import JsonOpt, app, emit_json, settings
+from docanchor.errors import NotFoundError
+
+keys_app = typer.Typer(
+    name="keys",
+    help="Create, list and revoke API keys (roles: entity, auditor, admin).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")] = 1,
+    rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Ethereum JSON-RPC URL.")] = None,
+) -> None:
+    """Run the HTTP API (OpenAPI at /docs) and the anchoring loop.
+
+    Every DOCANCHOR_ANCHOR_INTERVAL seconds, or as soon as DOCANCHOR_BATCH_MAX
+    documents wait, pending documents are sealed and anchored and anchored
+    batches confirmed. Several processes may share one PostgreSQL database:
+    a lease lets one of them anchor at a time.
+    """
+    import uvicorn
+
+    from docanchor.api.logs import configure_logging
+    from docanchor.wiring import open_store
+
+    cfg = settings(rpc_url=rpc_url)
+    configure_logging(json_logs=cfg.log_json)
+    open_store(cfg).close()  # migrate once, before any worker starts
+    if workers == 1:
+        from docanchor.api import create_app
+
+        uvicorn.run(
+            create_app(cfg, start_loop=True),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+        )
+        return
+    # Workers are new processes that read their settings from the environment.
+    os.environ["DOCANCHOR_DATA_DIR"] = str(cfg.data_dir)
+    os.environ["DOCANCHOR_DATABASE_URL"] = cfg.resolved_database_url
+    os.environ["DOCANCHOR_RPC_URL"] = cfg.rpc_url
+    uvicorn.run(
+        "docanchor.api:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help="entity, auditor or admin.")],
+    entity: Annotated[
+        str | None, typer.Option("--entity", help="The entity's RUC (required for role entity).")
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option("--label", help="A note to recognise the key.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API key and print it once (it cannot be shown again)."""
+    from docanchor.api.auth import create_key
+    from docanchor.wiring import open_store
+
+    store = open_store(settings())
+    try:
+        made = create_key(store, role=role, entity_ruc=entity, label=label)
+    finally:
+        store.close()
+    row = made.row
+    if as_json:
+        emit_json({"key": made.secret, "id": row.id, "entity": row.entity_ruc, "role": row.role})
+        return
+    typer.echo(made.secret)
+    typer.echo(
+        f"key {row.id} ({row.role}"
+        + (f", entity {row.entity_ruc}" if row.entity_ruc else "")
+        + "): store it now, it is not shown again",
+        err=True,
+    )
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonOpt = False) -> None:
+    """The API keys (prefixes only, never the keys)."""
+    from docanchor.api.auth import key_json
+    from docanchor.wiring import open_store
+
+    store = open_store(settings())
+    try:
+        keys = [key_json(k) for k in store.api_keys()]
+    finally:
+        store.close()
+    if as_json:
+        emit_json({"keys": keys})
+        return
+    if not keys:
+        typer.echo("no API keys; create one with `docanchor keys create`")
+    for k in keys:
+        state = f"revoked {k['revoked_at']}" if k["revoked_at"] else "active"
+        typer.echo(
+            f"{k['id']:>4}  {k['prefix']}…  {k['role']:<8} {k['entity'] or '-':<14} {state}"
+            + (f"  {k['label']}" if k["label"] else "")
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (see docanchor keys list).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke an API key; requests with it are refused (401) from now on."""
+    from docanchor.store import utcnow
+    from docanchor.wiring import open_store
+
+    store = open_store(settings())
+    try:
+        key = store.revoke_api_key(key_id, utcnow())
+    finally:
+        store.close()
+    if key is None:
+        raise NotFoundError(f"there is no API key {key_id}")
+    assert key.revoked_at is not None
+    if as_json:
+        emit_json({"id": key.id, "revoked_at": key.revoked_at.isoformat() + "Z"})
+        return
+    typer.echo(f"key {key.id} ({key.prefix}…) revoked")
+
+
+__all__ = ["keys_create", "keys_list", "keys_revoke", "serve"]

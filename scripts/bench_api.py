@@ -1,0 +1,359 @@
+"""Benchmark of the HTTP API on loopback: verify by digest, single-file and bulk registration.
+
+Starts ``docanchor serve`` (uvicorn) over a fresh SQLite database holding a
+few thousand registered documents, sealed into a batch (no chain is needed:
+the node URL points at a closed port, so look-ups answer from the database),
+then drives it with keep-alive HTTP/1.1 clients from separate processes and
+prints a table. Every request goes to 127.0.0.1; counts and times are bounded.
+
+The clients run on the same machine as the server and take their share of
+its cores; the table says how many cores there were.
+
+Usage: scripts/bench_api [--documents N] [--workers W] [--clients C] ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import multiprocessing
+import os
+import random
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+DOCANCHOR = str(Path(sys.executable).with_name("docanchor"))
+HOST = "127.0.0.1"
+
+
+# --- a small keep-alive HTTP/1.1 client (the load generator must stay cheap) -------
+
+
+def _request(method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    body = await reader.readexactly(length) if length else b""
+    return status, body
+
+
+async def _connection(
+    port: int,
+    requests: list[bytes],
+    deadline: float,
+    latencies: list[float],
+    statuses: dict[int, int],
+) -> None:
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        for raw in requests:
+            if time.monotonic() > deadline:
+                break
+            started = time.perf_counter()
+            writer.write(raw)
+            status, _ = await _read_response(reader)
+            latencies.append(time.perf_counter() - started)
+            statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
+def _client_process(
+    port: int, batches: list[list[bytes]], max_seconds: float
+) -> tuple[list[float], dict[int, int], float]:
+    """One load process: one connection per request list, all at once."""
+
+    async def run() -> tuple[list[float], dict[int, int], float]:
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        deadline = time.monotonic() + max_seconds
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(_connection(port, reqs, deadline, latencies, statuses) for reqs in batches)
+        )
+        return latencies, statuses, time.perf_counter() - started
+
+    return asyncio.run(run())
+
+
+def load(
+    port: int,
+    make: Callable[[int], bytes],
+    *,
+    total: int,
+    clients: int,
+    procs: int,
+    max_seconds: float,
+) -> dict[str, Any]:
+    """``total`` requests over ``clients`` keep-alive connections in ``procs`` processes."""
+    per_client = [
+        [make(c * (total // clients) + i) for i in range(total // clients)] for c in range(clients)
+    ]
+    groups = [per_client[p::procs] for p in range(procs)]
+    ctx = multiprocessing.get_context("fork")
+    started = time.perf_counter()
+    with ctx.Pool(procs) as pool:
+        results = pool.starmap(_client_process, [(port, g, max_seconds) for g in groups])
+    wall = time.perf_counter() - started
+    latencies = sorted(x for r in results for x in r[0])
+    statuses: dict[int, int] = {}
+    for r in results:
+        for k, v in r[1].items():
+            statuses[k] = statuses.get(k, 0) + v
+    busy = max(r[2] for r in results)
+    return {
+        "requests": len(latencies),
+        "seconds": busy,
+        "wall": wall,
+        "rps": len(latencies) / busy,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "mean_ms": 1000 * statistics.fmean(latencies),
+        "statuses": statuses,
+    }
+
+
+# --- the server -----------------------------------------------------------------------
+
+
+def seed(data_dir: Path, documents: int) -> tuple[list[str], str]:
+    """Register ``documents`` documents (two versions of every tenth reference), seal them."""
+    sys.path.insert(0, str(REPO / "src"))
+    from docanchor.api.auth import create_key
+    from docanchor.config import Settings
+    from docanchor.wiring import build_service
+
+    settings = Settings(data_dir=data_dir)
+    service = build_service(settings)
+    digests = [secrets.token_bytes(32) for _ in range(documents)]
+    items = [
+        service.prepare_registration(
+            d,
+            {"reference": f"OC-2025-{i // 2 if i % 10 < 2 else i:06d}", "type": "purchase_order"},
+            entity_ruc="20131370998",
+        )
+        for i, d in enumerate(digests)
+    ]
+    service.register_many(items)
+    service.seal_all()
+    key = create_key(service.store, role="entity", entity_ruc="20131370998").secret
+    service.store.close()
+    return [d.hex() for d in digests], key
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(data_dir: Path, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCANCHOR_")}
+    env.update(
+        DOCANCHOR_DATA_DIR=str(data_dir),
+        DOCANCHOR_RPC_URL=f"http://{HOST}:{free_port()}",  # nothing listens: no chain
+        DOCANCHOR_ANCHOR_INTERVAL="86400",
+        DOCANCHOR_LOG_JSON="true",
+    )
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [DOCANCHOR, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"http://{HOST}:{port}/v1/keys", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the server did not start within 60 s")
+
+
+def multipart(content: bytes, metadata: dict[str, Any]) -> tuple[bytes, str]:
+    boundary = secrets.token_hex(12)
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'.encode()
+        + json.dumps(metadata).encode()
+        + f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="oc.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n".encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--documents", type=int, default=5_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--verify-requests", type=int, default=20_000)
+    parser.add_argument("--register-requests", type=int, default=4_000)
+    parser.add_argument("--bulk-requests", type=int, default=10)
+    parser.add_argument("--bulk-size", type=int, default=10_000)
+    parser.add_argument("--max-seconds", type=float, default=60.0)
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="docanchor-bench-"))
+    try:
+        data_dir = folder / "data"
+        t0 = time.perf_counter()
+        digests, key = seed(data_dir, args.documents)
+        print(f"seeded {args.documents} documents (sealed) in {time.perf_counter() - t0:.1f} s")
+        port = free_port()
+        server = start_server(data_dir, port, args.workers, folder / "serve.log")
+        rows: list[tuple[str, dict[str, Any], float]] = []
+        try:
+            rnd = random.Random(7)
+            auth = {"Authorization": f"Bearer {key}"}
+
+            def verify(i: int) -> bytes:
+                # Nine in ten look up a registered document, one in ten an unknown one.
+                digest = digests[rnd.randrange(len(digests))] if i % 10 else secrets.token_hex(32)
+                body = json.dumps({"sha256": digest}).encode()
+                return _request("POST", "/v1/verify", body, {"Content-Type": "application/json"})
+
+            # Warm up every worker's caches and connections, then measure.
+            load(
+                port,
+                verify,
+                total=2_000,
+                clients=args.clients,
+                procs=args.client_procs,
+                max_seconds=20,
+            )
+            result = load(
+                port,
+                verify,
+                total=args.verify_requests,
+                clients=args.clients,
+                procs=args.client_procs,
+                max_seconds=args.max_seconds,
+            )
+            rows.append(("POST /v1/verify (JSON digest)", result, result["rps"]))
+
+            document = b"%PDF-1.7 " + os.urandom(2_000)
+
+            def register(i: int) -> bytes:
+                body, content_type = multipart(
+                    document + i.to_bytes(8, "big"), {"reference": f"REG-{i}", "type": "invoice"}
+                )
+                return _request(
+                    "POST", "/v1/documents", body, {**auth, "Content-Type": content_type}
+                )
+
+            result = load(
+                port,
+                register,
+                total=args.register_requests,
+                clients=args.clients,
+                procs=args.client_procs,
+                max_seconds=args.max_seconds,
+            )
+            rows.append(("POST /v1/documents (2 KB multipart file)", result, result["rps"]))
+
+            def bulk(i: int) -> bytes:
+                items = [
+                    {
+                        "sha256": hashlib.sha256(f"bulk {i} {j}".encode()).hexdigest(),
+                        "metadata": {"reference": f"BULK-{i}-{j}"},
+                    }
+                    for j in range(args.bulk_size)
+                ]
+                body = json.dumps({"documents": items}).encode()
+                return _request(
+                    "POST", "/v1/documents/bulk", body, {**auth, "Content-Type": "application/json"}
+                )
+
+            result = load(
+                port,
+                bulk,
+                total=args.bulk_requests,
+                clients=1,
+                procs=1,
+                max_seconds=args.max_seconds,
+            )
+            rows.append(
+                (
+                    f"POST /v1/documents/bulk ({args.bulk_size} items, 1 client)",
+                    result,
+                    result["rps"] * args.bulk_size,
+                )
+            )
+            result = load(
+                port,
+                bulk,
+                total=args.bulk_requests,
+                clients=2,
+                procs=2,
+                max_seconds=args.max_seconds,
+            )
+            rows.append(
+                (
+                    f"POST /v1/documents/bulk ({args.bulk_size} items, 2 clients)",
+                    result,
+                    result["rps"] * args.bulk_size,
+                )
+            )
+        finally:
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+        cores = os.cpu_count()
+        print()
+        print(
+            f"docanchor HTTP API on {HOST}, uvicorn --workers {args.workers}, SQLite, "
+            f"{args.documents} documents; {cores} cores shared with the load generator "
+            f"({args.client_procs} processes)"
+        )
+        print()
+        print("| operation | clients | requests | req/s | docs/s | p50 ms | p99 ms | statuses |")
+        print("|---|---:|---:|---:|---:|---:|---:|---|")
+        for name, r, docs in rows:
+            clients = 1 if "1 client" in name else 2 if "2 clients" in name else args.clients
+            statuses = ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))
+            print(
+                f"| {name} | {clients} | {r['requests']} | {r['rps']:,.0f} | {docs:,.0f} | "
+                f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {statuses} |"
+            )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""docanchor's HTTP API: the FastAPI app factory. Thin: parse, call the service, answer.
+
+Routes live in ``routes_public`` (verify, receipts, batches, signing key),
+``routes_entity`` (registration, sealing, versions; API key required) and
+``routes_ops`` (health, readiness, metrics). Every error is an RFC 9457
+problem (``problems``); request bodies are streamed (``uploads``); the
+anchoring loop of ``docanchor serve`` runs in ``loop``.
+
+No app, service or connection is built at import time: :func:`create_app`
+builds one from settings. The web page (``docanchor/web``, when it holds an
+``index.html``) is served at ``/`` for every path no API route matches.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from docanchor import __version__
+from docanchor.api.context import ApiContext
+from docanchor.api.logs import RequestMiddleware, configure_logging
+from docanchor.api.openapi import install_openapi
+from docanchor.api.problems import PROBLEM_JSON, install_problem_handlers, problem_body
+from docanchor.config import Settings, load_settings
+from docanchor.service import DocAnchorService
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+DESCRIPTION = """\
+Register procurement documents, anchor them in RFC 9162 Merkle batches on an EVM chain,
+and verify documents and receipts.
+
+Public: `POST /v1/verify`, `POST /v1/receipts/verify`, `GET /v1/batches…`, `GET /v1/keys`.
+With an API key (`Authorization: Bearer <key>`, made by `docanchor keys create`):
+`POST /v1/documents`, `POST /v1/documents/bulk`, `POST /v1/batches`, `GET /v1/documents`.
+Every error is an RFC 9457 `application/problem+json` document.
+"""
+
+
+def _problem_500(path: str) -> tuple[bytes, bytes]:
+    body = problem_body(
+        500,
+        "Internal error",
+        "the server failed unexpectedly; the error is logged under this request id",
+        instance=path,
+    )
+    return json.dumps(body).encode("utf-8"), PROBLEM_JSON.encode("ascii")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    service: DocAnchorService | None = None,
+    start_loop: bool = False,
+) -> FastAPI:
+    """The API over ``service`` (built from ``settings`` when not given).
+
+    With ``start_loop``, the anchoring loop runs while the app is up (started and
+    stopped by the app's lifespan). A service built here is closed at shutdown.
+    """
+    owns_service = service is None
+    if service is None:
+        from docanchor.wiring import build_service
+
+        service = build_service(settings, chain=False)
+    ctx = ApiContext(settings, service, owns_service=owns_service)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if start_loop:
+            ctx.loop.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(ctx.close)
+
+    app = FastAPI(
+        title="docanchor",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_problem_handlers(app)
+    install_openapi(app)
+    app.add_middleware(RequestMiddleware, metrics=ctx.metrics, problem_500=_problem_500)
+
+    from docanchor.api import routes_entity, routes_ops, routes_public
+
+    app.include_router(routes_public.router)
+    app.include_router(routes_entity.router)
+    app.include_router(routes_ops.router)
+    # The web page answers whatever no route matched. As the router's default app
+    # (rather than a Mount at "/") it never shadows an API route, and a wrong
+    # method on an API path still gets that route's 405.
+    if (WEB_DIR / "index.html").is_file():
+        app.router.default = StaticFiles(directory=WEB_DIR, html=True)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each worker of ``docanchor serve --workers N``)."""
+    settings = load_settings()
+    configure_logging(json_logs=settings.log_json)
+    return create_app(settings, start_loop=True)
+
+
+__all__ = ["WEB_DIR", "create_app", "create_app_from_env"]

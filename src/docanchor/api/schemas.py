@@ -1,0 +1,264 @@
+"""Request and response shapes of the HTTP API (pydantic), for validation and OpenAPI.
+
+Requests are validated against these models; responses are built as plain
+dicts on the hot paths and documented by these models. Hex digests at the
+edge are strict: 64 lowercase hex characters, no ``0x``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from docanchor.hashing import is_hex64
+
+HEX64_PATTERN = "^[0-9a-f]{64}$"
+MAX_BULK = 10_000
+
+
+def _hex64(value: str) -> str:
+    if not is_hex64(value):
+        shown = value[:80]
+        hint = ""
+        if value.lower().removeprefix("0x") != value and is_hex64(value.lower().removeprefix("0x")):
+            hint = " (write it in lowercase, without 0x)"
+        raise ValueError(
+            f"must be a SHA-256 digest as 64 lowercase hex characters{hint}, got {shown!r}"
+        )
+    return value
+
+
+Hex64 = Annotated[
+    str,
+    Field(
+        json_schema_extra={"pattern": HEX64_PATTERN, "minLength": 64, "maxLength": 64},
+        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    ),
+    AfterValidator(_hex64),
+]
+Metadata = Annotated[
+    dict[str, Any] | None,
+    Field(
+        description="A JSON object (at most 16 KiB in RFC 8785 form; integers within ±(2^53−1), "
+        "no floating-point numbers). Known members: entity_ruc, reference, type.",
+    ),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests -------------------------------------------------------------------
+
+
+class DigestQuery(Strict):
+    sha256: Hex64
+
+
+class RegisterBody(Strict):
+    sha256: Hex64
+    metadata: Metadata = None
+
+
+class BulkItem(Strict):
+    sha256: Hex64
+    metadata: Metadata = None
+
+
+class BulkBody(Strict):
+    documents: list[BulkItem] = Field(max_length=MAX_BULK)
+
+
+class ReceiptCheckBody(Strict):
+    receipt: dict[str, Any] = Field(description="A docanchor-receipt/1 receipt (JSON object).")
+    sha256: Hex64 | None = Field(
+        default=None, description="The document's SHA-256, to check it against the receipt too."
+    )
+
+
+class MetadataField(BaseModel):
+    """The ``metadata`` form field of a multipart registration."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --- responses ------------------------------------------------------------------
+
+Status = Literal["confirmed", "anchored", "sealed", "pending"]
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str | None = None
+
+
+class AnchorSummary(BaseModel):
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    timestamp: int
+    chain_id: int
+    contract: str
+    seq: int
+
+
+class RegistrationSummary(BaseModel):
+    id: int
+    status: Status
+    entity_ruc: str | None
+    reference: str | None
+    type: str | None
+    version: int | None
+    registered_at: str
+    batch_id: int | None
+    anchor: AnchorSummary | None
+
+
+class VersionSummary(BaseModel):
+    entity_ruc: str | None
+    reference: str
+    version: int
+    sha256: str
+    status: Status
+    registered_at: str
+    is_this_document: bool
+
+
+class VerifyResult(BaseModel):
+    status: Literal["confirmed", "anchored", "sealed", "pending", "not_found"]
+    sha256: str
+    filename: str | None = None
+    size: int | None = None
+    receipts: list[dict[str, Any]]
+    registrations: list[RegistrationSummary]
+    versions: list[VersionSummary]
+
+
+class CheckOut(BaseModel):
+    step: int
+    name: str
+    ok: bool
+    skipped: bool
+    detail: str
+
+
+class ReceiptCheckResult(BaseModel):
+    valid: bool
+    status: Status
+    confirmations: int
+    required_confirmations: int
+    checks: list[CheckOut]
+
+
+class BatchOut(BaseModel):
+    id: int
+    size: int
+    root: str | None
+    status: Literal["sealed", "anchored", "confirmed"]
+    seq: int | None
+    tx_hash: str | None
+    block_number: int | None
+    block_hash: str | None
+    timestamp: int | None
+    chain_id: int | None
+    contract: str | None
+    anchorer: str | None
+    gas_used: int | None
+    sealed_at: str | None
+    anchored_at: str | None
+    confirmed_at: str | None
+
+
+class BatchDetail(BatchOut):
+    confirmations: int | None = Field(
+        description="Blocks from the anchoring block to the node's head (null: not anchored, "
+        "or the node is unreachable)."
+    )
+
+
+class BatchPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    batches: list[BatchOut]
+
+
+class LeafPage(BaseModel):
+    batch_id: int
+    tree_size: int
+    offset: int
+    leaves: list[str] = Field(description="Leaf hashes SHA-256(0x00 ‖ leaf data), in order.")
+
+
+class PublicKey(BaseModel):
+    alg: str
+    key_id: str
+    public_key: str
+    public_key_hex: str
+
+
+class KeyList(BaseModel):
+    keys: list[PublicKey]
+
+
+class DocumentOut(BaseModel):
+    id: int
+    sha256: str
+    created: bool | None = None
+    status: Status
+    entity_ruc: str | None
+    reference: str | None
+    type: str | None
+    version: int | None
+    registered_at: str
+    batch_id: int | None
+    metadata: dict[str, Any]
+    receipt: dict[str, Any]
+
+
+class DocumentList(BaseModel):
+    reference: str
+    documents: list[DocumentOut]
+
+
+class BulkDocument(BaseModel):
+    id: int
+    sha256: str
+    created: bool
+    status: Status
+    receipt: dict[str, Any] | None = None
+
+
+class BulkResult(BaseModel):
+    created: int
+    existing: int
+    documents: list[BulkDocument]
+
+
+class SealResult(BaseModel):
+    batches: list[BatchOut]
+
+
+class HealthCheck(BaseModel):
+    ok: bool
+    detail: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "fail"]
+    checks: dict[str, HealthCheck]
+
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    DigestQuery,
+    RegisterBody,
+    BulkItem,
+    BulkBody,
+    ReceiptCheckBody,
+)

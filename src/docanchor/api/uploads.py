@@ -1,0 +1,276 @@
+"""Request bodies read as streams: multipart uploads hashed chunk by chunk, bounded JSON.
+
+A file part is never held in memory: each chunk the server receives is fed
+to python-multipart's streaming parser, whose callbacks feed the file bytes
+to SHA-256 and drop them. Uploads over the limit are refused (413) as soon
+as the limit is passed, before the rest of the body is read. Small form
+fields (the ``metadata`` JSON) are kept, up to a fixed size.
+
+Never writes an upload to disk and never keeps its bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from docanchor.errors import DocAnchorError, InputError, PayloadTooLargeError
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_FIELD_BYTES: Final = 64 * 1024
+# Part headers, boundaries and small fields around the file itself.
+FORM_OVERHEAD: Final = 256 * 1024
+
+
+class UnsupportedMediaTypeError(InputError):
+    http_status = 415
+    title = "Unsupported media type"
+
+
+def media_type(request: Request) -> str:
+    raw = request.headers.get("content-type", "")
+    return raw.split(";", 1)[0].strip().lower()
+
+
+def is_json(request: Request) -> bool:
+    kind = media_type(request)
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
+
+
+def is_multipart(request: Request) -> bool:
+    return media_type(request) == "multipart/form-data"
+
+
+def _declared_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError("the Content-Length header is not a number") from None
+
+
+async def read_body(request: Request, limit: int, what: str = "the request body") -> bytes:
+    """The whole body, refused with 413 once it passes ``limit`` bytes."""
+    declared = _declared_length(request)
+    if declared is not None and declared > limit:
+        raise PayloadTooLargeError(f"{what} is {declared} bytes; at most {limit} are accepted")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise PayloadTooLargeError(f"{what} is larger than {limit} bytes, the most accepted")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def validation_error(exc: ValidationError, prefix: tuple[str | int, ...] = ("body",)) -> Exception:
+    """A pydantic error as FastAPI's, so that one handler words every 422."""
+    errors = [
+        {
+            **{k: v for k, v in e.items() if k not in ("input", "ctx", "url")},
+            "loc": (*prefix, *e["loc"]),
+        }
+        for e in exc.errors(include_url=False)
+    ]
+    return RequestValidationError(errors)
+
+
+async def read_json(request: Request, model: type[M], limit: int) -> M:
+    """The body parsed and validated as ``model`` (422 with the member at fault)."""
+    if not is_json(request):
+        raise UnsupportedMediaTypeError(
+            f"send the body as application/json, not {media_type(request) or 'no content type'}"
+        )
+    body = await read_body(request, limit)
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def parse_json_field(raw: bytes, name: str, model: type[M]) -> M:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise validation_error(exc, ("body", name)) from None
+
+
+@dataclass
+class FormUpload:
+    """What a streamed multipart body held: the file's digest and size, small fields."""
+
+    sha256: bytes | None = None
+    size: int = 0
+    filename: str | None = None
+    fields: dict[str, bytes] = field(default_factory=dict)
+
+
+class _FormReader:
+    """State behind the parser callbacks (one request)."""
+
+    def __init__(
+        self, *, file_field: str, text_fields: frozenset[str], max_file_bytes: int
+    ) -> None:
+        self.file_field = file_field
+        self.text_fields = text_fields
+        self.max_file_bytes = max_file_bytes
+        self.result = FormUpload()
+        self.ended = False
+        self._headers: dict[str, str] = {}
+        self._header_name = bytearray()
+        self._header_value = bytearray()
+        self._part: str | None = None
+        self._is_file = False
+        self._hasher: Any = None
+        self._buffer = bytearray()
+
+    # --- parser callbacks ---------------------------------------------------
+
+    def on_part_begin(self) -> None:
+        self._headers = {}
+        self._part = None
+        self._buffer = bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        name = self._header_name.decode("latin-1").strip().lower()
+        self._headers[name] = self._header_value.decode("latin-1").strip()
+        self._header_name = bytearray()
+        self._header_value = bytearray()
+
+    def on_headers_finished(self) -> None:
+        disposition, params = parse_options_header(self._headers.get("content-disposition", ""))
+        if disposition != b"form-data" or b"name" not in params:
+            raise InputError("every multipart part needs a Content-Disposition: form-data; name=…")
+        name = params[b"name"].decode("utf-8", "replace")
+        if name == self.file_field:
+            if self.result.sha256 is not None or self._hasher is not None:
+                raise InputError(f"send one {self.file_field!r} part, not several")
+            self._is_file = True
+            self._hasher = hashlib.sha256()
+            if b"filename" in params:
+                self.result.filename = params[b"filename"].decode("utf-8", "replace")[:300]
+        elif name in self.text_fields:
+            if name in self.result.fields:
+                raise InputError(f"the form field {name!r} appears twice")
+            self._is_file = False
+        else:
+            allowed = ", ".join(sorted({self.file_field, *self.text_fields}))
+            raise InputError(f"unexpected form field {name!r}; this endpoint takes: {allowed}")
+        self._part = name
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._is_file:
+            self.result.size += end - start
+            if self.result.size > self.max_file_bytes:
+                raise PayloadTooLargeError(
+                    f"the file is larger than {self.max_file_bytes} bytes, the most accepted "
+                    "(DOCANCHOR_MAX_UPLOAD_BYTES)"
+                )
+            self._hasher.update(memoryview(data)[start:end])
+        else:
+            self._buffer += data[start:end]
+            if len(self._buffer) > MAX_FIELD_BYTES:
+                raise PayloadTooLargeError(
+                    f"the form field {self._part!r} is larger than {MAX_FIELD_BYTES} bytes"
+                )
+
+    def on_part_end(self) -> None:
+        if self._part is None:
+            return
+        if self._is_file:
+            self.result.sha256 = self._hasher.digest()
+            self._hasher = None
+        else:
+            self.result.fields[self._part] = bytes(self._buffer)
+        self._part = None
+        self._is_file = False
+
+    def on_end(self) -> None:
+        self.ended = True
+
+
+async def read_form(
+    request: Request,
+    *,
+    max_file_bytes: int,
+    file_field: str = "file",
+    text_fields: frozenset[str] = frozenset(),
+) -> FormUpload:
+    """Stream a multipart/form-data body: hash the ``file_field`` part, keep small fields."""
+    _, params = parse_options_header(request.headers.get("content-type", ""))
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise InputError("a multipart/form-data body needs a boundary in its Content-Type")
+    limit = max_file_bytes + FORM_OVERHEAD
+    declared = _declared_length(request)
+    if declared is not None and declared > limit:
+        raise PayloadTooLargeError(
+            f"the upload is {declared} bytes; files of at most {max_file_bytes} bytes are "
+            "accepted (DOCANCHOR_MAX_UPLOAD_BYTES)"
+        )
+    reader = _FormReader(
+        file_field=file_field, text_fields=text_fields, max_file_bytes=max_file_bytes
+    )
+    callbacks: Any = {
+        "on_part_begin": reader.on_part_begin,
+        "on_part_data": reader.on_part_data,
+        "on_part_end": reader.on_part_end,
+        "on_header_field": reader.on_header_field,
+        "on_header_value": reader.on_header_value,
+        "on_header_end": reader.on_header_end,
+        "on_headers_finished": reader.on_headers_finished,
+        "on_end": reader.on_end,
+    }
+    try:
+        parser = MultipartParser(boundary, callbacks)
+        total = 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise PayloadTooLargeError(
+                    f"the upload is larger than {limit} bytes; files of at most {max_file_bytes} "
+                    "bytes are accepted (DOCANCHOR_MAX_UPLOAD_BYTES)"
+                )
+            if chunk:
+                parser.write(chunk)
+        parser.finalize()
+    except DocAnchorError:
+        raise
+    except (FormParserError, ValueError) as exc:
+        raise InputError(f"the multipart body is malformed: {exc}") from None
+    if not reader.ended:
+        raise InputError("the multipart body ends before its closing boundary")
+    if reader.result.sha256 is None:
+        raise InputError(f"the multipart body has no {file_field!r} part (the document file)")
+    return reader.result
+
+
+__all__ = [
+    "FormUpload",
+    "UnsupportedMediaTypeError",
+    "is_json",
+    "is_multipart",
+    "parse_json_field",
+    "read_body",
+    "read_form",
+    "read_json",
+]

@@ -1,0 +1,176 @@
+"""JSON shapes built from the service's views (plain dicts, cheap on the hot paths).
+
+Public summaries never carry salts; receipts do, because a receipt is what
+lets its holder prove inclusion. Nothing here touches the chain.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from docanchor.service import DocAnchorService, batch_json
+from docanchor.store import Batch, DocumentView
+
+_PRIVATE_BATCH_MEMBERS: Final = ("last_error",)
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC time as ISO 8601 with a Z (the columns hold naive UTC; some drivers add a zone)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat() + "Z"
+
+
+def public_batch(batch: Batch) -> dict[str, Any]:
+    """A batch as the public API shows it (operational errors stay in the logs)."""
+    data = batch_json(batch)
+    for name in _PRIVATE_BATCH_MEMBERS:
+        data.pop(name, None)
+    return data
+
+
+def anchor_summary(batch: Batch | None) -> dict[str, Any] | None:
+    if batch is None or batch.status not in ("anchored", "confirmed") or batch.tx_hash is None:
+        return None
+    return {
+        "tx_hash": batch.tx_hash,
+        "block_number": batch.block_number,
+        "block_hash": batch.block_hash,
+        "timestamp": batch.anchor_timestamp,
+        "chain_id": batch.chain_id,
+        "contract": batch.contract,
+        "seq": batch.seq,
+    }
+
+
+def registration_summary(view: DocumentView) -> dict[str, Any]:
+    doc = view.document
+    return {
+        "id": doc.id,
+        "status": view.status,
+        "entity_ruc": doc.entity_ruc or None,
+        "reference": doc.reference,
+        "type": doc.doc_type,
+        "version": view.version,
+        "registered_at": iso(doc.created_at),
+        "batch_id": doc.batch_id,
+        "anchor": anchor_summary(view.batch),
+    }
+
+
+class ReceiptCache:
+    """Signed receipts by document and the state of its batch (bounded, thread-safe).
+
+    A receipt changes only when its batch does (sealed, anchored, moved by a
+    reorganisation, confirmed), so the batch's status and anchor are part of
+    the key; rebuilding and signing on every look-up would dominate the
+    verify path.
+    """
+
+    def __init__(self, service: DocAnchorService, size: int = 8192) -> None:
+        self._service = service
+        self._size = size
+        self._items: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def receipt(self, view: DocumentView) -> dict[str, Any]:
+        batch = view.batch
+        key = (
+            view.document.id,
+            None if batch is None else (batch.id, batch.status, batch.tx_hash, batch.block_hash),
+        )
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        made = self._service.receipt_json(view)
+        with self._lock:
+            self._items[key] = made
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return made
+
+
+def document_json(
+    view: DocumentView, receipts: ReceiptCache, *, created: bool | None = None
+) -> dict[str, Any]:
+    doc = view.document
+    data: dict[str, Any] = {
+        "id": doc.id,
+        "sha256": doc.sha256,
+        "status": view.status,
+        "entity_ruc": doc.entity_ruc or None,
+        "reference": doc.reference,
+        "type": doc.doc_type,
+        "version": view.version,
+        "registered_at": iso(doc.created_at),
+        "batch_id": doc.batch_id,
+        "metadata": json.loads(doc.metadata_json),
+        "receipt": receipts.receipt(view),
+    }
+    if created is not None:
+        data = {"created": created, **data}
+    return data
+
+
+def verify_answer(
+    service: DocAnchorService,
+    receipts: ReceiptCache,
+    digest: bytes,
+    *,
+    filename: str | None = None,
+    size: int | None = None,
+) -> dict[str, Any]:
+    """What ``POST /v1/verify`` answers for a digest (from the database only)."""
+    views = service.lookup(digest)
+    sha = digest.hex()
+    versions: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for view in views:
+        doc = view.document
+        if doc.reference is None or (doc.entity_ruc, doc.reference) in seen:
+            continue
+        seen.add((doc.entity_ruc, doc.reference))
+        for number, other in enumerate(service.versions(doc.reference, doc.entity_ruc), 1):
+            odoc = other.document
+            versions.append(
+                {
+                    "entity_ruc": odoc.entity_ruc or None,
+                    "reference": odoc.reference,
+                    "version": other.version or number,
+                    "sha256": odoc.sha256,
+                    "status": other.status,
+                    "registered_at": iso(odoc.created_at),
+                    "is_this_document": odoc.sha256 == sha,
+                }
+            )
+    answer: dict[str, Any] = {
+        "status": service.best_status(views),
+        "sha256": sha,
+        "receipts": [receipts.receipt(v) for v in views],
+        "registrations": [registration_summary(v) for v in views],
+        "versions": versions,
+    }
+    if filename is not None:
+        answer["filename"] = filename
+    if size is not None:
+        answer["size"] = size
+    return answer
+
+
+__all__ = [
+    "ReceiptCache",
+    "anchor_summary",
+    "document_json",
+    "iso",
+    "public_batch",
+    "registration_summary",
+    "verify_answer",
+]

@@ -1,0 +1,947 @@
+"""The receipt model, ``docanchor-receipt/1``: parse, emit, verify (spec sections 5 and 6).
+
+A receipt is what a supplier keeps next to a document. This module turns its
+JSON into frozen dataclasses (bytes inside, hex only at the JSON edge), turns
+them back into exactly the spec's JSON forms, and checks a receipt step by
+step against values the caller has fetched.
+
+Pure core, consensus-critical: standard library, ``rfc8785``,
+:mod:`docanchor.hashing`, :mod:`docanchor.merkle` and :mod:`docanchor.errors`
+only. It never imports web3, sqlmodel or fastapi, never reads the
+environment and never performs I/O: the chain adapter fetches the on-chain
+record, the block hash and the head number, and the functions here compare.
+Every change to parsing or verification comes with new test vectors.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final, NoReturn
+
+import rfc8785
+
+from docanchor import hashing, merkle
+from docanchor.errors import (
+    InputError,
+    MetadataError,
+    ReceiptFormatError,
+    VerificationError,
+)
+
+RECEIPT_VERSION: Final = "docanchor-receipt/1"
+SIGNATURE_MEMBER: Final = "signature"
+UINT64_MAX: Final = 2**64 - 1
+ZERO_ADDRESS: Final = "0x" + "0" * 40
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+# 0x hashes and addresses are compared without regard to case (spec section 1).
+_ETH_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+_TOP_MEMBERS: Final = ("version", "status", "document", "proof", "batch", "anchor")
+_DOCUMENT_MEMBERS: Final = ("sha256", "salt", "metadata_sha256", "metadata")
+_PROOF_MEMBERS: Final = ("leaf_index", "tree_size", "path")
+_BATCH_MEMBERS: Final = ("id", "root")
+_ANCHOR_MEMBERS: Final = (
+    "chain_id",
+    "contract",
+    "seq",
+    "tx_hash",
+    "block_number",
+    "block_hash",
+    "timestamp",
+)
+
+
+class ReceiptStatus(StrEnum):
+    PENDING = "pending"
+    SEALED = "sealed"
+    ANCHORED = "anchored"
+    CONFIRMED = "confirmed"
+
+
+# --- member checks shared by the parser and the dataclass constructors -------
+
+
+def _fail(message: str) -> NoReturn:
+    raise ReceiptFormatError(message)
+
+
+def _require_int(value: object, where: str, *, minimum: int = 0, maximum: int = UINT64_MAX) -> int:
+    # bool is a subclass of int in Python but never an integer in a receipt.
+    if type(value) is not int:
+        _fail(f"receipt member {where} must be an integer, got {_json_type(value)}")
+    if value < minimum:
+        _fail(f"receipt member {where} must be at least {minimum}, got {value}")
+    if value > maximum:
+        _fail(f"receipt member {where} must be at most {maximum}, got {value}")
+    return value
+
+
+def _require_digest(value: object, where: str) -> bytes:
+    if type(value) is not bytes or len(value) != hashing.DIGEST_SIZE:
+        _fail(f"receipt member {where} must be 32 bytes")
+    return value
+
+
+def _require_eth_hash(value: object, where: str) -> str:
+    if not isinstance(value, str) or _ETH_HASH.fullmatch(value) is None:
+        _fail(
+            f"receipt member {where} must be 0x followed by 64 hex characters, got {_show(value)}"
+        )
+    return value
+
+
+def _require_address(value: object, where: str) -> str:
+    if not isinstance(value, str) or _ADDRESS.fullmatch(value) is None:
+        _fail(
+            f"receipt member {where} must be an address, 0x followed by 40 hex characters, "
+            f"got {_show(value)}"
+        )
+    return value
+
+
+def _require_extra(extra: object, known: Sequence[str], where: str) -> None:
+    if not isinstance(extra, dict):
+        _fail(f"extra members of {where} must be a dict")
+    for key in extra:
+        if not isinstance(key, str):
+            _fail(f"extra member names of {where} must be strings, got {key!r}")
+        if key in known:
+            _fail(f"{where} member {key!r} is a defined member and cannot be an extra one")
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number with a fraction or exponent"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value[:80])
+    return _json_type(value)
+
+
+def inclusion_path_length(leaf_index: int, tree_size: int) -> int:
+    """Number of hashes in the RFC 9162 inclusion proof of ``leaf_index`` in ``tree_size``.
+
+    The proof climbs the inner part of the tree, where the paths to
+    ``leaf_index`` and to the last leaf share no node, one level per bit of
+    ``leaf_index XOR (tree_size - 1)``; above that, it takes one hash for each
+    left sibling on the border of the tree, one per set bit of the remaining
+    high bits of ``leaf_index`` (RFC 9162 section 2.1.3.2).
+
+    Precondition: ``0 <= leaf_index < tree_size`` (checked).
+    """
+    if type(leaf_index) is not int or type(tree_size) is not int:
+        raise InputError("leaf index and tree size must be integers")
+    if not 0 <= leaf_index < tree_size:
+        raise InputError(f"leaf index {leaf_index} is not inside a tree of size {tree_size}")
+    inner = (leaf_index ^ (tree_size - 1)).bit_length()
+    border = (leaf_index >> inner).bit_count()
+    return inner + border
+
+
+# --- the model ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentPart:
+    """``document``: the digests that make the leaf, and the metadata if carried.
+
+    ``metadata`` is ``None`` when the receipt leaves the member out; a
+    receipt never carries ``"metadata": null``.
+    """
+
+    sha256: bytes
+    salt: bytes
+    metadata_sha256: bytes
+    metadata: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require_digest(self.sha256, "document.sha256")
+        _require_digest(self.salt, "document.salt")
+        _require_digest(self.metadata_sha256, "document.metadata_sha256")
+        if self.metadata is not None:
+            if not isinstance(self.metadata, dict):
+                _fail("receipt member document.metadata must be an object")
+            try:
+                hashing.canonical_metadata(self.metadata)
+            except MetadataError as exc:
+                _fail(f"receipt member document.metadata is not allowed: {exc}")
+        _require_extra(self.extra, _DOCUMENT_MEMBERS, "document")
+
+
+@dataclass(frozen=True)
+class ProofPart:
+    """``proof``: the RFC 9162 inclusion proof of the leaf in its batch's tree."""
+
+    leaf_index: int
+    tree_size: int
+    path: tuple[bytes, ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require_int(self.tree_size, "proof.tree_size", minimum=1)
+        _require_int(self.leaf_index, "proof.leaf_index")
+        if self.leaf_index >= self.tree_size:
+            _fail(
+                f"receipt member proof.leaf_index ({self.leaf_index}) must be below "
+                f"proof.tree_size ({self.tree_size})"
+            )
+        if type(self.path) is not tuple:
+            _fail("receipt member proof.path must be a tuple of 32-byte hashes")
+        for i, element in enumerate(self.path):
+            _require_digest(element, f"proof.path[{i}]")
+        expected = inclusion_path_length(self.leaf_index, self.tree_size)
+        if len(self.path) != expected:
+            _fail(
+                f"receipt member proof.path has {len(self.path)} hashes; leaf {self.leaf_index} "
+                f"of a tree of size {self.tree_size} needs exactly {expected}"
+            )
+        _require_extra(self.extra, _PROOF_MEMBERS, "proof")
+
+
+@dataclass(frozen=True)
+class BatchPart:
+    """``batch``: the batch's id (informational) and its Merkle root."""
+
+    id: int
+    root: bytes
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require_int(self.id, "batch.id")
+        _require_digest(self.root, "batch.root")
+        _require_extra(self.extra, _BATCH_MEMBERS, "batch")
+
+
+@dataclass(frozen=True)
+class AnchorPart:
+    """``anchor``: where and when the batch root was anchored.
+
+    ``tx_hash`` and ``block_hash`` are kept in lowercase; ``contract`` is kept
+    as given (emitters pass the EIP-55 form, which needs keccak to compute).
+    """
+
+    chain_id: int
+    contract: str
+    seq: int
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    timestamp: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require_int(self.chain_id, "anchor.chain_id", minimum=1)
+        _require_address(self.contract, "anchor.contract")
+        _require_int(self.seq, "anchor.seq")
+        _require_eth_hash(self.tx_hash, "anchor.tx_hash")
+        _require_int(self.block_number, "anchor.block_number")
+        _require_eth_hash(self.block_hash, "anchor.block_hash")
+        _require_int(self.timestamp, "anchor.timestamp")
+        _require_extra(self.extra, _ANCHOR_MEMBERS, "anchor")
+        # Frozen: normalise through object.__setattr__ so equality ignores case.
+        object.__setattr__(self, "tx_hash", self.tx_hash.lower())
+        object.__setattr__(self, "block_hash", self.block_hash.lower())
+
+
+_PARTS_BY_STATUS: Final = {
+    ReceiptStatus.PENDING: (False, False, False),
+    ReceiptStatus.SEALED: (True, True, False),
+    ReceiptStatus.ANCHORED: (True, True, True),
+    ReceiptStatus.CONFIRMED: (True, True, True),
+}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A ``docanchor-receipt/1`` receipt.
+
+    Which of ``proof``, ``batch`` and ``anchor`` are set follows from
+    ``status`` (checked). ``extra`` holds the optional top-level members this
+    version does not define (for example ``signature``), so that re-emitting
+    a receipt keeps them.
+    """
+
+    status: ReceiptStatus
+    document: DocumentPart
+    proof: ProofPart | None = None
+    batch: BatchPart | None = None
+    anchor: AnchorPart | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, ReceiptStatus):
+            if not isinstance(self.status, str) or self.status not in {
+                s.value for s in ReceiptStatus
+            }:
+                _fail(f"receipt member status must be a ReceiptStatus, got {self.status!r}")
+            object.__setattr__(self, "status", ReceiptStatus(self.status))
+        if not isinstance(self.document, DocumentPart):
+            _fail("receipt member document must be a DocumentPart")
+        for name, value, kind in (
+            ("proof", self.proof, ProofPart),
+            ("batch", self.batch, BatchPart),
+            ("anchor", self.anchor, AnchorPart),
+        ):
+            if value is not None and not isinstance(value, kind):
+                _fail(f"receipt member {name} must be a {kind.__name__} or None")
+        wanted = _PARTS_BY_STATUS[self.status]
+        for name, value, must_be_set in zip(
+            ("proof", "batch", "anchor"), (self.proof, self.batch, self.anchor), wanted, strict=True
+        ):
+            if must_be_set and value is None:
+                _fail(f"a {self.status.value} receipt must have member {name} set, not null")
+            if not must_be_set and value is not None:
+                _fail(f"a {self.status.value} receipt must have member {name} null")
+        _require_extra(self.extra, _TOP_MEMBERS, "the receipt")
+
+    def to_json(self) -> dict[str, Any]:
+        """The receipt as a JSON-ready dict in exactly the spec's forms.
+
+        Hex64 members in lowercase, ``0x`` hashes in lowercase, ``contract``
+        as stored, ``metadata`` absent when ``None``, then the extra members.
+        The result shares nothing mutable with the receipt.
+        """
+        document: dict[str, Any] = {
+            "sha256": self.document.sha256.hex(),
+            "salt": self.document.salt.hex(),
+            "metadata_sha256": self.document.metadata_sha256.hex(),
+        }
+        if self.document.metadata is not None:
+            document["metadata"] = copy.deepcopy(self.document.metadata)
+        document.update(copy.deepcopy(self.document.extra))
+
+        proof: dict[str, Any] | None = None
+        if self.proof is not None:
+            proof = {
+                "leaf_index": self.proof.leaf_index,
+                "tree_size": self.proof.tree_size,
+                "path": [element.hex() for element in self.proof.path],
+            }
+            proof.update(copy.deepcopy(self.proof.extra))
+
+        batch: dict[str, Any] | None = None
+        if self.batch is not None:
+            batch = {"id": self.batch.id, "root": self.batch.root.hex()}
+            batch.update(copy.deepcopy(self.batch.extra))
+
+        anchor: dict[str, Any] | None = None
+        if self.anchor is not None:
+            a = self.anchor
+            anchor = {
+                "chain_id": a.chain_id,
+                "contract": a.contract,
+                "seq": a.seq,
+                "tx_hash": a.tx_hash,
+                "block_number": a.block_number,
+                "block_hash": a.block_hash,
+                "timestamp": a.timestamp,
+            }
+            anchor.update(copy.deepcopy(a.extra))
+
+        out: dict[str, Any] = {
+            "version": RECEIPT_VERSION,
+            "status": self.status.value,
+            "document": document,
+            "proof": proof,
+            "batch": batch,
+            "anchor": anchor,
+        }
+        out.update(copy.deepcopy(self.extra))
+        return out
+
+
+# --- parsing (JSON edge) ------------------------------------------------------
+
+
+def _member(obj: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in obj:
+        _fail(f"receipt member {where}{key} is missing")
+    return obj[key]
+
+
+def _object(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        _fail(f"receipt member {where} must be an object, got {_json_type(value)}")
+    for key in value:
+        if not isinstance(key, str):
+            _fail(f"receipt member {where} has a member name that is not a string: {key!r}")
+    return value
+
+
+def _hex64(value: object, where: str) -> bytes:
+    if not isinstance(value, str):
+        _fail(
+            f"receipt member {where} must be a string of 64 lowercase hex characters, "
+            f"got {_json_type(value)}"
+        )
+    if _HEX64.fullmatch(value) is None:
+        _fail(
+            f"receipt member {where} must be 64 lowercase hex characters without 0x, "
+            f"got {_show(value)}"
+        )
+    return bytes.fromhex(value)
+
+
+def _extras(obj: Mapping[str, Any], known: Sequence[str]) -> dict[str, Any]:
+    return {key: copy.deepcopy(value) for key, value in obj.items() if key not in known}
+
+
+def _parse_document(value: object) -> DocumentPart:
+    obj = _object(value, "document")
+    metadata: dict[str, Any] | None = None
+    if "metadata" in obj:
+        raw = obj["metadata"]
+        if raw is None:
+            _fail(
+                "receipt member document.metadata is null; a receipt without metadata "
+                "leaves the member out"
+            )
+        metadata = copy.deepcopy(_object(raw, "document.metadata"))
+    return DocumentPart(
+        sha256=_hex64(_member(obj, "sha256", "document."), "document.sha256"),
+        salt=_hex64(_member(obj, "salt", "document."), "document.salt"),
+        metadata_sha256=_hex64(
+            _member(obj, "metadata_sha256", "document."), "document.metadata_sha256"
+        ),
+        metadata=metadata,
+        extra=_extras(obj, _DOCUMENT_MEMBERS),
+    )
+
+
+def _parse_proof(value: object) -> ProofPart:
+    obj = _object(value, "proof")
+    leaf_index = _member(obj, "leaf_index", "proof.")
+    tree_size = _member(obj, "tree_size", "proof.")
+    raw_path = _member(obj, "path", "proof.")
+    if not isinstance(raw_path, list):
+        _fail(f"receipt member proof.path must be an array, got {_json_type(raw_path)}")
+    path = tuple(_hex64(element, f"proof.path[{i}]") for i, element in enumerate(raw_path))
+    return ProofPart(
+        leaf_index=leaf_index,
+        tree_size=tree_size,
+        path=path,
+        extra=_extras(obj, _PROOF_MEMBERS),
+    )
+
+
+def _parse_batch(value: object) -> BatchPart:
+    obj = _object(value, "batch")
+    return BatchPart(
+        id=_require_int(_member(obj, "id", "batch."), "batch.id"),
+        root=_hex64(_member(obj, "root", "batch."), "batch.root"),
+        extra=_extras(obj, _BATCH_MEMBERS),
+    )
+
+
+def _parse_anchor(value: object) -> AnchorPart:
+    obj = _object(value, "anchor")
+    values = {key: _member(obj, key, "anchor.") for key in _ANCHOR_MEMBERS}
+    return AnchorPart(
+        chain_id=values["chain_id"],
+        contract=values["contract"],
+        seq=values["seq"],
+        tx_hash=values["tx_hash"],
+        block_number=values["block_number"],
+        block_hash=values["block_hash"],
+        timestamp=values["timestamp"],
+        extra=_extras(obj, _ANCHOR_MEMBERS),
+    )
+
+
+def parse_receipt(data: Any) -> Receipt:
+    """A :class:`Receipt` from already decoded JSON, checked strictly.
+
+    Raises :class:`ReceiptFormatError` naming the offending member for
+    anything that is not a well-formed ``docanchor-receipt/1`` receipt.
+    Unknown members are kept (in ``extra``), not refused. Nothing here checks
+    that the digests agree with each other; that is :func:`evaluate_receipt`.
+    """
+    try:
+        return _parse_receipt(data)
+    except RecursionError as exc:
+        # Nesting deep enough to exhaust the stack is refused, not a crash.
+        raise ReceiptFormatError("the receipt is nested too deeply") from exc
+
+
+def _parse_receipt(data: Any) -> Receipt:
+    obj = _object(data, "(the receipt itself)")
+    version = _member(obj, "version", "")
+    if version != RECEIPT_VERSION:
+        _fail(f"receipt member version must be {RECEIPT_VERSION!r}, got {_show(version)}")
+    raw_status = _member(obj, "status", "")
+    if not isinstance(raw_status, str) or raw_status not in {s.value for s in ReceiptStatus}:
+        allowed = ", ".join(s.value for s in ReceiptStatus)
+        _fail(f"receipt member status must be one of {allowed}; got {_show(raw_status)}")
+    status = ReceiptStatus(raw_status)
+    document = _parse_document(_member(obj, "document", ""))
+    raw_proof = _member(obj, "proof", "")
+    raw_batch = _member(obj, "batch", "")
+    raw_anchor = _member(obj, "anchor", "")
+    return Receipt(
+        status=status,
+        document=document,
+        proof=None if raw_proof is None else _parse_proof(raw_proof),
+        batch=None if raw_batch is None else _parse_batch(raw_batch),
+        anchor=None if raw_anchor is None else _parse_anchor(raw_anchor),
+        extra=_extras(obj, _TOP_MEMBERS),
+    )
+
+
+class _JSONRefusal(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _JSONRefusal(f"the member {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _no_float(text: str) -> NoReturn:
+    raise _JSONRefusal(
+        f"the number {text[:40]} has a fraction or exponent; receipts hold integers only"
+    )
+
+
+def _no_constant(text: str) -> NoReturn:
+    raise _JSONRefusal(f"{text} is not JSON")
+
+
+def parse_receipt_json(text: str | bytes) -> Receipt:
+    """A :class:`Receipt` from its UTF-8 JSON text, checked strictly.
+
+    Refuses invalid JSON, text that is not UTF-8, an object with a duplicate
+    member name, ``NaN``/``Infinity`` and numbers with a fraction or exponent
+    anywhere (extra members included), then applies :func:`parse_receipt`.
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ReceiptFormatError(f"the receipt is not UTF-8 text: {exc}") from exc
+    if not isinstance(text, str):
+        raise ReceiptFormatError("the receipt must be given as text or bytes")
+    try:
+        data = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_float=_no_float,
+            parse_constant=_no_constant,
+        )
+    except _JSONRefusal as exc:
+        raise ReceiptFormatError(f"the receipt is not acceptable JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise ReceiptFormatError(f"the receipt is not valid JSON: {exc}") from exc
+    return parse_receipt(data)
+
+
+def signing_payload(receipt_json: Mapping[str, Any]) -> bytes:
+    """The bytes a receipt signature covers: RFC 8785 JSON of the receipt without ``signature``.
+
+    Takes the receipt's JSON object (as emitted or as received, never a
+    re-emission of a parsed receipt when checking someone else's signature).
+    """
+    if not isinstance(receipt_json, Mapping):
+        raise ReceiptFormatError("a receipt signing payload needs the receipt's JSON object")
+    unsigned = {key: value for key, value in receipt_json.items() if key != SIGNATURE_MEMBER}
+    try:
+        payload: bytes = rfc8785.dumps(unsigned)
+    except Exception as exc:  # rfc8785 raises its own types for values JSON cannot hold
+        raise ReceiptFormatError(f"the receipt cannot be canonicalised: {exc}") from exc
+    return payload
+
+
+# --- verification (spec section 6), pure -------------------------------------
+
+
+def leaf_hash_of(receipt: Receipt) -> bytes:
+    """The receipt's leaf hash, recomputed from salt and digests (spec 6 step 3)."""
+    d = receipt.document
+    return hashing.document_leaf_hash(d.salt, d.sha256, d.metadata_sha256)
+
+
+@dataclass(frozen=True)
+class OnChainRecord:
+    """What ``getAnchor(root)`` returned; an all-zero record means the root is unknown."""
+
+    seq: int
+    tree_size: int
+    timestamp: int
+    block_number: int
+    anchorer: str
+
+    def __post_init__(self) -> None:
+        for name in ("seq", "tree_size", "timestamp", "block_number"):
+            value = getattr(self, name)
+            if type(value) is not int or not 0 <= value <= UINT64_MAX:
+                raise InputError(f"on-chain record field {name} must be a uint64, got {value!r}")
+        if not isinstance(self.anchorer, str) or _ADDRESS.fullmatch(self.anchorer) is None:
+            raise InputError(f"on-chain record anchorer must be an address, got {self.anchorer!r}")
+
+    @property
+    def is_unknown(self) -> bool:
+        """True when the contract has no record of the root (zero anchorer)."""
+        return int(self.anchorer, 16) == 0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One verification step: its number in spec section 6, a short name, the outcome.
+
+    ``detail`` is a sentence a supplier can read. A skipped step (nothing to
+    check, e.g. no document given) has ``ok`` True and ``skipped`` True.
+    """
+
+    step: int
+    name: str
+    ok: bool
+    detail: str
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class ReceiptVerification:
+    """The outcome of :func:`evaluate_receipt`.
+
+    ``valid`` is True only when every step that was not skipped passed,
+    including the verifier's own confirmation threshold.
+    """
+
+    valid: bool
+    confirmations: int
+    checks: list[CheckResult]
+
+    @property
+    def first_failure(self) -> CheckResult | None:
+        return next((check for check in self.checks if not check.ok), None)
+
+
+STEP_DOCUMENT: Final = 1
+STEP_METADATA: Final = 2
+STEP_PROOF: Final = 4
+STEP_CHAIN_RECORD: Final = 5
+STEP_BLOCK_HASH: Final = 6
+STEP_CONFIRMATIONS: Final = 7
+
+
+def _digest_arg(value: object, what: str) -> bytes:
+    if type(value) is not bytes or len(value) != hashing.DIGEST_SIZE:
+        raise InputError(f"{what} must be 32 bytes")
+    return value
+
+
+def check_document(receipt: Receipt, document_sha256: bytes | None) -> CheckResult:
+    """Step 1: the given document's SHA-256 equals ``document.sha256``."""
+    name = "document"
+    if document_sha256 is None:
+        return CheckResult(
+            STEP_DOCUMENT, name, True, "no document given; only the receipt was checked", True
+        )
+    if _digest_arg(document_sha256, "the document's SHA-256") != receipt.document.sha256:
+        return CheckResult(
+            STEP_DOCUMENT,
+            name,
+            False,
+            f"the document does not match this receipt: its SHA-256 is "
+            f"{document_sha256.hex()}, the receipt is for {receipt.document.sha256.hex()}",
+        )
+    return CheckResult(
+        STEP_DOCUMENT,
+        name,
+        True,
+        f"the document matches this receipt (SHA-256 {document_sha256.hex()})",
+    )
+
+
+def check_metadata(receipt: Receipt) -> CheckResult:
+    """Step 2: when metadata is carried, SHA-256(JCS(metadata)) equals ``metadata_sha256``."""
+    name = "metadata"
+    d = receipt.document
+    if d.metadata is None:
+        return CheckResult(
+            STEP_METADATA,
+            name,
+            True,
+            "the receipt carries no metadata; its digest is checked as part of the leaf",
+            True,
+        )
+    computed = hashing.metadata_digest(d.metadata)
+    if computed != d.metadata_sha256:
+        return CheckResult(
+            STEP_METADATA,
+            name,
+            False,
+            f"the metadata in this receipt was altered: it hashes to {computed.hex()}, "
+            f"the receipt records {d.metadata_sha256.hex()}",
+        )
+    return CheckResult(STEP_METADATA, name, True, "the metadata matches its digest")
+
+
+def check_leaf_and_proof(receipt: Receipt) -> CheckResult:
+    """Steps 3 and 4: the leaf rebuilt from the receipt folds along the path into ``batch.root``."""
+    name = "merkle_proof"
+    if receipt.proof is None or receipt.batch is None:
+        return CheckResult(
+            STEP_PROOF,
+            name,
+            False,
+            "this receipt is pending: the document is registered but not yet in a sealed "
+            "batch, so there is no proof to check against a chain; fetch the receipt again later",
+        )
+    p, b = receipt.proof, receipt.batch
+    try:
+        computed = merkle.root_from_inclusion_proof(
+            leaf_hash_of(receipt), p.leaf_index, p.tree_size, list(p.path)
+        )
+    except VerificationError as exc:
+        return CheckResult(STEP_PROOF, name, False, f"the inclusion proof is malformed: {exc}")
+    if computed != b.root:
+        return CheckResult(
+            STEP_PROOF,
+            name,
+            False,
+            f"the receipt's proof does not lead to batch root {b.root.hex()} "
+            f"(it leads to {computed.hex()}): the receipt was altered",
+        )
+    return CheckResult(
+        STEP_PROOF,
+        name,
+        True,
+        f"the document is leaf {p.leaf_index} of {p.tree_size} in the tree with root "
+        f"{b.root.hex()}",
+    )
+
+
+def check_chain_record(
+    receipt: Receipt, node_chain_id: int, record: OnChainRecord | None
+) -> CheckResult:
+    """Step 5: ``getAnchor(batch.root)``, read on a node of ``anchor.chain_id``, matches.
+
+    ``record`` is ``None`` when the caller could not read one (for example
+    because the node is on another chain); an all-zero record means the
+    contract does not know the root.
+    """
+    name = "chain_record"
+    a = receipt.anchor
+    if a is None or receipt.batch is None or receipt.proof is None:
+        return CheckResult(
+            STEP_CHAIN_RECORD,
+            name,
+            False,
+            f"this receipt is {receipt.status.value}: its batch root is not anchored yet, so "
+            "there is nothing to check on chain; fetch the receipt again later",
+        )
+    if node_chain_id != a.chain_id:
+        return CheckResult(
+            STEP_CHAIN_RECORD,
+            name,
+            False,
+            f"this receipt belongs to chain {a.chain_id}; the node is on chain {node_chain_id}",
+        )
+    where = f"on chain {a.chain_id} at {a.contract}"
+    if record is None:
+        return CheckResult(
+            STEP_CHAIN_RECORD,
+            name,
+            False,
+            f"no anchor record could be read {where}",
+        )
+    if record.is_unknown:
+        return CheckResult(
+            STEP_CHAIN_RECORD,
+            name,
+            False,
+            f"this root is not anchored {where} (root {receipt.batch.root.hex()})",
+        )
+    differences = [
+        f"{what} is {on_chain} on chain but {in_receipt} in the receipt"
+        for what, on_chain, in_receipt in (
+            ("the tree size", record.tree_size, receipt.proof.tree_size),
+            ("the block number", record.block_number, a.block_number),
+            ("the timestamp", record.timestamp, a.timestamp),
+            ("the sequence number", record.seq, a.seq),
+        )
+        if on_chain != in_receipt
+    ]
+    if differences:
+        return CheckResult(
+            STEP_CHAIN_RECORD,
+            name,
+            False,
+            f"the anchor {where} does not match this receipt: " + "; ".join(differences),
+        )
+    return CheckResult(
+        STEP_CHAIN_RECORD,
+        name,
+        True,
+        f"the root is anchored {where} as number {record.seq}, in block {record.block_number}, "
+        f"by {record.anchorer}",
+    )
+
+
+def check_block_hash(receipt: Receipt, node_block_hash: str | None) -> CheckResult:
+    """Step 6: the node's block at ``anchor.block_number`` has hash ``anchor.block_hash``.
+
+    ``node_block_hash`` is ``None`` when the node has no block at that height.
+    """
+    name = "block_hash"
+    a = receipt.anchor
+    if a is None:
+        return CheckResult(
+            STEP_BLOCK_HASH, name, True, "not checked: the receipt has no anchor yet", True
+        )
+    if node_block_hash is None:
+        return CheckResult(
+            STEP_BLOCK_HASH,
+            name,
+            False,
+            f"chain {a.chain_id} has no block {a.block_number}: the chain was reset or "
+            "the node is behind",
+        )
+    if node_block_hash.lower() != a.block_hash:
+        return CheckResult(
+            STEP_BLOCK_HASH,
+            name,
+            False,
+            f"block {a.block_number} on chain {a.chain_id} is {node_block_hash.lower()}, "
+            f"not {a.block_hash} as in the receipt: the chain was reorganised or reset "
+            "since anchoring",
+        )
+    return CheckResult(
+        STEP_BLOCK_HASH, name, True, f"block {a.block_number} has hash {a.block_hash}"
+    )
+
+
+def count_confirmations(head_number: int, block_number: int) -> int:
+    """Latest block number − anchoring block number + 1, and 0 when the head is below it."""
+    for what, value in (("head block number", head_number), ("block number", block_number)):
+        if type(value) is not int or value < 0:
+            raise InputError(f"{what} must be a non-negative integer, got {value!r}")
+    return max(0, head_number - block_number + 1)
+
+
+def check_confirmations(receipt: Receipt, head_number: int, required: int) -> CheckResult:
+    """Step 7: the anchoring block has at least ``required`` confirmations (the verifier's own).
+
+    Precondition: ``required >= 1`` (checked).
+    """
+    name = "confirmations"
+    if type(required) is not int or required < 1:
+        raise InputError(f"required confirmations must be at least 1, got {required!r}")
+    a = receipt.anchor
+    if a is None:
+        return CheckResult(
+            STEP_CONFIRMATIONS, name, True, "not checked: the receipt has no anchor yet", True
+        )
+    count = count_confirmations(head_number, a.block_number)
+    if count < required:
+        return CheckResult(
+            STEP_CONFIRMATIONS,
+            name,
+            False,
+            f"the anchor has {count} of the {required} confirmations required; "
+            "it is not confirmed yet",
+        )
+    return CheckResult(
+        STEP_CONFIRMATIONS,
+        name,
+        True,
+        f"the anchor has {count} confirmations ({required} required)",
+    )
+
+
+def verify_receipt_offline(
+    receipt: Receipt, document_sha256: bytes | None = None
+) -> list[CheckResult]:
+    """Steps 1 to 4: everything that needs no node."""
+    return [
+        check_document(receipt, document_sha256),
+        check_metadata(receipt),
+        check_leaf_and_proof(receipt),
+    ]
+
+
+def evaluate_receipt(
+    receipt: Receipt,
+    *,
+    document_sha256: bytes | None = None,
+    node_chain_id: int,
+    record: OnChainRecord | None,
+    block_hash: str | None,
+    head_number: int,
+    required_confirmations: int,
+) -> ReceiptVerification:
+    """All seven steps of spec section 6, over values the caller fetched from its node.
+
+    ``record`` is what ``getAnchor(batch.root)`` returned (``None`` if none was
+    read), ``block_hash`` the hash of the node's block at
+    ``anchor.block_number`` (``None`` if it has none), ``head_number`` the
+    node's latest block number. Every step is reported; once the node is on
+    another chain or the receipt has no anchor, steps 6 and 7 are reported
+    as skipped because their inputs mean nothing. ``valid`` is False as soon
+    as one reported step failed.
+    """
+    checks = verify_receipt_offline(receipt, document_sha256)
+    record_check = check_chain_record(receipt, node_chain_id, record)
+    checks.append(record_check)
+    a = receipt.anchor
+    if a is None or node_chain_id != a.chain_id:
+        reason = (
+            "the receipt has no anchor yet"
+            if a is None
+            else f"the node is on chain {node_chain_id}, not {a.chain_id}"
+        )
+        checks.append(
+            CheckResult(STEP_BLOCK_HASH, "block_hash", True, f"not checked: {reason}", True)
+        )
+        checks.append(
+            CheckResult(STEP_CONFIRMATIONS, "confirmations", True, f"not checked: {reason}", True)
+        )
+        confirmations = 0
+    else:
+        checks.append(check_block_hash(receipt, block_hash))
+        checks.append(check_confirmations(receipt, head_number, required_confirmations))
+        confirmations = count_confirmations(head_number, a.block_number)
+    valid = all(check.ok for check in checks)
+    return ReceiptVerification(valid=valid, confirmations=confirmations, checks=checks)
+
+
+def verify_receipt_proof(receipt: Receipt) -> None:
+    """Steps 3 and 4 as an exception: returns None when the proof leads to ``batch.root``.
+
+    Raises :class:`VerificationError` for a pending receipt and the
+    :mod:`docanchor.merkle` errors (``RootMismatchError`` holding both roots)
+    for a proof that does not verify.
+    """
+    if receipt.proof is None or receipt.batch is None:
+        raise VerificationError("this receipt is pending: it has no inclusion proof to verify yet")
+    p = receipt.proof
+    merkle.verify_inclusion(
+        leaf_hash_of(receipt), p.leaf_index, p.tree_size, list(p.path), receipt.batch.root
+    )

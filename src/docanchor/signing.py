@@ -1,0 +1,100 @@
+"""Ed25519 signatures on receipts, with the service key kept in the data dir.
+
+An adapter: it reads and writes the key file. The signed bytes are the RFC 8785
+form of the receipt without its ``signature`` member (``receipt.signing_payload``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from docanchor.errors import ConfigError, VerificationError
+from docanchor.receipt import signing_payload
+
+ALGORITHM = "Ed25519"
+
+
+def _raw_public(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id_of(public_raw: bytes) -> str:
+    return hashlib.sha256(public_raw).hexdigest()
+
+
+class ReceiptSigner:
+    """Signs receipts with one Ed25519 key."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+        self.public_raw = _raw_public(private_key.public_key())
+        self.key_id = key_id_of(self.public_raw)
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> ReceiptSigner:
+        """The key at ``path``, created (mode 0600) on first use."""
+        if path.exists():
+            try:
+                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"cannot read the receipt signing key {path}: {exc}") from exc
+            if not isinstance(key, Ed25519PrivateKey):
+                raise ConfigError(f"the receipt signing key {path} is not an Ed25519 key")
+            return cls(key)
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        try:
+            os.link(tmp, path)  # never replace a key another process just made
+        except FileExistsError:
+            tmp.unlink()
+            return cls.load_or_create(path)
+        tmp.unlink()
+        return cls(key)
+
+    def sign(self, receipt_json: dict[str, Any]) -> dict[str, Any]:
+        """The receipt with a ``signature`` member over the rest of it."""
+        signature = self._key.sign(signing_payload(receipt_json))
+        signed = {k: v for k, v in receipt_json.items() if k != "signature"}
+        signed["signature"] = {
+            "alg": ALGORITHM,
+            "key_id": self.key_id,
+            "value": base64.b64encode(signature).decode("ascii"),
+        }
+        return signed
+
+    def public_key_info(self) -> dict[str, str]:
+        return {
+            "alg": ALGORITHM,
+            "key_id": self.key_id,
+            "public_key": base64.b64encode(self.public_raw).decode("ascii"),
+            "public_key_hex": self.public_raw.hex(),
+        }
+
+
+def verify_signature(receipt_json: dict[str, Any], public_raw: bytes) -> None:
+    """Raises VerificationError unless the receipt's signature is valid for the key."""
+    sig = receipt_json.get("signature")
+    if not isinstance(sig, dict) or sig.get("alg") != ALGORITHM:
+        raise VerificationError("the receipt carries no Ed25519 signature")
+    try:
+        value = base64.b64decode(str(sig.get("value")), validate=True)
+        Ed25519PublicKey.from_public_bytes(public_raw).verify(value, signing_payload(receipt_json))
+    except (InvalidSignature, ValueError) as exc:
+        raise VerificationError("the receipt's signature does not verify") from exc

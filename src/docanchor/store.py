@@ -1,0 +1,653 @@
+"""Persistence: the SQLModel tables and the queries the service needs.
+
+SQLite (a file in the data dir, WAL) by default, PostgreSQL through a
+``postgresql+psycopg://`` URL. The schema is created and upgraded by the
+Alembic migrations in ``docanchor/migrations``, applied when a :class:`Store`
+opens a database.
+
+Hex strings in the columns (readable with any SQL client), bytes everywhere
+else. This module imports the pure core only and never talks to the chain.
+
+A document's status is not stored: it is ``pending`` while the document has
+no batch and its batch's status afterwards, so one update moves a whole batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlmodel import Field, Session, SQLModel, col, func, select
+
+from docanchor.errors import ConfigError, StoreError
+
+SCHEMA_HEAD: Final = "0001"
+STATUSES: Final = ("pending", "sealed", "anchored", "confirmed")
+BATCH_STATUSES: Final = ("sealed", "anchored", "confirmed")
+_CHUNK: Final = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- tables -------------------------------------------------------------------
+
+
+class Entity(SQLModel, table=True):
+    """A state entity (identified by its RUC) that registers documents."""
+
+    ruc: str = Field(primary_key=True, max_length=32)
+    name: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key; only the SHA-256 of the secret is kept."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, unique=True, index=True)
+    prefix: str = Field(max_length=16)
+    role: str = Field(max_length=16)
+    entity_ruc: str | None = Field(default=None, max_length=32, index=True)
+    label: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class Batch(SQLModel, table=True):
+    """A sealed set of documents, its Merkle root and what is known of its anchor.
+
+    Write-ahead: ``root`` and ``size`` exist before any transaction is sent, and
+    ``tx_hash`` is written before the transaction is broadcast.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    root: str | None = Field(default=None, max_length=64, unique=True)
+    size: int = 0
+    status: str = Field(default="sealed", max_length=16, index=True)
+    sealed_at: datetime = Field(default_factory=utcnow)
+    tx_hash: str | None = Field(default=None, max_length=66)
+    tx_sent_at: datetime | None = None
+    anchor_attempts: int = 0
+    chain_id: int | None = None
+    contract: str | None = Field(default=None, max_length=42)
+    seq: int | None = None
+    block_number: int | None = None
+    block_hash: str | None = Field(default=None, max_length=66)
+    anchor_timestamp: int | None = None
+    anchorer: str | None = Field(default=None, max_length=42)
+    gas_used: int | None = None
+    anchored_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=1000)
+
+
+class Document(SQLModel, table=True):
+    """One registration of a document (a digest with its salt and metadata)."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("sha256", "entity_ruc", "metadata_sha256", name="uq_document_reg"),
+        sa.Index("ix_document_batch_leaf", "batch_id", "leaf_index"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64)
+    salt: str = Field(max_length=64)
+    metadata_json: str = Field(sa_type=sa.Text)
+    metadata_sha256: str = Field(max_length=64)
+    entity_ruc: str = Field(default="", max_length=32)
+    reference: str | None = Field(default=None, max_length=200, index=True)
+    doc_type: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    batch_id: int | None = Field(default=None, foreign_key="batch.id")
+    leaf_index: int | None = None
+
+
+class ServiceLock(SQLModel, table=True):
+    """A lease that lets one process at a time run the anchoring loop."""
+
+    __tablename__ = "service_lock"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=200)
+    expires_at: datetime
+
+
+# --- values handed to the service -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewRegistration:
+    sha256: str
+    salt: str
+    metadata_json: str
+    metadata_sha256: str
+    entity_ruc: str
+    reference: str | None
+    doc_type: str | None
+
+
+class DocumentRow(NamedTuple):
+    """A row of the document table, read without the ORM (fast for bulk work)."""
+
+    id: int
+    sha256: str
+    salt: str
+    metadata_json: str
+    metadata_sha256: str
+    entity_ruc: str
+    reference: str | None
+    doc_type: str | None
+    created_at: datetime
+    batch_id: int | None
+    leaf_index: int | None
+
+
+_DOC: Final[sa.Table] = Document.__table__  # type: ignore[attr-defined]
+_ENTITY: Final[sa.Table] = Entity.__table__  # type: ignore[attr-defined]
+_DOC_COLUMNS: Final = tuple(_DOC.c[name] for name in DocumentRow._fields)
+
+
+class DocumentView(NamedTuple):
+    """A registration with what its batch says about it."""
+
+    document: DocumentRow
+    batch: Batch | None
+    version: int | None = None
+
+    @property
+    def status(self) -> str:
+        return "pending" if self.batch is None else self.batch.status
+
+
+def _engine_for(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=False
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA cache_size=-131072")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql"):
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    raise ConfigError(
+        "DOCANCHOR_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, "
+        f"got {url.split(':', 1)[0]}:…"
+    )
+
+
+def _describe(exc: SQLAlchemyError) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class Store:
+    """Database access for the service. Thread-safe; one per process."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = _engine_for(url)
+        self._migrate_lock = threading.Lock()
+        if migrate:
+            self.migrate()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- schema -----------------------------------------------------------------
+
+    def schema_revision(self) -> str | None:
+        try:
+            with self.engine.connect() as conn:
+                if not sa.inspect(conn).has_table("alembic_version"):
+                    return None
+                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        except OperationalError as exc:
+            raise StoreError(f"cannot open the database: {_describe(exc)}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {_describe(exc)}") from exc
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (cheap when it already is)."""
+        with self._migrate_lock:
+            if self.schema_revision() == SCHEMA_HEAD:
+                return
+            from docanchor.migrations import upgrade  # alembic is slow to import
+
+            try:
+                upgrade(self.engine)
+            except SQLAlchemyError as exc:
+                raise StoreError(f"cannot migrate the database: {_describe(exc)}") from exc
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                yield session
+        except OperationalError as exc:
+            raise StoreError(f"database unavailable: {_describe(exc)}") from exc
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database unavailable: {_describe(exc)}") from exc
+
+    # --- registrations -------------------------------------------------------------
+
+    def _rows_for(
+        self, session: Session, entity_ruc: str, digests: Sequence[str]
+    ) -> list[DocumentRow]:
+        rows: list[DocumentRow] = []
+        table = _DOC
+        for start in range(0, len(digests), _CHUNK):
+            chunk = digests[start : start + _CHUNK]
+            result = session.execute(
+                sa.select(*_DOC_COLUMNS).where(
+                    table.c.entity_ruc == entity_ruc, table.c.sha256.in_(chunk)
+                )
+            )
+            rows.extend(DocumentRow(*r) for r in result)
+        return rows
+
+    def register(
+        self, items: Sequence[NewRegistration], *, now: datetime | None = None
+    ) -> list[tuple[DocumentRow, bool]]:
+        """Insert registrations idempotently; returns (document, created) per item.
+
+        Items sharing entity, digest and metadata with an existing registration
+        (or with an earlier item) return that registration with ``created=False``.
+        Safe against concurrent writers: the unique constraint decides, and a
+        registration counts as created only when the stored salt is ours.
+
+        Bulk registration is the hot path (100,000 digests in seconds), so the
+        rows go to the driver directly rather than through the ORM.
+        """
+        created_at = now or utcnow()
+        by_entity: dict[str, dict[tuple[str, str], NewRegistration]] = {}
+        for item in items:
+            by_entity.setdefault(item.entity_ruc, {}).setdefault(
+                (item.sha256, item.metadata_sha256), item
+            )
+        dialect = self.engine.dialect
+        mark = "?" if dialect.name == "sqlite" else "%s"
+        created_value: Any = created_at
+        if dialect.name == "sqlite":  # the text form SQLAlchemy's SQLite DateTime reads back
+            created_value = created_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        insert_sql = (
+            "INSERT INTO document (sha256, salt, metadata_json, metadata_sha256, entity_ruc, "
+            "reference, doc_type, created_at) VALUES (" + ", ".join([mark] * 8) + ") "
+            "ON CONFLICT DO NOTHING"
+        )
+        resolved: dict[tuple[str, str, str], tuple[DocumentRow, bool]] = {}
+        with self.session() as session:
+            cursor = session.connection().connection.cursor()
+            for entity, group in by_entity.items():
+                if entity:
+                    self._ensure_entity(session, entity)
+                cursor.executemany(
+                    insert_sql,
+                    [
+                        (
+                            i.sha256,
+                            i.salt,
+                            i.metadata_json,
+                            i.metadata_sha256,
+                            i.entity_ruc,
+                            i.reference,
+                            i.doc_type,
+                            created_value,
+                        )
+                        for i in group.values()
+                    ],
+                )
+                digests = sorted({k[0] for k in group})
+                others: list[int] = []
+                for start in range(0, len(digests), _CHUNK):
+                    chunk = digests[start : start + _CHUNK]
+                    cursor.execute(
+                        "SELECT id, sha256, metadata_sha256, salt FROM document "
+                        f"WHERE entity_ruc = {mark} AND sha256 IN ({', '.join([mark] * len(chunk))})",
+                        [entity, *chunk],
+                    )
+                    for doc_id, sha, msha, salt in cursor.fetchall():
+                        mine = group.get((sha, msha))
+                        if mine is None:
+                            continue
+                        if salt == mine.salt:
+                            row = DocumentRow(
+                                doc_id,
+                                sha,
+                                salt,
+                                mine.metadata_json,
+                                msha,
+                                entity,
+                                mine.reference,
+                                mine.doc_type,
+                                created_at,
+                                None,
+                                None,
+                            )
+                            resolved[(entity, sha, msha)] = (row, True)
+                        else:
+                            others.append(doc_id)
+                for start in range(0, len(others), _CHUNK):
+                    for row in self._select_rows(
+                        session, _DOC.c.id.in_(others[start : start + _CHUNK])
+                    ):
+                        resolved[(entity, row.sha256, row.metadata_sha256)] = (row, False)
+            cursor.close()
+            session.commit()
+        out: list[tuple[DocumentRow, bool]] = []
+        seen: set[tuple[str, str, str]] = set()
+        for item in items:
+            key = (item.entity_ruc, item.sha256, item.metadata_sha256)
+            row, created = resolved[key]
+            out.append((row, created and key not in seen))
+            seen.add(key)
+        return out
+
+    def _ensure_entity(self, session: Session, ruc: str) -> None:
+        insert = sqlite_insert(_ENTITY) if self.dialect == "sqlite" else pg_insert(_ENTITY)
+        session.execute(insert.values(ruc=ruc, created_at=utcnow()).on_conflict_do_nothing())
+
+    def views(self, session: Session, documents: Iterable[DocumentRow]) -> list[DocumentView]:
+        docs = list(documents)
+        batch_ids = sorted({d.batch_id for d in docs if d.batch_id is not None})
+        batches: dict[int, Batch] = {}
+        for start in range(0, len(batch_ids), _CHUNK):
+            for b in session.exec(
+                select(Batch).where(col(Batch.id).in_(batch_ids[start : start + _CHUNK]))
+            ).all():
+                assert b.id is not None
+                batches[b.id] = b
+        return [
+            DocumentView(d, batches.get(d.batch_id) if d.batch_id is not None else None)
+            for d in docs
+        ]
+
+    def _select_rows(self, session: Session, *where: Any) -> list[DocumentRow]:
+        result = session.execute(sa.select(*_DOC_COLUMNS).where(*where).order_by(_DOC.c.id))
+        return [DocumentRow(*r) for r in result]
+
+    def by_sha256(self, sha256_hex: str) -> list[DocumentView]:
+        with self.session() as session:
+            docs = self._select_rows(session, _DOC.c.sha256 == sha256_hex)
+            return self._with_versions(session, self.views(session, docs))
+
+    def by_reference(self, reference: str, entity_ruc: str | None = None) -> list[DocumentView]:
+        with self.session() as session:
+            where = [_DOC.c.reference == reference]
+            if entity_ruc is not None:
+                where.append(_DOC.c.entity_ruc == entity_ruc)
+            docs = self._select_rows(session, *where)
+            return self._with_versions(session, self.views(session, docs))
+
+    def _with_versions(self, session: Session, views: list[DocumentView]) -> list[DocumentView]:
+        """Version n = the n-th registration of that (entity, reference)."""
+        out: list[DocumentView] = []
+        for view in views:
+            doc = view.document
+            version = None
+            if doc.reference is not None:
+                version = session.execute(
+                    sa.select(sa.func.count())
+                    .select_from(_DOC)
+                    .where(
+                        _DOC.c.entity_ruc == doc.entity_ruc,
+                        _DOC.c.reference == doc.reference,
+                        _DOC.c.id <= doc.id,
+                    )
+                ).scalar_one()
+            out.append(DocumentView(doc, view.batch, version))
+        return out
+
+    def get_document(self, document_id: int) -> DocumentView | None:
+        with self.session() as session:
+            docs = self._select_rows(session, _DOC.c.id == document_id)
+            if not docs:
+                return None
+            return self._with_versions(session, self.views(session, docs))[0]
+
+    # --- batches ---------------------------------------------------------------
+
+    def seal_pending(
+        self,
+        *,
+        limit: int,
+        now: datetime,
+        root_of: Callable[[list[tuple[str, str, str]]], bytes],
+    ) -> Batch | None:
+        """Seal up to ``limit`` pending documents (oldest first) into one batch.
+
+        One transaction: the batch row is created, the documents get the batch
+        and their leaf index, and the root is computed from the rows as stored
+        (``root_of`` receives (salt, sha256, metadata_sha256) in leaf order), so
+        the root always describes exactly the rows of the batch.
+        """
+        batch_table = Batch.__table__  # type: ignore[attr-defined]
+        with self.session() as session:
+            if self.dialect == "postgresql":
+                # Two sealers must not interleave; the second waits, then finds
+                # nothing pending (or only what arrived since).
+                session.execute(sa.text("SELECT pg_advisory_xact_lock(6372061)"))
+            else:
+                # Take SQLite's write lock now rather than on the first UPDATE.
+                session.execute(sa.text("UPDATE service_lock SET name = name WHERE 1 = 0"))
+            pending = session.exec(
+                select(func.count()).select_from(Document).where(col(Document.batch_id).is_(None))
+            ).one()
+            if pending == 0:
+                return None
+            batch_id = session.execute(
+                sa.insert(batch_table)
+                .values(size=0, status="sealed", sealed_at=now, anchor_attempts=0)
+                .returning(batch_table.c.id)
+            ).scalar_one()
+            session.execute(
+                sa.text(
+                    "UPDATE document SET batch_id = :b, leaf_index = picked.idx "
+                    "FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS idx "
+                    "      FROM document WHERE batch_id IS NULL ORDER BY id LIMIT :n) AS picked "
+                    "WHERE document.id = picked.id"
+                ),
+                {"b": batch_id, "n": limit},
+            )
+            leaves = [
+                (r[0], r[1], r[2])
+                for r in session.execute(
+                    sa.text(
+                        "SELECT salt, sha256, metadata_sha256 FROM document "
+                        "WHERE batch_id = :b ORDER BY leaf_index"
+                    ),
+                    {"b": batch_id},
+                )
+            ]
+            root = root_of(leaves)
+            session.execute(
+                sa.update(batch_table)
+                .where(batch_table.c.id == batch_id)
+                .values(root=root.hex(), size=len(leaves))
+            )
+            session.commit()
+            batch = session.get(Batch, batch_id)
+            assert batch is not None
+            return batch
+
+    def batches(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Batch]:
+        with self.session() as session:
+            query = select(Batch)
+            if statuses is not None:
+                query = query.where(col(Batch.status).in_(list(statuses)))
+            query = query.order_by(col(Batch.id).desc() if newest_first else col(Batch.id))
+            query = query.offset(offset)
+            if limit is not None:
+                query = query.limit(limit)
+            return list(session.exec(query).all())
+
+    def count_batches(self) -> int:
+        with self.session() as session:
+            return int(session.exec(select(func.count()).select_from(Batch)).one())
+
+    def get_batch(self, batch_id: int) -> Batch | None:
+        with self.session() as session:
+            return session.get(Batch, batch_id)
+
+    def update_batch(self, batch_id: int, **fields: Any) -> Batch:
+        with self.session() as session:
+            batch = session.get(Batch, batch_id)
+            if batch is None:
+                raise StoreError(f"batch {batch_id} vanished from the database")
+            for name, value in fields.items():
+                setattr(batch, name, value)
+            session.add(batch)
+            session.commit()
+            return batch
+
+    def batch_leaves(
+        self, batch_id: int, offset: int = 0, limit: int | None = None
+    ) -> list[tuple[str, str, str]]:
+        """(salt, sha256, metadata_sha256) of a batch's documents in leaf order."""
+        with self.session() as session:
+            query = (
+                select(Document.salt, Document.sha256, Document.metadata_sha256)
+                .where(Document.batch_id == batch_id)
+                .order_by(col(Document.leaf_index))
+                .offset(offset)
+            )
+            if limit is not None:
+                query = query.limit(limit)
+            return [(r[0], r[1], r[2]) for r in session.exec(query).all()]
+
+    def batch_document_ids(self, batch_id: int) -> list[int]:
+        with self.session() as session:
+            rows = session.exec(
+                select(Document.id)
+                .where(Document.batch_id == batch_id)
+                .order_by(col(Document.leaf_index))
+            ).all()
+            return [int(r) for r in rows if r is not None]
+
+    def document_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        with self.session() as session:
+            pending = session.exec(
+                select(func.count()).select_from(Document).where(col(Document.batch_id).is_(None))
+            ).one()
+            counts["pending"] = int(pending)
+            rows = session.exec(
+                select(Batch.status, func.coalesce(func.sum(Batch.size), 0)).group_by(Batch.status)
+            ).all()
+            for status, total in rows:
+                counts[status] = counts.get(status, 0) + int(total)
+        return counts
+
+    def pending_count(self) -> int:
+        return self.document_counts()["pending"]
+
+    # --- API keys ----------------------------------------------------------------
+
+    def add_api_key(self, key: ApiKey) -> ApiKey:
+        with self.session() as session:
+            if key.entity_ruc:
+                self._ensure_entity(session, key.entity_ruc)
+            session.add(key)
+            session.commit()
+            session.refresh(key)
+            return key
+
+    def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        with self.session() as session:
+            return session.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
+
+    def api_keys(self) -> list[ApiKey]:
+        with self.session() as session:
+            return list(session.exec(select(ApiKey).order_by(col(ApiKey.id))).all())
+
+    def revoke_api_key(self, key_id: int, now: datetime) -> ApiKey | None:
+        with self.session() as session:
+            key = session.get(ApiKey, key_id)
+            if key is None:
+                return None
+            if key.revoked_at is None:
+                key.revoked_at = now
+                session.add(key)
+                session.commit()
+            return key
+
+    # --- the anchoring loop's lease ---------------------------------------------------
+
+    def try_lock(self, name: str, holder: str, *, now: datetime, ttl_seconds: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder``; False if another holds it."""
+        from datetime import timedelta
+
+        expires = now + timedelta(seconds=ttl_seconds)
+        table = ServiceLock.__table__  # type: ignore[attr-defined]
+        with self.session() as session:
+            result = session.execute(
+                sa.update(table)
+                .where(
+                    table.c.name == name,
+                    sa.or_(table.c.holder == holder, table.c.expires_at < now),
+                )
+                .values(holder=holder, expires_at=expires)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                session.commit()
+                return True
+            try:
+                session.execute(
+                    sa.insert(table).values(name=name, holder=holder, expires_at=expires)
+                )
+                session.commit()
+                return True
+            except IntegrityError:
+                session.rollback()
+                return False
+
+    def unlock(self, name: str, holder: str) -> None:
+        table = ServiceLock.__table__  # type: ignore[attr-defined]
+        with self.session() as session:
+            session.execute(
+                sa.delete(table).where(table.c.name == name, table.c.holder == holder)
+            )
+            session.commit()
+
+

@@ -1,0 +1,58 @@
+"""Builds the adapters and the service from settings. Used by the edges only.
+
+``cli`` and ``api`` call these; nothing in the core, the adapters or the
+service reads settings on its own. The chain adapter (web3) is imported only
+when a chain is asked for, because importing web3 costs seconds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from docanchor.config import Settings
+from docanchor.service import DocAnchorService
+from docanchor.store import Store
+
+if TYPE_CHECKING:
+    from docanchor.chain import ChainClient
+    from docanchor.signing import ReceiptSigner
+
+
+def open_store(settings: Settings) -> Store:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Store(settings.resolved_database_url)
+
+
+def open_chain(settings: Settings, *, signer: bool = True) -> ChainClient:
+    from docanchor.chain import connect_chain
+
+    return connect_chain(settings, require_signer=signer)
+
+
+def open_signer(settings: Settings) -> ReceiptSigner | None:
+    if not settings.sign_receipts:
+        return None
+    from docanchor.signing import ReceiptSigner
+
+    return ReceiptSigner.load_or_create(settings.signing_key_path)
+
+
+def build_service(
+    settings: Settings,
+    *,
+    chain: bool = False,
+    store: Store | None = None,
+    chain_client: ChainClient | None = None,
+) -> DocAnchorService:
+    """The service over the configured database, and the chain when ``chain`` is set."""
+    client = chain_client
+    if client is None and chain:
+        client = open_chain(settings)
+    confirmations = settings.required_confirmations(client.chain_id) if client else 1
+    return DocAnchorService(
+        store=store or open_store(settings),
+        chain=client,
+        signer=open_signer(settings),
+        confirmations=confirmations,
+        batch_max=settings.batch_max,
+    )

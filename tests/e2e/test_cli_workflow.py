@@ -1,0 +1,269 @@
+"""The entity's workflow through the real CLI, on a real Anvil, on every database.
+
+submit (files, folders, digests) -> anchor -> status -> receipt -> verify
+(trustless, with only the receipt and a node) -> audit; and what a careful
+user expects on bad input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from anvil import AnvilNode
+from clihelp import Cli
+
+ENTITY = "20131370998"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, database_url: str, anvil: AnvilNode) -> Cli:
+    c = Cli(data_dir=tmp_path / "data", database_url=database_url, rpc_url=anvil.rpc_url)
+    deployed = c.ok("deploy", "--json").json()
+    assert deployed["chain_id"] == 31337
+    return c
+
+
+def make_docs(folder: Path, n: int, prefix: str = "orden") -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"{prefix}-{i}.pdf"
+        path.write_bytes(f"%PDF-1.7 orden de compra {prefix} {i}\n".encode() * (i + 1))
+        paths.append(path)
+    return paths
+
+
+def test_submit_anchor_and_verify_every_receipt_trustlessly(cli: Cli, tmp_path: Path) -> None:
+    docs = make_docs(tmp_path / "in" / "nested", 3)
+    loose = tmp_path / "in" / "contrato.pdf"
+    loose.write_bytes(b"contrato 123")
+    elsewhere = [hashlib.sha256(f"kept elsewhere {i}".encode()).hexdigest() for i in range(2)]
+    hashes_file = tmp_path / "hashes.txt"
+    hashes_file.write_text("# digests of documents kept elsewhere\n" + "\n".join(elsewhere) + "\n\n")
+
+    lines = cli.ok(
+        "submit", str(tmp_path / "in"), "--reference", "OC-2025-000123", "--type",
+        "purchase_order", "--entity", ENTITY, "--meta", "supplier_ruc=20601234567", "--json",
+    ).json_lines()
+    assert len(lines) == 4 and all(line["created"] and line["status"] == "pending" for line in lines)
+    first = lines[0]["receipt"]
+    assert first["status"] == "pending" and first["proof"] is None and first["anchor"] is None
+    assert first["document"]["metadata"] == {
+        "entity_ruc": ENTITY,
+        "reference": "OC-2025-000123",
+        "supplier_ruc": "20601234567",
+        "type": "purchase_order",
+    }
+    assert cli.ok("submit", "--hashes", str(hashes_file), "--entity", ENTITY).code == 0
+
+    status = cli.ok("status", "--json").json()
+    assert status["documents"] == {"pending": 6, "sealed": 0, "anchored": 0, "confirmed": 0}
+
+    anchored = cli.ok("anchor", "--json").json()
+    assert len(anchored["batches"]) == 1
+    batch = anchored["batches"][0]
+    assert batch["size"] == 6 and batch["status"] == "confirmed" and batch["seq"] == 0
+    assert batch["tx_hash"].startswith("0x") and len(batch["root"]) == 64
+
+    status = cli.ok("status", "--json").json()
+    assert status["documents"]["confirmed"] == 6 and status["documents"]["pending"] == 0
+    assert status["batches"][0]["block_hash"].startswith("0x")
+
+    # A second anchor has nothing to do and anchors nothing twice.
+    again = cli.ok("anchor", "--json").json()
+    assert again == {"batches": []}
+
+    out = tmp_path / "receipts"
+    cli.ok("receipt", *map(str, [*docs, loose]), *elsewhere, "-o", str(out))
+    written = sorted(out.glob("*.receipt.json"))
+    assert len(written) == 6
+
+    # Trustless: an empty data dir and a database URL that does not exist.
+    stranger = Cli(
+        data_dir=tmp_path / "stranger",
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+        rpc_url=cli.rpc_url,
+    )
+    for path in [*docs, loose]:
+        receipt_path = out / f"{hashlib.sha256(path.read_bytes()).hexdigest()}.receipt.json"
+        result = stranger.run("verify", str(path), "--receipt", str(receipt_path), "--json")
+        assert result.code == 0, result.stdout + result.stderr
+        report = result.json()
+        assert report["valid"] is True and report["confirmations"] >= 1
+        assert [c["step"] for c in report["checks"]] == [1, 2, 3, 4, 5, 6, 7] or len(
+            report["checks"]
+        ) >= 6
+    assert not (tmp_path / "stranger").exists() or not list((tmp_path / "stranger").iterdir())
+
+    # The receipt alone (no document) also verifies; the document is then not checked.
+    receipt_only = stranger.run("verify", "--receipt", str(written[0]))
+    assert receipt_only.code == 0, receipt_only.stderr
+    assert "VALID" in receipt_only.stdout
+
+    # A tampered document is rejected by its receipt.
+    tampered = tmp_path / "tampered.pdf"
+    tampered.write_bytes(docs[0].read_bytes() + b" ")
+    receipt0 = out / f"{hashlib.sha256(docs[0].read_bytes()).hexdigest()}.receipt.json"
+    bad = stranger.run("verify", str(tampered), "--receipt", str(receipt0))
+    assert bad.code == 1
+    assert "does not match" in bad.stdout
+
+    # Without a receipt, the local look-up finds nothing for the tampered file.
+    unknown = cli.run("verify", str(tampered))
+    assert unknown.code == 1 and "not registered" in unknown.stdout
+    # ... and the real document verifies through the database and the chain.
+    assert cli.ok("verify", str(docs[1])).stdout.startswith("VALID")
+
+
+FORGERIES = ("root", "path", "salt", "metadata", "chain_id", "block_hash", "seq", "tree_size")
+
+
+def forge(receipt: dict[str, Any], what: str) -> dict[str, Any]:
+    forged = json.loads(json.dumps(receipt))
+    forged.pop("signature", None)
+
+    def flipped(hex_text: str) -> str:
+        return ("1" if hex_text[0] != "1" else "2") + hex_text[1:]
+
+    if what == "root":
+        forged["batch"]["root"] = flipped(forged["batch"]["root"])
+    elif what == "path":
+        forged["proof"]["path"][0] = flipped(forged["proof"]["path"][0])
+    elif what == "salt":
+        forged["document"]["salt"] = flipped(forged["document"]["salt"])
+    elif what == "metadata":
+        forged["document"]["metadata"]["reference"] = "OC-10"
+    elif what == "chain_id":
+        forged["anchor"]["chain_id"] = 1
+    elif what == "block_hash":
+        forged["anchor"]["block_hash"] = "0x" + "ab" * 32
+    elif what == "seq":
+        forged["anchor"]["seq"] += 1
+    elif what == "tree_size":
+        # A consistent-looking proof for a bigger tree: the path length then
+        # no longer matches, which parsing refuses.
+        forged["proof"]["tree_size"] += 1
+    return forged
+
+
+def test_forged_receipts_are_rejected(cli: Cli, tmp_path: Path) -> None:
+    docs = make_docs(tmp_path / "in", 3)
+    cli.ok("submit", *map(str, docs), "--entity", ENTITY, "--reference", "OC-9")
+    cli.ok("anchor")
+    receipt = json.loads(cli.ok("receipt", str(docs[0])).stdout)
+
+    from docanchor.chain import ChainClient
+    from docanchor.errors import ReceiptFormatError
+    from docanchor.receipt import parse_receipt
+    from docanchor.service import verify_receipt_on_chain
+
+    reader = ChainClient(rpc_url=cli.rpc_url)
+    digest = hashlib.sha256(docs[0].read_bytes()).digest()
+    genuine = verify_receipt_on_chain(
+        parse_receipt(receipt), reader, document_sha256=digest, required_confirmations=1
+    )
+    assert genuine.valid, genuine.checks
+    for what in FORGERIES:
+        forged = forge(receipt, what)
+        try:
+            parsed = parse_receipt(forged)
+        except ReceiptFormatError:
+            assert what == "tree_size"
+            continue
+        result = verify_receipt_on_chain(
+            parsed, reader, document_sha256=digest, required_confirmations=1
+        )
+        assert not result.valid, what
+        assert any(not c.ok and not c.skipped for c in result.checks), what
+
+    # And through the CLI, as an auditor would run it.
+    for what in ("path", "chain_id"):
+        path = tmp_path / f"forged-{what}.json"
+        path.write_text(json.dumps(forge(receipt, what)))
+        result = cli.run("verify", str(docs[0]), "--receipt", str(path), "--json")
+        assert result.code == 1, result.stdout + result.stderr
+        report = result.json()
+        assert report["valid"] is False
+    chain_report = cli.run(
+        "verify", "--receipt", str(tmp_path / "forged-chain_id.json")
+    ).stdout
+    assert "belongs to chain 1" in chain_report and "31337" in chain_report
+
+
+def test_registration_is_idempotent_and_versions_follow_metadata(cli: Cli, tmp_path: Path) -> None:
+    doc = make_docs(tmp_path / "in", 1)[0]
+    first = cli.ok("submit", str(doc), "--entity", ENTITY, "--reference", "OC-7", "--json")
+    again = cli.ok("submit", str(doc), "--entity", ENTITY, "--reference", "OC-7", "--json")
+    (a,), (b,) = first.json_lines(), again.json_lines()
+    assert a["created"] is True and b["created"] is False and a["id"] == b["id"]
+    assert a["receipt"]["document"]["salt"] == b["receipt"]["document"]["salt"]
+
+    other = cli.ok(
+        "submit", str(doc), "--entity", ENTITY, "--reference", "OC-7", "--meta", "amendment=1",
+        "--json",
+    ).json_lines()[0]
+    assert other["created"] is True and other["id"] != a["id"]
+    assert other["receipt"]["document"]["salt"] != a["receipt"]["document"]["salt"]
+
+    every = json.loads(cli.ok("receipt", str(doc), "--all").stdout)
+    assert len(every) == 2
+    assert {r["document"]["metadata"].get("amendment") for r in every} == {None, "1"}
+    latest = json.loads(cli.ok("receipt", str(doc)).stdout)
+    assert latest["document"]["metadata"]["amendment"] == "1"
+
+
+def test_bad_input_gets_one_clear_line_and_exit_code(cli: Cli, tmp_path: Path) -> None:
+    missing = cli.run("submit", str(tmp_path / "nope.pdf"))
+    assert missing.code == 2 and "no such file" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+
+    bad_hashes = tmp_path / "bad.txt"
+    bad_hashes.write_text("a" * 64 + "\nnot-a-digest\n")
+    result = cli.run("submit", "--hashes", str(bad_hashes))
+    assert result.code == 2 and "line 2" in result.stderr
+    assert cli.ok("status", "--json").json()["documents"]["pending"] == 0  # nothing half-done
+
+    floats = cli.run("submit", "--hashes", str(bad_hashes), "--meta", "amount:=12.5")
+    assert floats.code == 2 and "floating-point" in floats.stderr
+
+    nothing = cli.run("submit")
+    assert nothing.code == 2
+
+    unknown = cli.run("receipt", "ab" * 32)
+    assert unknown.code == 1 and "no registration" in unknown.stderr
+
+    bad_receipt = tmp_path / "r.json"
+    bad_receipt.write_text('{"version": "docanchor-receipt/2"}')
+    result = cli.run("verify", "--receipt", str(bad_receipt))
+    assert result.code == 2 and "version" in result.stderr
+
+    down = cli.run("anchor", env=cli.env(DOCANCHOR_RPC_URL="http://127.0.0.1:1"))
+    assert down.code == 3 and "cannot reach" in down.stderr
+
+    bad_env = cli.run("status", env=cli.env(DOCANCHOR_BATCH_MAX="lots"))
+    assert bad_env.code == 3 and "DOCANCHOR_BATCH_MAX" in bad_env.stderr
+
+
+def test_audit_catches_a_tampered_database_row(cli: Cli, tmp_path: Path, database_url: str) -> None:
+    docs = make_docs(tmp_path / "in", 4)
+    cli.ok("submit", *map(str, docs), "--entity", ENTITY)
+    cli.ok("anchor")
+    clean = cli.ok("audit", "--json").json()
+    assert clean["ok"] is True and clean["events"] == 1 and clean["batches_checked"] == 1
+
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE document SET sha256 = :s WHERE id = 2"), {"s": "00" * 32})
+    engine.dispose()
+    result = cli.run("audit", "--json")
+    assert result.code == 1
+    kinds = {f["kind"] for f in result.json()["findings"]}
+    assert kinds == {"root_mismatch"}
+    # The tampered batch no longer hands out receipts as if nothing happened.
+    receipt = cli.run("receipt", str(docs[0]))
+    assert receipt.code == 1 and "altered" in receipt.stderr

@@ -1,0 +1,635 @@
+"""The HTTP API against a real Anvil devnet and a real database (SQLite, and PostgreSQL
+when DOCANCHOR_TEST_DATABASE_URL is set).
+
+The app is the one ``create_app`` builds from settings; requests go through
+Starlette's TestClient (which also runs the response's background tasks, so
+``POST /v1/batches`` has anchored by the time it returns).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anvil import AnvilNode
+from fastapi.testclient import TestClient
+
+from docanchor.api import create_app
+from docanchor.api.auth import create_key
+from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
+from docanchor.devnet import free_port
+from docanchor.hashing import MAX_METADATA_BYTES, leaf_hash
+from docanchor.merkle import root_of
+from docanchor.receipt import parse_receipt
+from docanchor.signing import verify_signature
+
+ENTITY = "20100000001"
+OTHER_ENTITY = "20600000002"
+PROBLEM = "application/problem+json"
+
+
+@dataclass
+class Api:
+    client: TestClient
+    settings: Settings
+    keys: dict[str, str]
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+    def register(
+        self, content: bytes, metadata: dict[str, Any] | None = None, role: str = "entity"
+    ) -> Any:
+        return self.client.post(
+            "/v1/documents",
+            json={"sha256": hashlib.sha256(content).hexdigest(), "metadata": metadata or {}},
+            headers=self.auth(role),
+        )
+
+
+def _settings(tmp_path: Path, database_url: str, rpc_url: str, contract: str | None, **extra: Any) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        rpc_url=rpc_url,
+        contract_address=contract,
+        private_key=ANVIL_DEV_PRIVATE_KEY,
+        confirmations=1,
+        log_json=False,
+        **extra,
+    )
+
+
+def _make_api(settings: Settings) -> Iterator[Api]:
+    app = create_app(settings)
+    store = app.state.ctx.service.store
+    keys = {
+        "entity": create_key(store, role="entity", entity_ruc=ENTITY).secret,
+        "other": create_key(store, role="entity", entity_ruc=OTHER_ENTITY).secret,
+        "auditor": create_key(store, role="auditor", entity_ruc=None).secret,
+        "admin": create_key(store, role="admin", entity_ruc=None).secret,
+    }
+    with TestClient(app) as client:
+        yield Api(client, settings, keys)
+
+
+@pytest.fixture
+def api(
+    tmp_path: Path, database_url: str, anvil: AnvilNode, deployed: tuple[Any, str]
+) -> Iterator[Api]:
+    yield from _make_api(_settings(tmp_path, database_url, anvil.rpc_url, deployed[1]))
+
+
+def assert_problem(response: Any, status: int, *needles: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM), response.headers
+    body = response.json()
+    assert {"type", "title", "status", "detail", "instance"} <= body.keys(), body
+    assert body["status"] == status
+    assert "Traceback" not in body["detail"]
+    for needle in needles:
+        assert needle.lower() in body["detail"].lower(), (needle, body["detail"])
+    return body
+
+
+# --- the whole flow: register, anchor, verify -----------------------------------------
+
+
+def test_register_anchor_and_verify_end_to_end(api: Api, anvil: AnvilNode) -> None:
+    v1, v2 = b"purchase order, first version", b"purchase order, second version"
+    meta = {"reference": "OC-2025-000123", "type": "purchase_order"}
+    first = api.register(v1, meta)
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert body["created"] is True and body["status"] == "pending" and body["version"] == 1
+    assert body["entity_ruc"] == ENTITY and body["metadata"]["entity_ruc"] == ENTITY
+    assert body["receipt"]["status"] == "pending"
+    # The second version as a multipart upload, streamed and hashed by the server.
+    second = api.client.post(
+        "/v1/documents",
+        files={"file": ("oc-v2.pdf", v2, "application/pdf")},
+        data={"metadata": json.dumps(meta)},
+        headers=api.auth("entity"),
+    )
+    assert second.status_code == 201, second.text
+    assert second.json()["sha256"] == hashlib.sha256(v2).hexdigest()
+    assert second.json()["version"] == 2
+
+    sealed = api.client.post("/v1/batches", headers=api.auth("entity"))
+    assert sealed.status_code == 202, sealed.text
+    (batch_info,) = sealed.json()["batches"]
+    assert batch_info["size"] == 2
+    batch_id = batch_info["id"]
+
+    batch = _poll(
+        lambda: api.client.get(f"/v1/batches/{batch_id}").json(),
+        lambda b: b["status"] == "confirmed",
+    )
+    assert batch["confirmations"] >= 1 and batch["tx_hash"].startswith("0x")
+    assert "last_error" not in batch
+
+    # Anyone can recompute the anchored root from the published leaf hashes.
+    leaves = api.client.get(f"/v1/batches/{batch_id}/leaves", params={"limit": 1}).json()
+    assert leaves["tree_size"] == 2 and len(leaves["leaves"]) == 1
+    rest = api.client.get(f"/v1/batches/{batch_id}/leaves", params={"offset": 1}).json()
+    all_leaves = [bytes.fromhex(h) for h in leaves["leaves"] + rest["leaves"]]
+    assert root_of(all_leaves).hex() == batch["root"]
+
+    page = api.client.get("/v1/batches", params={"limit": 10}).json()
+    assert page["total"] == 1 and page["batches"][0]["id"] == batch_id
+
+    # Verify by file and by digest.
+    by_file = api.client.post("/v1/verify", files={"file": ("x.pdf", v2)})
+    assert by_file.status_code == 200, by_file.text
+    answer = by_file.json()
+    assert answer["status"] == "confirmed" and answer["size"] == len(v2)
+    (registration,) = answer["registrations"]
+    assert registration["reference"] == meta["reference"] and registration["version"] == 2
+    assert registration["anchor"]["tx_hash"] == batch["tx_hash"]
+    assert registration["anchor"]["block_number"] == batch["block_number"]
+    assert [(v["version"], v["is_this_document"]) for v in answer["versions"]] == [
+        (1, False),
+        (2, True),
+    ]
+    by_digest = api.client.post("/v1/verify", json={"sha256": hashlib.sha256(v2).hexdigest()})
+    assert by_digest.json()["receipts"] == answer["receipts"]
+
+    # The receipt stands on its own: signed by the published key, valid against the chain.
+    receipt_json = answer["receipts"][0]
+    (key,) = api.client.get("/v1/keys").json()["keys"]
+    verify_signature(receipt_json, bytes.fromhex(key["public_key_hex"]))
+    from docanchor.chain import ChainClient
+    from docanchor.service import verify_receipt_on_chain
+
+    trustless = verify_receipt_on_chain(
+        parse_receipt(receipt_json),
+        ChainClient(rpc_url=anvil.rpc_url),
+        document_sha256=hashlib.sha256(v2).digest(),
+        required_confirmations=1,
+    )
+    assert trustless.valid, trustless.checks
+
+    checked = api.client.post(
+        "/v1/receipts/verify",
+        json={"receipt": receipt_json, "sha256": hashlib.sha256(v2).hexdigest()},
+    )
+    assert checked.status_code == 200, checked.text
+    result = checked.json()
+    assert result["valid"] is True and result["confirmations"] >= 1
+    assert {c["step"] for c in result["checks"]} >= {1, 4, 5, 6, 7}
+    assert all(c["ok"] for c in result["checks"])
+    # The same receipt with another document is refused, and says why.
+    wrong = api.client.post(
+        "/v1/receipts/verify",
+        json={"receipt": receipt_json, "sha256": hashlib.sha256(v1).hexdigest()},
+    ).json()
+    assert wrong["valid"] is False
+    assert any(not c["ok"] and c["step"] == 1 for c in wrong["checks"])
+
+    # Nothing pending and nothing sealed: an empty answer, no new batch.
+    again = api.client.post("/v1/batches", headers=api.auth("admin"))
+    assert again.status_code == 200 and again.json() == {"batches": []}
+
+
+def _poll(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout} s: {value}")
+        time.sleep(0.05)
+
+
+def test_unknown_document_is_not_found_not_an_error(api: Api) -> None:
+    digest = secrets.token_hex(32)
+    answer = api.client.post("/v1/verify", json={"sha256": digest})
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "status": "not_found",
+        "sha256": digest,
+        "receipts": [],
+        "registrations": [],
+        "versions": [],
+    }
+    metrics = api.client.get("/metrics").text
+    assert 'docanchor_verify_requests_total{outcome="not_found"} 1.0' in metrics
+
+
+# --- keys and roles ----------------------------------------------------------------------
+
+
+def test_auth_matrix(api: Api) -> None:
+    doc = {"sha256": secrets.token_hex(32), "metadata": {"reference": "R-1"}}
+    none = api.client.post("/v1/documents", json=doc)
+    assert_problem(none, 401, "Authorization: Bearer")
+    assert none.headers["www-authenticate"] == "Bearer"
+    unknown = api.client.post("/v1/documents", json=doc, headers={"Authorization": "Bearer dak_nope"})
+    assert_problem(unknown, 401, "not known")
+    assert unknown.headers["www-authenticate"] == "Bearer"
+    basic = api.client.post("/v1/documents", json=doc, headers={"Authorization": "Basic eDp5"})
+    assert_problem(basic, 401)
+
+    store = api.client.app.state.ctx.service.store  # type: ignore[attr-defined]
+    doomed = create_key(store, role="entity", entity_ruc=ENTITY)
+    assert api.client.post(
+        "/v1/documents", json=doc, headers={"Authorization": f"Bearer {doomed.secret}"}
+    ).status_code == 201
+    from docanchor.store import utcnow
+
+    assert doomed.row.id is not None
+    store.revoke_api_key(doomed.row.id, utcnow())
+    revoked = api.client.post(
+        "/v1/documents", json=doc, headers={"Authorization": f"Bearer {doomed.secret}"}
+    )
+    assert_problem(revoked, 401, "revoked")
+
+    # An entity key may not register for another entity; an auditor may not register.
+    foreign = {"sha256": secrets.token_hex(32), "metadata": {"entity_ruc": OTHER_ENTITY}}
+    assert_problem(
+        api.client.post("/v1/documents", json=foreign, headers=api.auth("entity")),
+        403,
+        OTHER_ENTITY,
+    )
+    assert_problem(
+        api.client.post("/v1/documents", json=doc, headers=api.auth("auditor")), 403, "role"
+    )
+    assert_problem(api.client.post("/v1/batches", headers=api.auth("auditor")), 403, "role")
+    bulk = {"documents": [doc]}
+    assert_problem(
+        api.client.post("/v1/documents/bulk", json=bulk, headers=api.auth("auditor")), 403
+    )
+    # An admin registers for whichever entity the metadata names.
+    made = api.client.post("/v1/documents", json=foreign, headers=api.auth("admin"))
+    assert made.status_code == 201 and made.json()["entity_ruc"] == OTHER_ENTITY
+    # Nothing was stored by the refused requests.
+    assert api.client.post("/v1/verify", json={"sha256": doc["sha256"]}).json()[
+        "registrations"
+    ][0]["entity_ruc"] == ENTITY
+
+
+def test_versions_by_reference_per_role(api: Api) -> None:
+    ref = "OC-2025-7"
+    assert api.register(b"ours v1", {"reference": ref}).status_code == 201
+    assert api.register(b"ours v2", {"reference": ref}).status_code == 201
+    assert api.register(b"theirs", {"reference": ref}, role="other").status_code == 201
+
+    own = api.client.get("/v1/documents", params={"reference": ref}, headers=api.auth("entity"))
+    assert own.status_code == 200, own.text
+    docs = own.json()["documents"]
+    assert [d["version"] for d in docs] == [1, 2]
+    assert all(d["entity_ruc"] == ENTITY and d["receipt"]["status"] == "pending" for d in docs)
+
+    audited = api.client.get("/v1/documents", params={"reference": ref}, headers=api.auth("auditor"))
+    assert sorted(d["entity_ruc"] for d in audited.json()["documents"]) == [
+        ENTITY,
+        ENTITY,
+        OTHER_ENTITY,
+    ]
+    one = api.client.get(
+        "/v1/documents",
+        params={"reference": ref, "entity": OTHER_ENTITY},
+        headers=api.auth("admin"),
+    )
+    assert [d["entity_ruc"] for d in one.json()["documents"]] == [OTHER_ENTITY]
+    assert_problem(
+        api.client.get(
+            "/v1/documents",
+            params={"reference": ref, "entity": OTHER_ENTITY},
+            headers=api.auth("entity"),
+        ),
+        403,
+    )
+    assert_problem(api.client.get("/v1/documents", params={"reference": ref}), 401)
+
+
+# --- idempotency and bulk ------------------------------------------------------------------
+
+
+def test_idempotent_registration(api: Api) -> None:
+    meta = {"reference": "OC-9", "type": "contract"}
+    first = api.register(b"same bytes", meta)
+    again = api.register(b"same bytes", meta)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["created"] is False and again.json()["id"] == first.json()["id"]
+    # Same digest, other metadata: a new registration (a new version of the reference).
+    other = api.register(b"same bytes", {"reference": "OC-9", "type": "addendum"})
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+
+
+def test_bulk_registration(api: Api) -> None:
+    items = [
+        {"sha256": secrets.token_hex(32), "metadata": {"reference": f"B-{i}"}} for i in range(300)
+    ]
+    first = api.client.post("/v1/documents/bulk", json={"documents": items}, headers=api.auth("entity"))
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert (body["created"], body["existing"]) == (300, 0)
+    assert [d["sha256"] for d in body["documents"]] == [i["sha256"] for i in items]
+    assert all(d["status"] == "pending" and "receipt" not in d for d in body["documents"])
+
+    api.client.post("/v1/batches", headers=api.auth("entity"))
+    fresh = {"sha256": secrets.token_hex(32), "metadata": {}}
+    again = api.client.post(
+        "/v1/documents/bulk",
+        params={"receipts": "true"},
+        json={"documents": [items[0], fresh]},
+        headers=api.auth("entity"),
+    ).json()
+    assert (again["created"], again["existing"]) == (1, 1)
+    assert again["documents"][0]["status"] in ("anchored", "confirmed")
+    assert again["documents"][0]["receipt"]["anchor"] is not None
+    assert again["documents"][1]["receipt"]["status"] == "pending"
+
+
+def test_bulk_is_all_or_nothing(api: Api) -> None:
+    good = {"sha256": secrets.token_hex(32), "metadata": {}}
+    for bad, status, needle in (
+        ({"sha256": secrets.token_hex(32), "metadata": {"x": 0.5}}, 422, "documents[1]"),
+        ({"sha256": secrets.token_hex(32), "metadata": {"entity_ruc": OTHER_ENTITY}}, 403, "documents[1]"),
+        ({"sha256": "ab" * 31}, 422, "documents[1].sha256"),
+    ):
+        response = api.client.post(
+            "/v1/documents/bulk", json={"documents": [good, bad]}, headers=api.auth("entity")
+        )
+        assert_problem(response, status, needle)
+    assert api.client.post("/v1/verify", json={"sha256": good["sha256"]}).json()["status"] == (
+        "not_found"
+    )
+    too_many = {"documents": [good] * 10_001}
+    assert_problem(
+        api.client.post("/v1/documents/bulk", json=too_many, headers=api.auth("entity")),
+        422,
+        "10000",
+    )
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+HEX = "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b'{"sha256": ', "json"),
+        (b"[1, 2]", "object"),
+        (json.dumps({"sha256": HEX.upper()}).encode(), "lowercase"),
+        (json.dumps({"sha256": "0x" + HEX}).encode(), "without 0x"),
+        (json.dumps({"sha256": HEX[:-2]}).encode(), "64 lowercase hex"),
+        (json.dumps({"sha256": 12}).encode(), "sha256"),
+        (json.dumps({"sha256": HEX, "metadata": {"amount": 10.5}}).encode(), "floating-point"),
+        (json.dumps({"sha256": HEX, "metadata": {"n": 2**60}}).encode(), "2^53"),
+        (json.dumps({"sha256": HEX, "metadata": ["a"]}).encode(), "metadata"),
+        (json.dumps({"sha256": HEX, "metadata": "x"}).encode(), "metadata"),
+        (
+            json.dumps({"sha256": HEX, "metadata": {"note": "x" * MAX_METADATA_BYTES}}).encode(),
+            str(MAX_METADATA_BYTES),
+        ),
+        (json.dumps({"sha256": HEX, "metdata": {}}).encode(), "metdata"),
+    ],
+)
+def test_malformed_registration_is_a_helpful_422(api: Api, body: bytes, needle: str) -> None:
+    response = api.client.post(
+        "/v1/documents",
+        content=body,
+        headers={**api.auth("entity"), "Content-Type": "application/json"},
+    )
+    assert_problem(response, 422, needle)
+
+
+def test_malformed_multipart_and_media_types(api: Api) -> None:
+    headers = api.auth("entity")
+    no_file = api.client.post("/v1/documents", data={"metadata": "{}"}, files={"x": ("a", b"1")}, headers=headers)
+    assert_problem(no_file, 422, "'x'")
+    bad_meta = api.client.post(
+        "/v1/documents", files={"file": ("a", b"1")}, data={"metadata": "{not json"}, headers=headers
+    )
+    assert_problem(bad_meta, 422, "not JSON")
+    list_meta = api.client.post(
+        "/v1/documents", files={"file": ("a", b"1")}, data={"metadata": "[1]"}, headers=headers
+    )
+    assert_problem(list_meta, 422, "JSON object")
+    only_meta = api.client.post(
+        "/v1/verify",
+        content=b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc",
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert_problem(only_meta, 422, "closing boundary")
+    text = api.client.post("/v1/verify", content=b"hello", headers={"Content-Type": "text/plain"})
+    assert_problem(text, 415, "multipart/form-data")
+    assert_problem(api.client.post("/v1/verify", json={"sha256": HEX.upper()}), 422, "lowercase")
+
+
+def test_malformed_receipt_names_the_member(api: Api) -> None:
+    made = api.register(b"receipt source", {"reference": "R"}).json()["receipt"]
+    del made["proof"]
+    response = api.client.post("/v1/receipts/verify", json={"receipt": made})
+    assert_problem(response, 422, "proof")
+    made["proof"] = None
+    made["document"]["salt"] = "zz"
+    assert_problem(api.client.post("/v1/receipts/verify", json={"receipt": made}), 422, "salt")
+    assert_problem(api.client.post("/v1/receipts/verify", json={"receipt": []}), 422, "receipt")
+
+
+def test_errors_are_problems_everywhere(api: Api) -> None:
+    body = assert_problem(api.client.get("/v1/nothing-here"), 404, "/docs")
+    assert body["instance"] == "/v1/nothing-here"
+    assert_problem(api.client.delete("/v1/verify"), 405, "POST")
+    assert_problem(api.client.get("/v1/batches/999"), 404, "no batch 999")
+    assert_problem(api.client.get("/v1/batches/0"), 422, "batch_id")
+    assert_problem(api.client.get("/v1/batches", params={"limit": 0}), 422, "limit")
+    assert_problem(api.client.get("/v1/batches/1/leaves", params={"limit": 10_001}), 422, "limit")
+
+
+def test_unexpected_error_is_a_500_problem_without_traceback(api: Api) -> None:
+    service = api.client.app.state.ctx.service  # type: ignore[attr-defined]
+
+    def broken(_digest: bytes) -> Any:
+        raise RuntimeError("secret internals")
+
+    service.lookup = broken
+    response = api.client.post(
+        "/v1/verify", json={"sha256": HEX}, headers={"X-Request-ID": "trace-me-1"}
+    )
+    body = assert_problem(response, 500)
+    assert "secret internals" not in response.text
+    assert body["request_id"] == "trace-me-1" == response.headers["x-request-id"]
+
+
+def test_request_id_is_echoed_or_made(api: Api) -> None:
+    given = api.client.get("/v1/keys", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["x-request-id"] == "abc-123"
+    made = api.client.get("/v1/keys", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert made.headers["x-request-id"] not in ("", "bad id\twith spaces")
+    assert len(made.headers["x-request-id"]) == 32
+
+
+# --- uploads ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_api(
+    tmp_path: Path, database_url: str, anvil: AnvilNode, deployed: tuple[Any, str]
+) -> Iterator[Api]:
+    settings = _settings(tmp_path, database_url, anvil.rpc_url, deployed[1], max_upload_bytes=1024)
+    yield from _make_api(settings)
+
+
+def test_upload_limit(small_api: Api) -> None:
+    client = small_api.client
+    fits = client.post("/v1/verify", files={"file": ("a", b"x" * 1024)})
+    assert fits.status_code == 200 and fits.json()["size"] == 1024
+    assert fits.json()["sha256"] == hashlib.sha256(b"x" * 1024).hexdigest()
+    over = client.post("/v1/verify", files={"file": ("a", b"x" * 1025)})
+    assert_problem(over, 413, "1024")
+
+    def chunks() -> Iterator[bytes]:
+        yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n"
+        for _ in range(64):
+            yield b"y" * 100
+        yield b"\r\n--b--\r\n"
+
+    streamed = client.post(
+        "/v1/documents",
+        content=chunks(),
+        headers={**small_api.auth("entity"), "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert_problem(streamed, 413, "DOCANCHOR_MAX_UPLOAD_BYTES")
+    declared = client.post(
+        "/v1/verify",
+        content=b"",
+        headers={"Content-Type": "multipart/form-data; boundary=b", "Content-Length": "99999999"},
+    )
+    assert_problem(declared, 413)
+
+
+def test_upload_is_refused_before_the_rest_is_read() -> None:
+    """The reader stops pulling the body as soon as the file passes the limit."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from docanchor.api.uploads import read_form
+    from docanchor.errors import PayloadTooLargeError
+
+    head = b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n"
+    parts = [head] + [b"z" * 1000] * 1000 + [b"\r\n--b--\r\n"]
+    pulled = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pulled
+        chunk = parts[pulled]
+        pulled += 1
+        return {"type": "http.request", "body": chunk, "more_body": pulled < len(parts)}
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/verify",
+        "headers": [(b"content-type", b"multipart/form-data; boundary=b")],
+    }
+    with pytest.raises(PayloadTooLargeError):
+        asyncio.run(read_form(Request(scope, receive), max_file_bytes=5000))
+    assert pulled <= 8, pulled
+
+
+# --- operations -------------------------------------------------------------------------
+
+
+def test_health_ready_and_metrics(api: Api) -> None:
+    health = api.client.get("/healthz")
+    assert health.status_code == 200, health.text
+    assert health.json()["checks"]["node"]["ok"] is True
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert {"database", "node", "contract"} == ready.json()["checks"].keys()
+
+    api.register(b"metric me", {"reference": "M-1"})
+    api.client.post("/v1/verify", json={"sha256": hashlib.sha256(b"metric me").hexdigest()})
+    api.client.post("/v1/verify", json={"sha256": "nope"})
+    api.client.post("/v1/batches", headers=api.auth("entity"))
+    text = api.client.get("/metrics").text
+    for needle in (
+        'docanchor_documents{status="pending"}',
+        'docanchor_batches{status="confirmed"} 1.0',
+        'docanchor_verify_requests_total{outcome="pending"} 1.0',
+        'docanchor_verify_requests_total{outcome="invalid"} 1.0',
+        "docanchor_anchoring_latency_seconds_count 1.0",
+        "docanchor_anchor_gas_used_total",
+        "docanchor_seconds_since_last_confirmed_batch",
+        "docanchor_chain_head_block",
+        'route="/v1/verify"',
+        'docanchor_http_request_duration_seconds_count{method="POST",route="/v1/documents",status="201"} 1.0',
+    ):
+        assert needle in text, needle
+
+
+def test_node_down_lookups_still_answer(tmp_path: Path, database_url: str) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    settings = _settings(tmp_path, database_url, dead, "0x" + "11" * 20)
+    for api in _make_api(settings):
+        made = api.register(b"while the node sleeps", {"reference": "N-1"})
+        assert made.status_code == 201
+        digest = hashlib.sha256(b"while the node sleeps").hexdigest()
+        assert api.client.post("/v1/verify", json={"sha256": digest}).json()["status"] == "pending"
+        sealed = api.client.post("/v1/batches", headers=api.auth("entity"))
+        assert sealed.status_code == 202  # sealed now; anchoring retries when the node is back
+        batch = api.client.get(f"/v1/batches/{sealed.json()['batches'][0]['id']}").json()
+        assert batch["status"] == "sealed" and batch["confirmations"] is None
+        health = api.client.get("/healthz")
+        assert health.status_code == 503
+        checks = health.json()["checks"]
+        assert checks["database"]["ok"] is True and checks["node"]["ok"] is False
+        ready = api.client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["contract"]["ok"] is False
+        receipt = made.json()["receipt"]
+        assert_problem(api.client.post("/v1/receipts/verify", json={"receipt": receipt}), 503)
+        assert 'docanchor_anchor_loop_passes_total{result="error"} 1.0' in api.client.get(
+            "/metrics"
+        ).text
+
+
+def test_openapi_documents_every_endpoint(api: Api) -> None:
+    schema = api.client.get("/openapi.json").json()
+    paths = schema["paths"]
+    expected = {
+        ("/v1/verify", "post"),
+        ("/v1/receipts/verify", "post"),
+        ("/v1/batches", "get"),
+        ("/v1/batches", "post"),
+        ("/v1/batches/{batch_id}", "get"),
+        ("/v1/batches/{batch_id}/leaves", "get"),
+        ("/v1/keys", "get"),
+        ("/v1/documents", "post"),
+        ("/v1/documents", "get"),
+        ("/v1/documents/bulk", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    }
+    assert expected <= {(p, m) for p, ops in paths.items() for m in ops}
+    body = paths["/v1/verify"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data"} <= body.keys()
+    assert "application/problem+json" in paths["/v1/documents"]["post"]["responses"]["422"]["content"]
+    assert api.client.get("/docs").status_code == 200
+
+
+def test_leaf_hashes_never_reveal_salts(api: Api) -> None:
+    made = api.register(b"salted", {"reference": "S-1"}).json()
+    api.client.post("/v1/batches", headers=api.auth("entity"))
+    receipt = api.client.post("/v1/verify", json={"sha256": made["sha256"]}).json()["receipts"][0]
+    batch_id = receipt["batch"]["id"]
+    (leaf,) = api.client.get(f"/v1/batches/{batch_id}/leaves").json()["leaves"]
+    doc = receipt["document"]
+    expected = leaf_hash(bytes.fromhex(doc["salt"] + doc["sha256"] + doc["metadata_sha256"]))
+    assert leaf == expected.hex()
+    assert doc["salt"] not in json.dumps(api.client.get(f"/v1/batches/{batch_id}").json())

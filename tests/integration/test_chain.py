@@ -1,0 +1,444 @@
+"""The chain adapter and the DocumentAnchor contract on a real Anvil devnet.
+
+Most tests share the session devnet and deploy a fresh contract each
+(``deployed``); the restart and chain-id tests start Anvil nodes of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from anvil import (
+    FIRST_DEV_ADDRESS,
+    SECOND_DEV_ADDRESS,
+    SECOND_DEV_PRIVATE_KEY,
+    AnvilNode,
+)
+from docanchor.chain import ChainClient, OnChainAnchor, connect_chain
+from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
+from docanchor.contracts import load_artifact
+from docanchor.devnet import free_port
+from docanchor.errors import (
+    ChainError,
+    ChainResetError,
+    ConfigError,
+    ContractRevertError,
+    InputError,
+    NodeUnavailableError,
+)
+
+# The limit the project commits to for an anchor() after the first (total tx gas).
+ANCHOR_GAS_LIMIT = 80_000
+
+
+def root_of(label: str) -> bytes:
+    """A distinct, non-zero 32-byte root per label (SHA-256 of the label)."""
+    import hashlib
+
+    return hashlib.sha256(label.encode()).digest()
+
+
+def second_client(anvil: AnvilNode, address: str) -> ChainClient:
+    return ChainClient(
+        rpc_url=anvil.rpc_url, contract_address=address, private_key=SECOND_DEV_PRIVATE_KEY
+    )
+
+
+@contextmanager
+def automine_off(anvil: AnvilNode) -> Iterator[None]:
+    anvil.rpc("evm_setAutomine", False)
+    try:
+        yield
+    finally:
+        anvil.rpc("evm_setAutomine", True)
+
+
+# --- deploy and read back ------------------------------------------------------
+
+
+def test_deploy_puts_the_artifact_code_on_chain(
+    anvil: AnvilNode, deployed: tuple[ChainClient, str]
+) -> None:
+    client, address = deployed
+    assert client.chain_id == 31337
+    assert client.contract_address == address
+    assert client.has_code(address)
+    code = anvil.rpc("eth_getCode", address, "latest")
+    assert code == load_artifact()["deployedBytecode"]
+    assert client.anchor_count() == 0
+    assert client.list_anchorers() == [FIRST_DEV_ADDRESS]
+    assert client.is_anchorer(FIRST_DEV_ADDRESS)
+    assert not client.is_anchorer(SECOND_DEV_ADDRESS)
+
+
+def test_anchor_is_recorded_with_its_block(
+    anvil: AnvilNode, deployed: tuple[ChainClient, str]
+) -> None:
+    client, _ = deployed
+    root = root_of("first")
+    receipt = client.anchor(root, 7)
+
+    block = anvil.rpc("eth_getBlockByNumber", hex(receipt.block_number), False)
+    assert isinstance(block, dict)
+    assert receipt.seq == 0
+    assert receipt.tree_size == 7
+    assert receipt.anchorer == FIRST_DEV_ADDRESS
+    assert receipt.block_hash == block["hash"]
+    assert receipt.timestamp == int(block["timestamp"], 16)
+    assert client.get_anchor(root) == OnChainAnchor(
+        seq=0,
+        tree_size=7,
+        timestamp=int(block["timestamp"], 16),
+        block_number=int(block["number"], 16),
+        anchorer=FIRST_DEV_ADDRESS,
+    )
+    assert client.anchor_count() == 1
+    assert client.block_hash(receipt.block_number) == block["hash"]
+    assert client.block_hash(receipt.block_number + 10_000) is None
+    assert (
+        client.confirmations(receipt.block_number)
+        == client.head_number() - receipt.block_number + 1
+    )
+    assert client.confirmations(client.head_number() + 5) == 0
+    assert client.get_anchor(root_of("never anchored")) is None
+
+
+def test_get_anchor_at_reads_any_contract_address(deployed: tuple[ChainClient, str]) -> None:
+    client, address = deployed
+    root = root_of("read elsewhere")
+    client.anchor(root, 3)
+    reader = ChainClient(rpc_url=client.rpc_url)  # no key, no contract configured
+    record = reader.get_anchor_at(address.lower(), root)
+    assert record is not None and record.tree_size == 3
+    assert reader.get_anchor_at(address, root_of("unknown")) is None
+    # An address without code: nothing anchored there.
+    assert reader.get_anchor_at("0x" + "12" * 20, root) is None
+
+
+# --- refusals, by their contract error names ---------------------------------------
+
+
+def test_duplicate_zero_root_and_zero_size_revert_with_named_errors(
+    deployed: tuple[ChainClient, str],
+) -> None:
+    client, _ = deployed
+    root = root_of("dup")
+    first = client.anchor(root, 2)
+
+    with pytest.raises(ContractRevertError) as dup:
+        client.send_anchor(root, 3)
+    assert dup.value.error_name == "RootAlreadyAnchored"
+    assert root.hex() in dup.value.message and f"seq {first.seq}" in dup.value.message
+
+    with pytest.raises(ContractRevertError) as zero_root:
+        client.send_anchor(bytes(32), 3)
+    assert zero_root.value.error_name == "ZeroRoot"
+
+    with pytest.raises(ContractRevertError) as zero_size:
+        client.send_anchor(root_of("zero size"), 0)
+    assert zero_size.value.error_name == "ZeroTreeSize"
+
+    assert client.anchor_count() == 1  # none of the refused calls changed state
+
+
+def test_malformed_arguments_are_input_errors(deployed: tuple[ChainClient, str]) -> None:
+    client, _ = deployed
+    with pytest.raises(InputError):
+        client.send_anchor(b"\x01" * 31, 1)
+    with pytest.raises(InputError):
+        client.send_anchor(root_of("too big"), 2**64)
+    with pytest.raises(InputError):
+        client.grant_anchorer("0x1234")
+
+
+def test_roles_grant_revoke_and_contiguous_seq_across_anchorers(
+    anvil: AnvilNode, deployed: tuple[ChainClient, str]
+) -> None:
+    admin, address = deployed
+    other = second_client(anvil, address)
+
+    with pytest.raises(ContractRevertError) as refused:
+        other.send_anchor(root_of("not yet"), 1)
+    assert refused.value.error_name == "AccessControlUnauthorizedAccount"
+    assert SECOND_DEV_ADDRESS in refused.value.message and "ANCHORER_ROLE" in refused.value.message
+
+    # A non-admin cannot grant either.
+    with pytest.raises(ContractRevertError) as not_admin:
+        other.grant_anchorer(SECOND_DEV_ADDRESS)
+    assert not_admin.value.error_name == "AccessControlUnauthorizedAccount"
+
+    admin.grant_anchorer(SECOND_DEV_ADDRESS)
+    assert admin.list_anchorers() == [FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS]
+
+    receipts = [
+        admin.anchor(root_of("a0"), 1),
+        other.anchor(root_of("b0"), 2),
+        admin.anchor(root_of("a1"), 3),
+        other.anchor(root_of("b1"), 4),
+    ]
+    assert [r.seq for r in receipts] == [0, 1, 2, 3]
+    assert [r.anchorer for r in receipts] == [FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS] * 2
+    record = admin.get_anchor(root_of("b1"))
+    assert record is not None and record.anchorer == SECOND_DEV_ADDRESS and record.seq == 3
+
+    admin.revoke_anchorer(SECOND_DEV_ADDRESS)
+    assert admin.list_anchorers() == [FIRST_DEV_ADDRESS]
+    with pytest.raises(ContractRevertError) as revoked:
+        other.send_anchor(root_of("after revoke"), 1)
+    assert revoked.value.error_name == "AccessControlUnauthorizedAccount"
+    # Records made before the revocation keep naming their anchorer.
+    again = admin.get_anchor(root_of("b0"))
+    assert again is not None and again.anchorer == SECOND_DEV_ADDRESS
+
+    # Granting again reuses the registry entry: the list does not grow duplicates.
+    admin.grant_anchorer(SECOND_DEV_ADDRESS)
+    assert admin.list_anchorers() == [FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS]
+    assert other.anchor(root_of("b2"), 5).seq == 4
+
+
+def test_anchor_after_the_first_stays_within_the_gas_budget(
+    deployed: tuple[ChainClient, str],
+) -> None:
+    client, _ = deployed
+    first = client.anchor(root_of("gas 1"), 1)
+    second = client.anchor(root_of("gas 2"), 1_000_000)
+    third = client.anchor(root_of("gas 3"), 2**64 - 1)
+    assert second.gas_used <= ANCHOR_GAS_LIMIT, second.gas_used
+    assert third.gas_used <= ANCHOR_GAS_LIMIT, third.gas_used
+    assert first.gas_used <= ANCHOR_GAS_LIMIT, first.gas_used
+    record = client.get_anchor(root_of("gas 3"))
+    assert record is not None and record.tree_size == 2**64 - 1  # the full 64 bits survive
+
+
+# --- transactions, before and after mining ---------------------------------------
+
+
+def test_send_anchor_returns_the_hash_before_mining(
+    anvil: AnvilNode, deployed: tuple[ChainClient, str]
+) -> None:
+    client, _ = deployed
+    root = root_of("pending")
+    with automine_off(anvil):
+        tx_hash = client.send_anchor(root, 9)
+        assert tx_hash.startswith("0x") and len(tx_hash) == 66
+        assert client.transaction_known(tx_hash)
+        assert client.transaction_receipt(tx_hash) is None
+        assert client.get_anchor(root) is None
+        with pytest.raises(ChainError, match="not mined within"):
+            client.wait_for_anchor(tx_hash, timeout=0.3)
+        anvil.rpc("evm_mine")
+    receipt = client.wait_for_anchor(tx_hash, timeout=10)
+    assert receipt.tx_hash == tx_hash and receipt.tree_size == 9
+    mined = client.transaction_receipt(tx_hash)
+    assert mined is not None and mined.succeeded and mined.block_number == receipt.block_number
+    assert not client.transaction_known("0x" + "ab" * 32)
+    assert client.transaction_receipt("0x" + "ab" * 32) is None
+
+
+def test_prepared_transaction_is_known_only_after_broadcast(
+    anvil: AnvilNode, deployed: tuple[ChainClient, str]
+) -> None:
+    client, _ = deployed
+    prepared = client.prepare_anchor(root_of("prepared"), 4)
+    assert not client.transaction_known(prepared.tx_hash)
+    assert client.broadcast(prepared) == prepared.tx_hash
+    assert client.wait_for_anchor(prepared.tx_hash, timeout=10).tree_size == 4
+
+
+def test_a_mined_revert_is_reported_with_its_error_name(
+    anvil: AnvilNode, deployed: tuple[ChainClient, str]
+) -> None:
+    client, _ = deployed
+    root = root_of("raced")
+    with automine_off(anvil):
+        winner = client.send_anchor(root, 1)
+        # Estimated before the first is mined, so it passes estimation and
+        # reverts in the block, behind the first.
+        loser = client.send_anchor(root, 2)
+        anvil.rpc("evm_mine")
+    assert client.wait_for_anchor(winner, timeout=10).tree_size == 1
+    with pytest.raises(ContractRevertError) as reverted:
+        client.wait_for_anchor(loser, timeout=10)
+    assert reverted.value.error_name == "RootAlreadyAnchored"
+    outcome = client.transaction_receipt(loser)
+    assert outcome is not None and not outcome.succeeded
+
+
+# --- events ------------------------------------------------------------------------
+
+
+def test_scan_finds_every_anchor_in_order(deployed: tuple[ChainClient, str]) -> None:
+    client, _ = deployed
+    start = client.head_number()
+    receipts = [client.anchor(root_of(f"scan {i}"), i + 1) for i in range(6)]
+    for step in (1, 2, 5000):
+        events = client.scan_anchored(start, step=step)
+        assert [e.seq for e in events] == [r.seq for r in receipts] == list(range(6))
+        assert [e.root for e in events] == [root_of(f"scan {i}") for i in range(6)]
+        assert [e.tx_hash for e in events] == [r.tx_hash for r in receipts]
+        assert [e.block_hash for e in events] == [r.block_hash for r in receipts]
+        assert [e.tree_size for e in events] == list(range(1, 7))
+        assert {e.anchorer for e in events} == {FIRST_DEV_ADDRESS}
+    only = client.scan_anchored(start, root=root_of("scan 3"))
+    assert [e.seq for e in only] == [3]
+    bounded = client.scan_anchored(receipts[1].block_number, receipts[2].block_number)
+    assert [e.seq for e in bounded] == [1, 2]
+
+
+# --- failures of the world -----------------------------------------------------------
+
+
+def test_unreachable_node_fails_fast_with_node_unavailable() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    client = ChainClient(rpc_url=url, request_timeout=2.0)
+    started = time.monotonic()
+    with pytest.raises(NodeUnavailableError) as failure:
+        _ = client.chain_id
+    assert time.monotonic() - started < 5.0
+    assert failure.value.message.startswith(f"cannot reach the Ethereum node at {url}")
+
+
+def test_an_address_without_code_is_a_chain_reset(anvil: AnvilNode) -> None:
+    client = ChainClient(rpc_url=anvil.rpc_url, contract_address="0x" + "34" * 20)
+    assert not client.contract_has_code()
+    with pytest.raises(ChainResetError, match="no contract"):
+        client.get_anchor(root_of("x"))
+    with pytest.raises(ConfigError, match="no DocumentAnchor contract"):
+        ChainClient(rpc_url=anvil.rpc_url).anchor_count()
+
+
+def test_expected_chain_id_is_enforced(anvil: AnvilNode) -> None:
+    client = ChainClient(rpc_url=anvil.rpc_url, expected_chain_id=1)
+    with pytest.raises(ChainError, match="is on chain 31337, not on the expected chain 1"):
+        _ = client.chain_id
+
+
+def test_state_survives_a_kill_and_restart(tmp_path: Path) -> None:
+    with AnvilNode(tmp_path / "state.json") as node:
+        client = ChainClient(rpc_url=node.rpc_url, private_key=ANVIL_DEV_PRIVATE_KEY)
+        deployment = client.deploy()
+        sent_at = time.time()
+        receipt = client.anchor(root_of("durable"), 11)
+        before = client.get_anchor(root_of("durable"))
+        # Wait for a periodic dump that includes the anchor, then crash hard.
+        node.wait_for_state_dump(receipt.tx_hash[2:], after=sent_at)
+        node.restart(hard=True)
+
+        again = ChainClient(
+            rpc_url=node.rpc_url,
+            contract_address=deployment.address,
+            private_key=ANVIL_DEV_PRIVATE_KEY,
+        )
+        assert again.has_code(deployment.address)
+        assert again.get_anchor(root_of("durable")) == before
+        assert again.block_hash(receipt.block_number) == receipt.block_hash
+        assert again.anchor_count() == 1
+        assert again.anchor(root_of("after restart"), 1).seq == 1
+
+
+# --- building clients from settings ------------------------------------------------------
+
+
+def test_connect_chain_uses_the_dev_key_only_on_chain_31337(
+    anvil: AnvilNode, tmp_path: Path
+) -> None:
+    local = connect_chain(Settings(rpc_url=anvil.rpc_url, data_dir=tmp_path))
+    assert local.account_address == FIRST_DEV_ADDRESS
+
+    with AnvilNode(tmp_path / "other.json", chain_id=1337) as other:
+        with pytest.raises(ConfigError) as refused:
+            connect_chain(Settings(rpc_url=other.rpc_url, data_dir=tmp_path))
+        assert refused.value.message == (
+            "DOCANCHOR_PRIVATE_KEY or DOCANCHOR_KEYSTORE is required on chain 1337; "
+            "the development key is accepted only on chain 31337"
+        )
+        # Naming the development key explicitly does not get around it.
+        with pytest.raises(ConfigError, match="only on chain 31337"):
+            connect_chain(
+                Settings(
+                    rpc_url=other.rpc_url, data_dir=tmp_path, private_key=ANVIL_DEV_PRIVATE_KEY
+                )
+            )
+        with pytest.raises(ConfigError, match="only on chain 31337"):
+            ChainClient(rpc_url=other.rpc_url, private_key=ANVIL_DEV_PRIVATE_KEY).deploy()
+        # A read-only client needs no key at all.
+        assert (
+            connect_chain(
+                Settings(rpc_url=other.rpc_url, data_dir=tmp_path), require_signer=False
+            ).chain_id
+            == 1337
+        )
+        # Any other key works there.
+        own = connect_chain(
+            Settings(rpc_url=other.rpc_url, data_dir=tmp_path, private_key=SECOND_DEV_PRIVATE_KEY)
+        )
+        deployment = own.deploy()
+        assert deployment.chain_id == 1337
+        assert own.anchor(root_of("on 1337"), 1).anchorer == SECOND_DEV_ADDRESS
+
+
+def test_connect_chain_reads_the_recorded_deployment_of_its_chain(
+    anvil: AnvilNode, deployed: tuple[ChainClient, str], tmp_path: Path
+) -> None:
+    _, address = deployed
+    record = {"address": address, "chain_id": 31337, "tx_hash": "0x" + "00" * 32, "block_number": 1}
+    (tmp_path / "deployment.json").write_text(json.dumps(record), encoding="utf-8")
+    client = connect_chain(Settings(rpc_url=anvil.rpc_url, data_dir=tmp_path))
+    assert client.contract_address == address
+    assert client.anchor_count() == 0
+
+    # A record of another chain is not used on this one.
+    (tmp_path / "deployment.json").write_text(
+        json.dumps({**record, "chain_id": 5}), encoding="utf-8"
+    )
+    assert not connect_chain(Settings(rpc_url=anvil.rpc_url, data_dir=tmp_path)).has_contract
+
+
+def test_connect_chain_decrypts_a_keystore(anvil: AnvilNode, tmp_path: Path) -> None:
+    keystore = tmp_path / "key.json"
+    # A cheap KDF keeps the test fast; decryption reads the KDF from the file.
+    encrypted = Account.encrypt(SECOND_DEV_PRIVATE_KEY, "s3cret", kdf="pbkdf2", iterations=1000)
+    keystore.write_text(json.dumps(encrypted))
+    good = Settings(
+        rpc_url=anvil.rpc_url, data_dir=tmp_path, keystore=keystore, keystore_password="s3cret"
+    )
+    assert connect_chain(good).account_address == SECOND_DEV_ADDRESS
+
+    wrong = good.model_copy(update={"keystore_password": "nope"})
+    with pytest.raises(ConfigError) as failure:
+        connect_chain(wrong)
+    assert "nope" not in failure.value.message and "decrypted" in failure.value.message
+
+    missing = good.model_copy(update={"keystore_password": None})
+    with pytest.raises(ConfigError, match="DOCANCHOR_KEYSTORE_PASSWORD"):
+        connect_chain(missing)
+
+
+def test_fee_cap_limits_the_max_fee(anvil: AnvilNode, deployed: tuple[ChainClient, str]) -> None:
+    _, address = deployed
+    cap_gwei = 3.0
+    client = ChainClient(
+        rpc_url=anvil.rpc_url,
+        contract_address=address,
+        private_key=ANVIL_DEV_PRIVATE_KEY,
+        max_fee_gwei=cap_gwei,
+    )
+    receipt = client.anchor(root_of("capped"), 1)
+    tx = anvil.rpc("eth_getTransactionByHash", receipt.tx_hash)
+    assert isinstance(tx, dict)
+    assert int(tx["type"], 16) == 2
+    assert int(tx["maxFeePerGas"], 16) <= int(cap_gwei * 10**9)
+    assert int(tx["maxPriorityFeePerGas"], 16) <= int(tx["maxFeePerGas"], 16)
+
+
+def test_client_repr_never_shows_the_key(anvil: AnvilNode) -> None:
+    client = ChainClient(rpc_url=anvil.rpc_url, private_key=SECOND_DEV_PRIVATE_KEY)
+    assert SECOND_DEV_PRIVATE_KEY[2:] not in repr(client)
+    assert SECOND_DEV_ADDRESS in repr(client)

@@ -1,0 +1,644 @@
+"""The verification web page in a real headless Chromium, against the real app.
+
+The app runs under uvicorn on a free loopback port, over a real Anvil devnet
+and a real database, with documents registered and anchored through the
+service. Assertions are on what a person sees (text, roles, labels) and on
+what the browser sends. Full-page screenshots go to ``test-artifacts/``.
+
+These tests fail, never skip, when Debian's Chromium is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import sqlalchemy as sa
+
+from anvil import AnvilNode
+from dbfixtures import PG_ENV, _with_search_path, database_kinds
+from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
+from docanchor.devnet import free_port
+from docanchor.hashing import leaf_hash
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page, Request
+
+pytestmark = pytest.mark.browser
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ENTITY = "20131370998"
+REFERENCE = "OC-2025-000123"
+FILLER_DOCUMENTS = 1_234  # > the page's 100 leaves per screen and the 500-leaf fetches below
+UI_TIMEOUT_MS = 20_000
+
+
+@dataclass
+class Site:
+    """The served app and what was registered in it."""
+
+    base_url: str
+    document: bytes  # registered and anchored (version 2 of REFERENCE)
+    first_version: bytes  # version 1 of REFERENCE
+    pending: bytes  # registered, not yet in a batch
+    batch_id: int
+    batch_root: str
+    batch_size: int
+    leaves: list[str]
+    tx_hash: str
+    block_number: int
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def _pdf_like(marker: str, size: int) -> bytes:
+    """A document with a recognisable text marker, padded with random bytes."""
+    head = f"%PDF-1.7\n% {marker}\n".encode()
+    return head + secrets.token_bytes(size - len(head))
+
+
+@pytest.fixture(scope="module", params=database_kinds())
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One empty database of each kind for this module (the setup is shared by its tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('webdb') / 'docanchor.sqlite3'}"
+        return
+    base = os.environ[PG_ENV]
+    schema = "w_" + secrets.token_hex(6)
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _with_search_path(base, schema)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def _wait_until(predicate: Any, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} within {timeout} s")
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def site(
+    anvil: AnvilNode,
+    module_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Site]:
+    import uvicorn
+
+    from docanchor.api import create_app
+    from docanchor.chain import ChainClient
+    from docanchor.wiring import build_service
+
+    client = ChainClient(rpc_url=anvil.rpc_url, private_key=ANVIL_DEV_PRIVATE_KEY)
+    address = client.deploy().address
+    data_dir = tmp_path_factory.mktemp("webdata")
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=module_database_url,
+        rpc_url=anvil.rpc_url,
+        contract_address=address,
+        private_key=ANVIL_DEV_PRIVATE_KEY,
+        confirmations=1,
+        log_json=False,
+    )
+    service = build_service(settings, chain_client=client)
+
+    first_version = _pdf_like("orden de compra v1", 40_000)
+    document = _pdf_like("orden de compra v2 DOCANCHOR-WEB-MARKER", 200_000)
+    meta = {"reference": REFERENCE, "type": "purchase_order", "supplier_ruc": "20601234567"}
+    service.register(hashlib.sha256(first_version).digest(), meta, entity_ruc=ENTITY)
+    service.register(hashlib.sha256(document).digest(), meta, entity_ruc=ENTITY)
+    fillers = [
+        service.prepare_registration(
+            secrets.token_bytes(32), {"reference": f"F-{i:05d}"}, entity_ruc="20100000001"
+        )
+        for i in range(FILLER_DOCUMENTS)
+    ]
+    service.register_many(fillers)
+    service.run_once()
+    service.run_once()  # the second pass confirms what the first anchored
+
+    view = next(v for v in service.lookup(hashlib.sha256(document).digest()))
+    batch = view.batch
+    assert batch is not None and batch.id is not None and batch.root is not None
+    assert batch.status == "confirmed", batch.status
+    assert batch.tx_hash is not None and batch.block_number is not None
+    rows = service.store.batch_leaves(batch.id)
+    leaves = [leaf_hash(bytes.fromhex(s + d + m)).hex() for s, d, m in rows]
+
+    pending = _pdf_like("registrado sin anclar", 10_000)
+    service.register(
+        hashlib.sha256(pending).digest(), {"reference": "OC-2025-000999"}, entity_ruc=ENTITY
+    )
+
+    folder = tmp_path_factory.mktemp("webfiles")
+    files = {
+        "document": folder / "orden-de-compra-v2.pdf",
+        "first_version": folder / "orden-de-compra-v1.pdf",
+        "pending": folder / "orden-pendiente.pdf",
+    }
+    files["document"].write_bytes(document)
+    files["first_version"].write_bytes(first_version)
+    files["pending"].write_bytes(pending)
+
+    app = create_app(settings, service=service, start_loop=False)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="web-test-uvicorn", daemon=True)
+    thread.start()
+    try:
+        _wait_until(lambda: server.started or not thread.is_alive(), "uvicorn did not start")
+        assert server.started, "uvicorn exited during startup"
+        yield Site(
+            base_url=f"http://127.0.0.1:{port}",
+            document=document,
+            first_version=first_version,
+            pending=pending,
+            batch_id=batch.id,
+            batch_root=batch.root,
+            batch_size=batch.size,
+            leaves=leaves,
+            tx_hash=batch.tx_hash,
+            block_number=batch.block_number,
+            files=files,
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@dataclass
+class SentRequest:
+    method: str
+    url: str
+    body: bytes
+
+
+@dataclass
+class Tab:
+    page: Page
+    requests: list[SentRequest]
+
+    def api_calls(self) -> list[SentRequest]:
+        return [r for r in self.requests if "/v1/" in r.url]
+
+
+@pytest.fixture
+def tab(browser: Browser, site: Site) -> Iterator[Tab]:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, accept_downloads=True, base_url=site.base_url
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.base_url)
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    page = context.new_page()
+    sent: list[SentRequest] = []
+
+    def record(request: Request) -> None:
+        sent.append(SentRequest(request.method, request.url, request.post_data_buffer or b""))
+
+    page.on("request", record)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    page.on(
+        "console",
+        lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None,
+    )
+    try:
+        yield Tab(page, sent)
+    finally:
+        context.close()
+    assert not errors, f"the page reported errors: {errors}"
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
+
+
+def announced(page: Page, text: str) -> Locator:
+    """A live region (role status) that says ``text``."""
+    return page.get_by_role("status").filter(has_text=text)
+
+
+def first_file_input(page: Page) -> Any:
+    return page.locator('input[type="file"]').first
+
+
+# --- 1. a registered, anchored document ------------------------------------------------
+
+
+def test_registered_document_is_shown_authentic_with_its_anchor(tab: Tab, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.page
+    page.goto("/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("¿Es auténtico este documento?")
+    first_file_input(page).set_input_files(str(site.files["document"]))
+
+    expect(announced(page, "Documento auténtico y confirmado")).to_be_visible()
+    result = page.locator("#verify-result")
+    expect(result).to_contain_text(site.tx_hash)  # the full hash, not an abbreviation
+    expect(result).to_contain_text(hashlib.sha256(site.document).hexdigest())
+    block = page.locator(".fact", has_text="Bloque")
+    expect(block.locator("dd")).to_have_text(str(site.block_number))
+    expect(result).to_contain_text(ENTITY)
+    expect(result).to_contain_text(REFERENCE)
+    expect(page.get_by_role("link", name=f"Lote n.º {site.batch_id}")).to_be_visible()
+    page.get_by_role("button", name="Copiar el hash de la transacción").click()
+    expect(announced(page, "Copiado al portapapeles.")).to_have_count(1)
+    assert page.evaluate("navigator.clipboard.readText()") == site.tx_hash
+    expect(announced(page, "Documento auténtico y confirmado")).to_be_visible()
+
+    versions = page.get_by_role("table").filter(has_text="Huella SHA-256")
+    expect(versions.get_by_role("row")).to_have_count(3)  # header + two versions
+    expect(versions).to_contain_text(hashlib.sha256(site.first_version).hexdigest())
+    expect(versions.get_by_role("row").filter(has_text="este documento")).to_contain_text(
+        hashlib.sha256(site.document).hexdigest()
+    )
+
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Descargar constancia (JSON)").click()
+    receipt = json.loads(Path(download_info.value.path()).read_text(encoding="utf-8"))
+    assert receipt["version"] == "docanchor-receipt/1"
+    assert receipt["document"]["sha256"] == hashlib.sha256(site.document).hexdigest()
+    assert receipt["anchor"]["tx_hash"].lower() == site.tx_hash.lower()
+    shot(page, "1-authentic")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "1-authentic-phone")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone: {width} px wide"
+
+
+# --- 2. a modified document -----------------------------------------------------------
+
+
+def test_document_with_one_changed_byte_is_not_registered(
+    tab: Tab, site: Site, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    changed = bytearray(site.document)
+    changed[len(changed) // 2] ^= 0x01
+    path = tmp_path / "orden-de-compra-v2.pdf"
+    path.write_bytes(bytes(changed))
+
+    page = tab.page
+    page.goto("/")
+    first_file_input(page).set_input_files(str(path))
+    expect(announced(page, "Documento no registrado")).to_be_visible()
+    expect(announced(page, "un solo byte")).to_be_visible()
+    expect(page.locator("#verify-result")).to_contain_text(hashlib.sha256(changed).hexdigest())
+    expect(page.locator("#verify-result")).not_to_contain_text(site.tx_hash)
+    expect(page.get_by_role("button", name="Descargar constancia (JSON)")).to_have_count(0)
+    shot(page, "2-not-registered")
+
+    # A registered document whose batch is not anchored yet says so in words.
+    first_file_input(page).set_input_files(str(site.files["pending"]))
+    expect(announced(page, "Registrado, aún no confirmado")).to_be_visible()
+    expect(page.locator("#verify-result")).to_contain_text("Aún no anclado")
+    shot(page, "2-pending")
+
+
+# --- 3. the document's bytes never leave the browser ----------------------------------------
+
+
+def test_no_request_carries_the_documents_bytes(tab: Tab, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.page
+    page.goto("/")
+    expect(page.locator("#privacy-note")).to_contain_text("no sale de su equipo")
+    before = len(tab.requests)
+    first_file_input(page).set_input_files(str(site.files["document"]))
+    expect(announced(page, "auténtico")).to_be_visible()
+
+    digest = hashlib.sha256(site.document).hexdigest()
+    during = tab.requests[before:]
+    api_calls = [r for r in during if "/v1/" in r.url]
+    assert [(r.method, r.url.removeprefix(site.base_url)) for r in api_calls] == [
+        ("POST", "/v1/verify")
+    ]
+    assert json.loads(api_calls[0].body) == {"sha256": digest}
+    # Any 64-byte window of the file, and its marker text, would betray an upload.
+    probes = [site.document[i : i + 64] for i in range(0, len(site.document) - 64, 4096)]
+    probes.append(b"DOCANCHOR-WEB-MARKER")
+    for request in tab.requests:
+        assert len(request.body) < 1024, (
+            f"{request.method} {request.url} sent {len(request.body)} bytes"
+        )
+        for probe in probes:
+            assert probe not in request.body, f"{request.url} carries the document's bytes"
+            assert base64.b64encode(probe[:48]) not in request.body
+        assert b"DOCANCHOR-WEB-MARKER" not in request.url.encode()
+
+
+# --- 4. receipt check ----------------------------------------------------------------------
+
+
+def test_receipt_check_lists_each_step_with_its_outcome(
+    tab: Tab, site: Site, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.page
+    page.goto("/")
+    first_file_input(page).set_input_files(str(site.files["document"]))
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Descargar constancia (JSON)").click()
+    receipt_path = tmp_path / "constancia.json"
+    download_info.value.save_as(str(receipt_path))
+
+    page.get_by_role("link", name="Verificar constancia").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Verificar una constancia")
+    page.get_by_label("Constancia (JSON)").set_input_files(str(receipt_path))
+    page.get_by_label("Documento (opcional)").set_input_files(str(site.files["document"]))
+    page.get_by_role("button", name="Verificar constancia").click()
+
+    expect(announced(page, "Constancia válida")).to_be_visible()
+    table = page.get_by_role("table").filter(has_text="Comprobaciones")
+    rows = table.locator("tbody tr")
+    expect(rows.first).to_be_visible()
+    steps = [row.locator("td").first.inner_text() for row in rows.all()]
+    assert {"1", "2", "4", "5", "6", "7"} <= set(steps), steps
+    expect(table.get_by_role("row", name=re.compile("El documento corresponde"))).to_contain_text(
+        "Correcto"
+    )
+    expect(table.get_by_role("row", name=re.compile("Confirmaciones suficientes"))).to_contain_text(
+        "Correcto"
+    )
+    expect(table).not_to_contain_text("Falló")
+    sent = [r for r in tab.api_calls() if r.url.endswith("/v1/receipts/verify")]
+    assert len(sent) == 1
+    body = json.loads(sent[0].body)
+    assert body["sha256"] == hashlib.sha256(site.document).hexdigest()
+    assert b"DOCANCHOR-WEB-MARKER" not in sent[0].body
+    shot(page, "4-receipt-valid")
+
+    # The same receipt against another document: step 1 fails, in words.
+    page.get_by_label("Documento (opcional)").set_input_files(str(site.files["first_version"]))
+    page.get_by_role("button", name="Verificar constancia").click()
+    expect(announced(page, "Constancia no válida")).to_be_visible()
+    expect(table.get_by_role("row", name=re.compile("El documento corresponde"))).to_contain_text(
+        "Falló"
+    )
+    shot(page, "4-receipt-wrong-document")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "4-receipt-phone")
+
+
+# --- 5. the root recomputed in the browser ------------------------------------------------
+
+
+def test_batch_root_recomputed_in_the_browser_matches(tab: Tab, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.page
+    page.goto("/#/batches")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Lotes anclados")
+    row = page.get_by_role("row").filter(
+        has=page.get_by_role("link", name=f"Lote n.º {site.batch_id}", exact=True)
+    )
+    expect(row).to_contain_text(site.batch_root[:10])
+    expect(row).to_contain_text(str(site.block_number))
+    shot(page, "5-batches")
+    row.get_by_role("link").click()
+
+    expect(page).to_have_url(re.compile(rf"#/batches/{site.batch_id}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Lote n.º {site.batch_id}")
+    expect(page.locator("#batch-info")).to_contain_text(site.batch_root)
+    leaves = page.get_by_role("table").filter(has_text="Hash de la hoja")
+    expect(leaves.locator("tbody tr")).to_have_count(100)
+    expect(leaves.locator("tbody tr").first).to_contain_text(site.leaves[0])
+    page.get_by_role("button", name="Hojas siguientes").click()
+    expect(leaves.locator("tbody tr").first).to_contain_text(site.leaves[100])
+    expect(leaves).to_contain_text("Hojas 101–200 de")
+
+    # Fetch in pages of 500 so that the page walks through several of them.
+    page.evaluate("window.DocAnchor.config.leafPageSize = 500")
+    before = len(tab.requests)
+    page.get_by_role("button", name="Recalcular la raíz aquí").click()
+    verdict = page.locator("#recompute-result")
+    expect(verdict).to_contain_text("Coincide", timeout=60_000)
+    expect(verdict).to_contain_text(site.batch_root)
+    fetched = [r.url for r in tab.requests[before:] if "/leaves?" in r.url]
+    expected_pages = -(-site.batch_size // 500)
+    assert len(fetched) == expected_pages >= 3, fetched
+    assert all("limit=500" in url for url in fetched)
+    shot(page, "5-recomputed")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "5-recomputed-phone")
+    page.screenshot(path=str(ARTIFACTS / "web-5-recomputed-phone-top.png"))
+
+
+def test_batch_root_mismatch_is_reported(tab: Tab, site: Site) -> None:
+    """A service that serves one altered leaf is caught by the recomputation."""
+    from playwright.sync_api import Route, expect
+
+    def tamper(route: Route) -> None:
+        response = route.fetch()
+        data = response.json()
+        if data["offset"] == 0 and data["leaves"]:
+            data["leaves"][0] = "00" * 32
+        route.fulfill(response=response, json=data)
+
+    page = tab.page
+    page.route(re.compile(r".*/leaves\?offset=\d+&limit=10000$"), tamper)
+    page.goto(f"/#/batches/{site.batch_id}")
+    page.get_by_role("button", name="Recalcular la raíz aquí").click()
+    verdict = page.locator("#recompute-result")
+    expect(verdict).to_contain_text("No coincide", timeout=60_000)
+    expect(verdict).to_contain_text(site.batch_root)
+    shot(page, "5-mismatch")
+
+
+# --- 6. language and keyboard ----------------------------------------------------------------
+
+
+def test_language_toggle_and_keyboard(tab: Tab, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.page
+    page.goto("/")
+    html = page.locator("html")
+    expect(html).to_have_attribute("lang", "es")
+    toggle = page.get_by_role("button", name="Switch to English")
+    toggle.click()
+    expect(html).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Is this document authentic?")
+    expect(page.get_by_role("link", name="Verify a receipt")).to_be_visible()
+    first_file_input(page).set_input_files(str(site.files["document"]))
+    expect(announced(page, "Authentic document, confirmed")).to_be_visible()
+    shot(page, "6-english")
+
+    page.reload()  # the choice is remembered
+    expect(html).to_have_attribute("lang", "en")
+    page.get_by_role("button", name="Cambiar a español").click()
+    expect(html).to_have_attribute("lang", "es")
+    expect(page.get_by_role("heading", level=1)).to_have_text("¿Es auténtico este documento?")
+
+    # Keyboard: from the top of the page, Tab reaches the toggle and the file input.
+    page.reload()
+    reached: list[str] = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.id || document.activeElement.tagName"))
+        if "verify-file" in reached:
+            break
+    assert "lang-toggle" in reached and "verify-file" in reached, reached
+    assert reached.index("lang-toggle") < reached.index("verify-file")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", ""), "the focused file input shows no focus outline"
+
+    page.keyboard.press("Shift+Tab")
+    while page.evaluate("document.activeElement.id") != "lang-toggle":
+        page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    expect(html).to_have_attribute("lang", "en")
+    page.keyboard.press("Space")
+    expect(html).to_have_attribute("lang", "es")
+    shot(page, "6-keyboard-focus")
+
+
+# --- 7. the in-page SHA-256 ------------------------------------------------------------------
+
+
+def test_chunked_sha256_agrees_with_webcrypto_and_hashlib(
+    tab: Tab, site: Site, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.page
+    page.goto("/")
+    chunk = 64 * 1024
+    sizes = [0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000]
+    sizes += [chunk - 1, chunk, chunk + 1, 2 * chunk + 63, 3 * 1024 * 1024 + 5]
+    script = """async ([b64, chunk]) => {
+        const raw = atob(b64);
+        const bytes = new Uint8Array(raw.length);
+        for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+        const D = window.DocAnchor;
+        const blob = new Blob([bytes]);
+        const chunked = await D.sha256Chunked(blob, chunk);
+        const web = D.toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+        // Uneven update() pieces exercise the carry-over buffer.
+        const h = new D.Sha256();
+        for (let p = 0, step = 1; p < bytes.length; p += step, step = (step * 7 + 3) % 997 + 1)
+            h.update(bytes.subarray(p, p + step));
+        return [chunked, web, D.toHex(h.digest())];
+    }"""
+    for size in sizes:
+        data = secrets.token_bytes(size)
+        expected = hashlib.sha256(data).hexdigest()
+        got = page.evaluate(script, [base64.b64encode(data).decode(), chunk])
+        assert got == [expected, expected, expected], size
+
+    # Known answers (FIPS 180-2 appendix B vectors).
+    vectors = page.evaluate("""() => {
+        const D = window.DocAnchor, enc = new TextEncoder();
+        const million = new D.Sha256();
+        const block = enc.encode("a".repeat(1000));
+        for (let i = 0; i < 1000; i++) million.update(block);
+        return [
+            D.toHex(D.sha256(new Uint8Array(0))),
+            D.toHex(D.sha256(enc.encode("abc"))),
+            D.toHex(D.sha256(enc.encode("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"))),
+            D.toHex(million.digest()),
+        ];
+    }""")
+    assert vectors == [
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+    ]
+
+    # The page's own path for large files: past the WebCrypto limit it reads slices.
+    page.evaluate("window.DocAnchor.config.webCryptoMax = 1024 * 1024")
+    page.evaluate("window.DocAnchor.config.chunkSize = 256 * 1024 + 3")
+    large = secrets.token_bytes(3 * 1024 * 1024 + 11)
+    path = tmp_path / "grande.bin"
+    path.write_bytes(large)
+    first_file_input(page).set_input_files(str(path))
+    expect(announced(page, "Documento no registrado")).to_be_visible()
+    expect(page.locator("#verify-result")).to_contain_text(hashlib.sha256(large).hexdigest())
+    shot(page, "7-large-file")
+
+
+def test_dropping_a_file_starts_the_check(tab: Tab, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.page
+    page.goto("/")
+    page.evaluate(
+        """([b64, name]) => {
+            const raw = atob(b64);
+            const bytes = new Uint8Array(raw.length);
+            for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: "application/pdf" }));
+            const zone = document.getElementById("dropzone");
+            const init = { dataTransfer: transfer, bubbles: true, cancelable: true };
+            zone.dispatchEvent(new DragEvent("dragover", init));
+            zone.dispatchEvent(new DragEvent("drop", init));
+        }""",
+        [base64.b64encode(site.first_version).decode(), "orden-de-compra-v1.pdf"],
+    )
+    expect(announced(page, "Documento auténtico y confirmado")).to_be_visible()
+    expect(page.locator("#verify-result")).to_contain_text(
+        hashlib.sha256(site.first_version).hexdigest()
+    )
+    assert [r.url.removeprefix(site.base_url) for r in tab.api_calls()] == ["/v1/verify"]

@@ -1,0 +1,297 @@
+"""Known-answer tests of docanchor.hashing (receipt format sections 1 to 3).
+
+Each expected value says how it was computed outside the code under test:
+with ``printf ... | sha256sum`` in a shell, or with ``hashlib`` by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Any
+
+import pytest
+
+from docanchor import hashing
+from docanchor.errors import InputError, MetadataError
+
+SALT = bytes(32)
+DOC = b"\x01" * 32
+META = b"\x02" * 32
+
+
+# --- leaves and nodes ---------------------------------------------------------
+
+
+def test_leaf_hash_of_empty_data() -> None:
+    # printf '\x00' | sha256sum  (also the first RFC 6962 reference leaf)
+    expected = "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+    assert hashing.leaf_hash(b"").hex() == expected
+
+
+def test_leaf_hash_prefixes_0x00() -> None:
+    # printf '\x00abc' | sha256sum
+    expected = "609f6e36d2405585188d5cfd761f407c7cc46a7d3f314c88270469dde315fcd1"
+    assert hashing.leaf_hash(b"abc").hex() == expected
+    # printf 'abc' | sha256sum: the unprefixed hash must differ
+    assert hashing.leaf_hash(b"abc").hex() != (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
+    assert hashing.sha256(b"abc").hex() == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
+
+
+def test_node_hash_prefixes_0x01_and_keeps_order() -> None:
+    # python3 -c "import sys; sys.stdout.buffer.write(b'\x01'+bytes(32)+b'\xff'*32)" | sha256sum
+    expected = "bc6b943b820c449acf880d293c216a24a8066b153f87f2361fae2beda3a72641"
+    left, right = bytes(32), b"\xff" * 32
+    assert hashing.node_hash(left, right).hex() == expected
+    # No sorting of pairs: swapping the children changes the hash.
+    assert hashing.node_hash(right, left) != hashing.node_hash(left, right)
+    assert hashing.node_hash(right, left) == hashlib.sha256(b"\x01" + right + left).digest()
+
+
+def test_leaf_data_and_document_leaf_hash() -> None:
+    data = hashing.leaf_data(SALT, DOC, META)
+    assert data == SALT + DOC + META
+    assert len(data) == hashing.LEAF_DATA_SIZE == 96
+    # python3 -c "import sys; sys.stdout.buffer.write(b'\x00'+bytes(32)+b'\x01'*32+b'\x02'*32)"
+    #   | sha256sum
+    expected = "98ec8dd365a58bb4df605637c63367f4b3b1dc025af12e649d0a94e8284adb13"
+    assert hashing.document_leaf_hash(SALT, DOC, META).hex() == expected
+
+
+@pytest.mark.parametrize(
+    ("salt", "doc", "meta"),
+    [
+        (SALT[:31], DOC, META),
+        (SALT, DOC + b"\x00", META),
+        (SALT, DOC, b""),
+    ],
+)
+def test_leaf_data_rejects_wrong_lengths(salt: bytes, doc: bytes, meta: bytes) -> None:
+    with pytest.raises(InputError):
+        hashing.leaf_data(salt, doc, meta)
+    with pytest.raises(InputError):
+        hashing.document_leaf_hash(salt, doc, meta)
+
+
+# --- metadata: RFC 8785 -----------------------------------------------------------
+
+
+def test_no_metadata_is_the_empty_object() -> None:
+    # printf '{}' | sha256sum
+    expected = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+    assert hashing.canonical_metadata(None) == b"{}"
+    assert hashing.canonical_metadata({}) == b"{}"
+    assert hashing.metadata_digest(None).hex() == expected
+    assert hashing.metadata_digest({}).hex() == expected
+
+
+def test_spec_example_metadata() -> None:
+    metadata = {
+        "type": "purchase_order",
+        "supplier_ruc": "20601234567",
+        "reference": "OC-2025-000123",
+        "entity_ruc": "20131370998",
+    }
+    canonical = (
+        b'{"entity_ruc":"20131370998","reference":"OC-2025-000123",'
+        b'"supplier_ruc":"20601234567","type":"purchase_order"}'
+    )
+    assert hashing.canonical_metadata(metadata) == canonical
+    # printf '{"entity_ruc":"20131370998","reference":"OC-2025-000123",
+    #   "supplier_ruc":"20601234567","type":"purchase_order"}' | sha256sum  (one line)
+    expected = "7f57a724c9ab5e47e284e869055ce69a35e34bce3069120097912ddff714d4a1"
+    assert hashing.metadata_digest(metadata).hex() == expected
+
+
+def test_literals_nesting_and_no_whitespace() -> None:
+    metadata = {"b": [True, None, "x"], "a": 1}
+    assert hashing.canonical_metadata(metadata) == b'{"a":1,"b":[true,null,"x"]}'
+    # printf '{"a":1,"b":[true,null,"x"]}' | sha256sum
+    expected = "eca8cfb31ab74533e1eb2f4c74d2d55dfe3c79ac704787e54be8647ea7777eb1"
+    assert hashing.metadata_digest(metadata).hex() == expected
+
+
+def test_keys_sort_by_utf16_code_units() -> None:
+    # The sorting example of RFC 8785 section 3.2.3: U+1F600 (UTF-16 D83D DE00)
+    # sorts before U+FB33, although its code point is larger.
+    metadata = {
+        "\u20ac": "Euro Sign",
+        "\r": "Carriage Return",
+        "\ufb33": "Hebrew Letter Dalet With Dagesh",
+        "1": "One",
+        "\U0001f600": "Emoji: Grinning Face",
+        "\u0080": "Control",
+        "\u00f6": "Latin Small Letter O With Diaeresis",
+    }
+    expected_text = (
+        '{"\\r":"Carriage Return","1":"One","\u0080":"Control",'
+        '"\u00f6":"Latin Small Letter O With Diaeresis","\u20ac":"Euro Sign",'
+        '"\U0001f600":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}'
+    )
+    canonical = hashing.canonical_metadata(metadata)
+    assert canonical == expected_text.encode("utf-8")
+    # hashlib by hand over the UTF-8 bytes of the RFC's expected output
+    assert hashing.metadata_digest(metadata) == hashlib.sha256(expected_text.encode()).digest()
+
+
+def test_strings_are_utf8_with_minimal_escapes() -> None:
+    metadata = {"name": "Compañía Ñandú", "€": '\u0000"\\/\u2028'}
+    canonical = hashing.canonical_metadata(metadata)
+    # Non-ASCII stays raw UTF-8; only ", \ and control characters are escaped,
+    # controls as \u00xx unless they have a short form; "/" is not escaped.
+    assert canonical == '{"name":"Compañía Ñandú","€":"\\u0000\\"\\\\/\u2028"}'.encode()
+    # printf '{"name":"Compañía Ñandú",...}' encodes ñ as c3 b1: checked via od -c
+    assert b"\xc3\xb1" in canonical
+
+
+def test_integer_bounds() -> None:
+    limit = 2**53 - 1
+    assert hashing.canonical_metadata({"n": limit}) == b'{"n":9007199254740991}'
+    assert hashing.canonical_metadata({"n": -limit}) == b'{"n":-9007199254740991}'
+    for bad in (limit + 1, -limit - 1, 2**64, -(2**70)):
+        with pytest.raises(MetadataError):
+            hashing.canonical_metadata({"n": bad})
+        with pytest.raises(MetadataError):
+            hashing.canonical_metadata({"deep": [{"n": bad}]})
+
+
+@pytest.mark.parametrize("value", [1.0, 0.5, -0.0, float("inf"), float("nan"), 1e300])
+def test_floats_are_refused(value: float) -> None:
+    with pytest.raises(MetadataError, match="floating-point"):
+        hashing.canonical_metadata({"x": value})
+    with pytest.raises(MetadataError):
+        hashing.metadata_digest({"list": [1, {"y": value}]})
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {1: "x"},
+        {"x": {2: "y"}},
+        {"x": b"bytes"},
+        {"x": {1, 2}},
+        {"x": object()},
+        {"x": "\ud800"},
+    ],
+    ids=repr,
+)
+def test_other_values_are_refused(metadata: Any) -> None:
+    with pytest.raises(MetadataError):
+        hashing.canonical_metadata(metadata)
+
+
+@pytest.mark.parametrize("metadata", [[], "{}", 3, b"{}"], ids=repr)
+def test_metadata_must_be_an_object(metadata: Any) -> None:
+    with pytest.raises(MetadataError):
+        hashing.canonical_metadata(metadata)
+
+
+def test_booleans_are_not_integers() -> None:
+    assert hashing.canonical_metadata({"t": True, "f": False}) == b'{"f":false,"t":true}'
+
+
+def test_size_limit_is_16_kib_of_canonical_bytes() -> None:
+    # '{"a":"' + k characters + '"}' is 8 + k bytes.
+    at_limit = {"a": "x" * (16 * 1024 - 8)}
+    assert len(hashing.canonical_metadata(at_limit)) == 16 * 1024
+    with pytest.raises(MetadataError, match="16384"):
+        hashing.canonical_metadata({"a": "x" * (16 * 1024 - 7)})
+    # The limit counts UTF-8 bytes, not characters: 8 + 2 * 8189 = 16386.
+    with pytest.raises(MetadataError):
+        hashing.canonical_metadata({"a": "ñ" * 8189})
+
+
+# --- streams ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 64, 1000, 1 << 20])
+def test_digest_stream_is_independent_of_chunking(chunk_size: int) -> None:
+    data = bytes(range(256)) * 11 + b"tail"
+    stream = io.BytesIO(data)
+    digest, size = hashing.digest_stream(stream, chunk_size)
+    # hashlib by hand over the whole buffer at once
+    assert digest == hashlib.sha256(data).digest()
+    assert size == len(data) == 2820
+    assert stream.read() == b""
+
+
+def test_digest_stream_reads_from_the_current_position() -> None:
+    stream = io.BytesIO(b"skip:abc")
+    stream.seek(5)
+    digest, size = hashing.digest_stream(stream)
+    # printf 'abc' | sha256sum
+    assert digest.hex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert size == 3
+
+
+def test_digest_stream_larger_than_one_chunk() -> None:
+    # head -c 3000000 /dev/zero | sha256sum
+    expected = "35bce4eae54ec8e6cc2868baa8d157914d6ae2858811b4cc0c078c94460fa26f"
+    digest, size = hashing.digest_stream(io.BytesIO(bytes(3_000_000)))
+    assert digest.hex() == expected
+    assert size == 3_000_000
+
+
+def test_digest_stream_reads_chunk_by_chunk() -> None:
+    class Recorder(io.BytesIO):
+        sizes: list[int]
+
+        def read(self, size: int | None = -1, /) -> bytes:
+            self.sizes.append(-1 if size is None else size)
+            return super().read(size)
+
+    stream = Recorder(bytes(10))
+    stream.sizes = []
+    digest, size = hashing.digest_stream(stream, 4)
+    assert (digest, size) == (hashlib.sha256(bytes(10)).digest(), 10)
+    assert stream.sizes == [4, 4, 4, 4]  # 4 + 4 + 2, then the empty read at the end
+
+
+def test_empty_stream() -> None:
+    digest, size = hashing.digest_stream(io.BytesIO(b""))
+    # printf '' | sha256sum
+    assert digest.hex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert size == 0
+
+
+@pytest.mark.parametrize("chunk_size", [0, -1, True, 1.5])
+def test_digest_stream_refuses_chunk_sizes_that_break_its_contract(chunk_size: Any) -> None:
+    # read(0) would return b"" at once and give the digest of nothing;
+    # read(-1) would read the whole file into memory.
+    with pytest.raises(InputError):
+        hashing.digest_stream(io.BytesIO(b"abc"), chunk_size)
+
+
+def test_digest_chunks() -> None:
+    assert hashing.digest_chunks([b"a", b"", b"bc"]) == hashlib.sha256(b"abc").digest()
+    assert hashing.digest_chunks([]) == hashlib.sha256(b"").digest()
+
+
+# --- hex at the edges ------------------------------------------------------------
+
+HEX = "ab" * 32
+
+
+def test_hex64() -> None:
+    assert hashing.is_hex64(HEX)
+    assert hashing.parse_hex64(HEX) == bytes([0xAB]) * 32
+    for bad in (HEX.upper(), "0x" + HEX, HEX[:-1], HEX + "0", " " + HEX, HEX + "\n", "g" * 64):
+        assert not hashing.is_hex64(bad)
+        with pytest.raises(InputError):
+            hashing.parse_hex64(bad)
+    for not_text in (None, 1, bytes(32), bytes.fromhex(HEX)):
+        assert not hashing.is_hex64(not_text)
+        with pytest.raises(InputError):
+            hashing.parse_hex64(not_text)
+
+
+def test_parse_sha256_lenient() -> None:
+    for typed in (HEX, HEX.upper(), "0x" + HEX, "0X" + HEX.upper(), f"  {HEX}\n"):
+        assert hashing.parse_sha256_lenient(typed) == bytes([0xAB]) * 32
+    for bad in ("0x", HEX[:-2], "0x0x" + HEX):
+        with pytest.raises(InputError):
+            hashing.parse_sha256_lenient(bad)
