@@ -161,6 +161,28 @@ _ENTITY: Final[sa.Table] = Entity.__table__  # type: ignore[attr-defined]
 _DOC_COLUMNS: Final = tuple(_DOC.c[name] for name in DocumentRow._fields)
 
 
+_HITS = (
+    sa.select(_DOC.c.entity_ruc, _DOC.c.reference)
+    .where(_DOC.c.sha256 == sa.bindparam("sha256"), _DOC.c.reference.is_not(None))
+    .distinct()
+    .subquery()
+)
+_LOOKUP_WITH_VERSIONS: Final = sa.union_all(
+    sa.select(
+        *_DOC_COLUMNS,
+        sa.func.row_number()
+        .over(partition_by=(_DOC.c.entity_ruc, _DOC.c.reference), order_by=_DOC.c.id)
+        .label("version"),
+    ).join(
+        _HITS,
+        sa.and_(_DOC.c.entity_ruc == _HITS.c.entity_ruc, _DOC.c.reference == _HITS.c.reference),
+    ),
+    sa.select(*_DOC_COLUMNS, sa.null().label("version")).where(
+        _DOC.c.sha256 == sa.bindparam("sha256"), _DOC.c.reference.is_(None)
+    ),
+).order_by("id")
+
+
 class DocumentView(NamedTuple):
     """A registration with what its batch says about it."""
 
@@ -412,6 +434,22 @@ class Store:
                 where.append(_DOC.c.entity_ruc == entity_ruc)
             docs = self._select_rows(session, *where)
             return self._with_versions(session, self.views(session, docs))
+
+    def lookup_with_versions(
+        self, sha256_hex: str
+    ) -> tuple[list[DocumentView], list[DocumentView]]:
+        """The registrations of a digest, and every registration sharing an (entity,
+        reference) with one of them, each with its version; two queries in all.
+
+        For the public verify look-up, the hottest path of the API.
+        """
+        with self.session() as session:
+            rows = session.execute(_LOOKUP_WITH_VERSIONS, {"sha256": sha256_hex}).all()
+            docs = [DocumentRow(*r[:-1]) for r in rows]
+            by_id = {v.document.id: v for v in self.views(session, docs)}
+        family = [DocumentView(by_id[r[0]].document, by_id[r[0]].batch, r[-1]) for r in rows]
+        hits = [v for v in family if v.document.sha256 == sha256_hex]
+        return hits, [v for v in family if v.version is not None]
 
     def _with_versions(self, session: Session, views: list[DocumentView]) -> list[DocumentView]:
         """Version n = the n-th registration of that (entity, reference)."""

@@ -451,12 +451,12 @@ def test_errors_are_problems_everywhere(api: Api) -> None:
 
 
 def test_unexpected_error_is_a_500_problem_without_traceback(api: Api) -> None:
-    service = api.client.app.state.ctx.service  # type: ignore[attr-defined]
+    store = api.client.app.state.ctx.service.store  # type: ignore[attr-defined]
 
-    def broken(_digest: bytes) -> Any:
+    def broken(_digest: str) -> Any:
         raise RuntimeError("secret internals")
 
-    service.lookup = broken
+    store.lookup_with_versions = broken
     response = api.client.post(
         "/v1/verify", json={"sha256": HEX}, headers={"X-Request-ID": "trace-me-1"}
     )

@@ -24,7 +24,7 @@ from anvil import (
 from docanchor.chain import ChainClient, OnChainAnchor, connect_chain
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.contracts import load_artifact
-from docanchor.devnet import free_port
+from docanchor.devnet import ANVIL_BIN_ENV, anvil_argv, find_anvil, free_port
 from docanchor.errors import (
     ChainError,
     ChainResetError,
@@ -442,3 +442,38 @@ def test_client_repr_never_shows_the_key(anvil: AnvilNode) -> None:
     client = ChainClient(rpc_url=anvil.rpc_url, private_key=SECOND_DEV_PRIVATE_KEY)
     assert SECOND_DEV_PRIVATE_KEY[2:] not in repr(client)
     assert SECOND_DEV_ADDRESS in repr(client)
+
+
+# --- the devnet launcher ------------------------------------------------------------------
+
+
+def test_devnet_argv_persists_state_on_localhost(tmp_path: Path) -> None:
+    binary = tmp_path / "anvil"
+    assert anvil_argv(binary, port=8545, state_path=tmp_path / "s.json", silent=True) == [
+        str(binary),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8545",
+        "--state",
+        str(tmp_path / "s.json"),
+        "--state-interval",
+        "1",
+        "--chain-id",
+        "31337",
+        "--silent",
+    ]
+    with pytest.raises(ConfigError):
+        anvil_argv(binary, port=0, state_path=tmp_path / "s.json")
+
+
+def test_find_anvil_order_and_a_clear_error(tmp_path: Path) -> None:
+    fake = tmp_path / "my-anvil"
+    fake.write_text("#!/bin/sh\n", encoding="utf-8")
+    fake.chmod(0o755)
+    assert find_anvil({ANVIL_BIN_ENV: str(fake)}) == fake
+    with pytest.raises(ConfigError, match=ANVIL_BIN_ENV):
+        find_anvil({ANVIL_BIN_ENV: str(tmp_path / "missing")})
+    # From this checkout: the native binary of node_modules, not the Node wrapper.
+    found = find_anvil({"PATH": ""}, cwd=tmp_path)
+    assert found.is_file() and "node_modules" in found.parts and ".bin" not in found.parts

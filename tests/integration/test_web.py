@@ -286,6 +286,8 @@ def test_registered_document_is_shown_authentic_with_its_anchor(tab: Tab, site: 
     page = tab.page
     page.goto("/")
     expect(page.get_by_role("heading", level=1)).to_have_text("¿Es auténtico este documento?")
+    picker = page.get_by_label("Archivo a verificar")
+    assert picker.evaluate("(el, first) => el === first", first_file_input(page).element_handle())
     first_file_input(page).set_input_files(str(site.files["document"]))
 
     expect(announced(page, "Documento auténtico y confirmado")).to_be_visible()
@@ -366,6 +368,7 @@ def test_no_request_carries_the_documents_bytes(tab: Tab, site: Site) -> None:
     first_file_input(page).set_input_files(str(site.files["document"]))
     expect(announced(page, "auténtico")).to_be_visible()
 
+    shot(page, "3-digest-only")
     digest = hashlib.sha256(site.document).hexdigest()
     during = tab.requests[before:]
     api_calls = [r for r in during if "/v1/" in r.url]
@@ -466,6 +469,10 @@ def test_batch_root_recomputed_in_the_browser_matches(tab: Tab, site: Site) -> N
     page.get_by_role("button", name="Hojas siguientes").click()
     expect(leaves.locator("tbody tr").first).to_contain_text(site.leaves[100])
     expect(leaves).to_contain_text("Hojas 101–200 de")
+    # The pressed button keeps the focus, so Enter goes on paging.
+    expect(page.get_by_role("button", name="Hojas siguientes")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(leaves.locator("tbody tr").first).to_contain_text(site.leaves[200])
 
     # Fetch in pages of 500 so that the page walks through several of them.
     page.evaluate("window.DocAnchor.config.leafPageSize = 500")
@@ -642,3 +649,4 @@ def test_dropping_a_file_starts_the_check(tab: Tab, site: Site) -> None:
         hashlib.sha256(site.first_version).hexdigest()
     )
     assert [r.url.removeprefix(site.base_url) for r in tab.api_calls()] == ["/v1/verify"]
+    shot(page, "1-dropped")

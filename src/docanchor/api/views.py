@@ -129,28 +129,23 @@ def verify_answer(
     size: int | None = None,
 ) -> dict[str, Any]:
     """What ``POST /v1/verify`` answers for a digest (from the database only)."""
-    views = service.lookup(digest)
     sha = digest.hex()
-    versions: list[dict[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
-    for view in views:
-        doc = view.document
-        if doc.reference is None or (doc.entity_ruc, doc.reference) in seen:
-            continue
-        seen.add((doc.entity_ruc, doc.reference))
-        for number, other in enumerate(service.versions(doc.reference, doc.entity_ruc), 1):
-            odoc = other.document
-            versions.append(
-                {
-                    "entity_ruc": odoc.entity_ruc or None,
-                    "reference": odoc.reference,
-                    "version": other.version or number,
-                    "sha256": odoc.sha256,
-                    "status": other.status,
-                    "registered_at": iso(odoc.created_at),
-                    "is_this_document": odoc.sha256 == sha,
-                }
-            )
+    views, family = service.store.lookup_with_versions(sha)
+    versions = [
+        {
+            "entity_ruc": other.document.entity_ruc or None,
+            "reference": other.document.reference,
+            "version": other.version,
+            "sha256": other.document.sha256,
+            "status": other.status,
+            "registered_at": iso(other.document.created_at),
+            "is_this_document": other.document.sha256 == sha,
+        }
+        for other in sorted(
+            family,
+            key=lambda v: (v.document.entity_ruc, v.document.reference or "", v.version or 0),
+        )
+    ]
     answer: dict[str, Any] = {
         "status": service.best_status(views),
         "sha256": sha,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,7 +19,7 @@ import typer
 
 from docanchor.cli import JsonOpt, app, emit_json, settings
 from docanchor.config import DEV_CHAIN_ID, Settings
-from docanchor.errors import ConfigError
+from docanchor.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from docanchor.chain import ChainClient
@@ -145,13 +146,17 @@ def deploy(
 
 # --- anchorers ---------------------------------------------------------------
 
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 AddressArg = Annotated[str, typer.Argument(help="The account's 0x address.", show_default=False)]
 
 
 def _change_role(address: str, grant: bool, json_out: bool, rpc_url: str | None) -> None:
+    if not _ADDRESS.fullmatch(address.strip()):
+        # Checked before web3 is imported or the node is contacted: exits 2 at once.
+        raise InputError(f"not an Ethereum address: {address!r} (expected 0x and 40 hex digits)")
     from docanchor.chain import checksum_address
 
-    account = checksum_address(address)  # a bad address exits 2 before any node call
+    account = checksum_address(address)  # also rejects a mixed-case address with a bad checksum
     _cfg, client = _connect(rpc_url)
     tx_hash = client.grant_anchorer(account) if grant else client.revoke_anchorer(account)
     if json_out:

@@ -883,7 +883,7 @@
     // The live region carries the verdict in words; the details follow below it.
     clear($("verify-status"));
     $("verify-status").appendChild(el("div", { className: "verdict verdict-" + view.tone }, [
-      el("p", { className: "verdict-title" }, [el("span", { className: "verdict-icon", "aria-hidden": "true", text: view.tone === "good" ? "✔" : view.tone === "bad" ? "✖" : "⏳" }), title]),
+      el("p", { className: "verdict-title" }, [el("span", { className: "verdict-icon", "aria-hidden": "true", text: view.tone === "good" ? "✔" : view.tone === "bad" ? "✖" : "◷" }), title]),
       el("p", { className: "verdict-text", text: text })
     ]));
     out.appendChild(fileFacts);
@@ -1023,11 +1023,26 @@
   var batchesState = { offset: 0, data: null, error: null };
   var batchState = { id: null, batch: null, error: null, leaves: null, leafOffset: 0, leafError: null, recompute: null };
 
-  function pager(info, onPrev, onNext, prevLabel, nextLabel) {
+  // Paging re-renders the table and its buttons; the pressed button gets the
+  // focus back so that keyboard users keep their place.
+  var pendingFocus = null;
+
+  function pager(key, info, onPrev, onNext, prevLabel, nextLabel) {
     if (!info.hasPrev && !info.hasNext) return null;
-    var prevBtn = el("button", { type: "button", className: "btn", disabled: info.hasPrev ? null : true, "aria-label": prevLabel, onclick: onPrev }, ["← " + t("prev")]);
-    var nextBtn = el("button", { type: "button", className: "btn", disabled: info.hasNext ? null : true, "aria-label": nextLabel, onclick: onNext }, [t("next") + " →"]);
+    function press(which, action) {
+      return function () { pendingFocus = key + "-" + which; action(); };
+    }
+    var prevBtn = el("button", { type: "button", className: "btn", "data-pager": key + "-prev", disabled: info.hasPrev ? null : true, "aria-label": prevLabel, onclick: press("prev", onPrev) }, ["← " + t("prev")]);
+    var nextBtn = el("button", { type: "button", className: "btn", "data-pager": key + "-next", disabled: info.hasNext ? null : true, "aria-label": nextLabel, onclick: press("next", onNext) }, [t("next") + " →"]);
     return el("div", { className: "pager" }, [prevBtn, el("span", { className: "pager-info", text: info.text }), nextBtn]);
+  }
+
+  function restorePagerFocus(container) {
+    if (!pendingFocus) return;
+    var wanted = container.querySelector('[data-pager="' + pendingFocus + '"]');
+    pendingFocus = null;
+    if (wanted && wanted.disabled) wanted = container.querySelector("[data-pager]:not([disabled])");
+    if (wanted) wanted.focus();
   }
 
   // The list carries no confirmation counts; one batch's detail gives the
@@ -1105,12 +1120,13 @@
       body
     ])));
     var pageSize = config.batchesShown;
-    appendIf(out, pager({
+    appendIf(out, pager("batches", {
       hasPrev: d.offset > 0,
       hasNext: to < d.total,
       text: t("pageOf", { page: Math.floor(d.offset / pageSize) + 1, pages: Math.max(1, Math.ceil(d.total / pageSize)) })
     }, function () { loadBatches(Math.max(0, d.offset - pageSize)); },
     function () { loadBatches(d.offset + pageSize); }, t("prevBatches"), t("nextBatches")));
+    restorePagerFocus(out);
   }
 
   async function loadBatch(id) {
@@ -1205,12 +1221,13 @@
       body
     ])));
     var size = config.leavesShown;
-    appendIf(out, pager({
+    appendIf(out, pager("leaves", {
       hasPrev: d.offset > 0,
       hasNext: to < d.tree_size,
       text: t("pageOf", { page: Math.floor(d.offset / size) + 1, pages: Math.max(1, Math.ceil(d.tree_size / size)) })
     }, function () { loadLeaves(Math.max(0, d.offset - size)); },
     function () { loadLeaves(d.offset + size); }, t("prevLeaves"), t("nextLeaves")));
+    restorePagerFocus(out);
   }
 
   // Fetches every leaf (paging through the API) and folds them into the root.
