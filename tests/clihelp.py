@@ -55,7 +55,11 @@ class Cli:
         return env
 
     def run(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        cwd: Path | None = None,
     ) -> Result:
         proc = subprocess.run(
             [DOCANCHOR, *args],

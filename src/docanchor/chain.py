@@ -177,6 +177,15 @@ def _is_transient(exc: BaseException) -> bool:
     return status is None or status in _TRANSIENT_HTTP_STATUS
 
 
+def _rpc_message(exc: Web3RPCError) -> str:
+    """The node's own error message, without web3's wrapping."""
+    response = exc.rpc_response or {}
+    error = response.get("error") if isinstance(response, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return str(exc.message)
+
+
 def _readable_revert(name: str, args: Sequence[Any]) -> str:
     if name == "ZeroRoot":
         return "the Merkle root must not be zero"
@@ -318,11 +327,22 @@ class ChainClient:
     # --- node basics ---------------------------------------------------------
 
     def _rpc(self, call: Callable[[], T], what: str) -> T:
-        """Runs one RPC call, retrying only transient failures."""
+        """Runs one RPC call, retrying only transient failures.
+
+        A JSON-RPC error answer becomes :class:`ChainError`, except "not found"
+        answers (``TransactionNotFound``, ``BlockNotFound``) and contract
+        reverts (``ContractLogicError``), which callers handle themselves.
+        """
         attempt = 0
         while True:
             try:
                 return call()
+            except (TransactionNotFound, BlockNotFound):
+                raise
+            except Web3RPCError as exc:
+                raise ChainError(
+                    f"the Ethereum node at {self.rpc_url} refused {what}: {_rpc_message(exc)}"
+                ) from None
             except OSError as exc:
                 if not _is_transient(exc) or attempt >= self._retries:
                     raise NodeUnavailableError(
@@ -523,7 +543,7 @@ class ChainClient:
             priority = int(
                 self._rpc(lambda: self._w3.eth.max_priority_fee, "eth_maxPriorityFeePerGas")
             )
-        except Web3RPCError:
+        except ChainError:  # eth_maxPriorityFeePerGas is not on every node
             priority = DEFAULT_PRIORITY_FEE_WEI
         # Twice the base fee keeps the transaction includable through six full blocks.
         max_fee = 2 * int(base_fee) + priority
@@ -546,8 +566,6 @@ class ChainClient:
             estimate = self._rpc(lambda: self._w3.eth.estimate_gas(tx), "eth_estimateGas")  # type: ignore[arg-type]
         except ContractLogicError as exc:
             raise self._errors.decode(exc.data, str(exc)) from None
-        except Web3RPCError as exc:
-            raise ChainError(f"the node refused to estimate gas: {exc.message}") from None
         tx["gas"] = math.ceil(int(estimate) * GAS_MARGIN)
         tx.update(self._fees())
         tx["nonce"] = int(
@@ -559,38 +577,52 @@ class ChainClient:
         del tx["from"]
         return tx
 
-    def _broadcast(self, raw: bytes, tx_hash: str, already_done: Callable[[], bool]) -> None:
-        """Sends a signed transaction; on a transient failure, resends the same
-        bytes only after checking that it did not arrive and ``already_done()`` is false."""
+    def _broadcast(
+        self,
+        raw: bytes,
+        tx_hash: str,
+        superseded: Callable[[], ChainError | None] = lambda: None,
+    ) -> None:
+        """Sends a signed transaction.
+
+        After a transient failure the same bytes (same hash, same nonce) are
+        sent again, but only once the node says it does not know the
+        transaction and ``superseded()`` finds nothing that makes a resend
+        pointless (it returns the error to raise instead).
+        """
         attempt = 0
-        while True:
-            try:
-                self._w3.eth.send_raw_transaction(raw)
-                return
-            except OSError as exc:
-                if not _is_transient(exc) or attempt >= self._retries:
-                    raise NodeUnavailableError(
-                        f"cannot reach the Ethereum node at {self.rpc_url}: "
-                        f"{type(exc).__name__}; transaction {tx_hash} may or may not have "
-                        "been received"
-                    ) from exc
-            except Web3RPCError as exc:
-                text = exc.message.lower()
-                if "already known" in text or "already imported" in text:
+        try:
+            while True:
+                try:
+                    self._w3.eth.send_raw_transaction(raw)
                     return
-                if "nonce too low" in text and self.transaction_known(tx_hash):
+                except OSError as exc:
+                    if not _is_transient(exc) or attempt >= self._retries:
+                        raise NodeUnavailableError(
+                            f"cannot reach the Ethereum node at {self.rpc_url}: "
+                            f"{type(exc).__name__}"
+                        ) from exc
+                except Web3RPCError as exc:
+                    text = _rpc_message(exc).lower()
+                    if "already known" in text or "already imported" in text:
+                        return
+                    if "nonce too low" in text and self.transaction_known(tx_hash):
+                        return
+                    raise ChainError(
+                        f"the node rejected transaction {tx_hash}: {_rpc_message(exc)}"
+                    ) from None
+                time.sleep(self._retry_backoff * 2**attempt)
+                attempt += 1
+                if self.transaction_known(tx_hash):
                     return
-                raise ChainError(
-                    f"the node rejected transaction {tx_hash}: {exc.message}"
-                ) from None
-            time.sleep(self._retry_backoff * 2**attempt)
-            attempt += 1
-            if self.transaction_known(tx_hash):
-                return
-            if already_done():
-                raise ChainError(
-                    f"transaction {tx_hash} was not received, but its effect is already on chain"
-                )
+                reason = superseded()
+                if reason is not None:
+                    raise reason
+        except NodeUnavailableError as exc:
+            raise NodeUnavailableError(
+                f"{exc.message}; transaction {tx_hash} may or may not have reached the node "
+                "(check it with transaction_known before sending anything else)"
+            ) from exc
 
     def _sign(self, tx: dict[str, Any]) -> tuple[str, bytes, int]:
         """(tx hash, signed raw bytes, nonce) of ``tx``, completed by :meth:`_prepare`."""
@@ -601,7 +633,7 @@ class ChainClient:
 
     def _sign_and_send(self, tx: dict[str, Any]) -> str:
         tx_hash, raw, nonce = self._sign(tx)
-        self._broadcast(raw, tx_hash, lambda: False)
+        self._broadcast(raw, tx_hash)
         log.info("sent transaction %s (nonce %d)", tx_hash, nonce)
         return tx_hash
 
@@ -710,13 +742,23 @@ class ChainClient:
 
         Transient failures are retried with the same signed bytes (same hash,
         same nonce), and only after checking that the node does not already
-        know the transaction and that the root is not anchored yet.
+        know the transaction and that the root is not anchored yet (if it is,
+        :class:`ContractRevertError` ``RootAlreadyAnchored``). When the node
+        stays unreachable, :class:`NodeUnavailableError`: the transaction may
+        or may not have arrived; ask :meth:`transaction_known` later.
         """
-        self._broadcast(
-            prepared.raw_transaction,
-            prepared.tx_hash,
-            lambda: self.get_anchor(prepared.root) is not None,
-        )
+
+        def anchored_meanwhile() -> ChainError | None:
+            record = self.get_anchor(prepared.root)
+            if record is None:
+                return None
+            return ContractRevertError(
+                f"root {prepared.root.hex()} is already anchored (seq {record.seq}); "
+                f"transaction {prepared.tx_hash} was not sent again",
+                "RootAlreadyAnchored",
+            )
+
+        self._broadcast(prepared.raw_transaction, prepared.tx_hash, anchored_meanwhile)
         log.info("sent anchor transaction %s (nonce %d)", prepared.tx_hash, prepared.nonce)
         return prepared.tx_hash
 

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Any, Final
 
 from docanchor.config import DEV_CHAIN_ID
 from docanchor.errors import ChainError, ConfigError, NodeUnavailableError
@@ -147,7 +147,7 @@ def rpc_chain_id(rpc_url: str, *, timeout: float = 2.0) -> int:
 
 
 def wait_for_rpc(
-    rpc_url: str, *, timeout: float, process: subprocess.Popen[bytes] | None = None
+    rpc_url: str, *, timeout: float, process: subprocess.Popen[Any] | None = None
 ) -> int:
     """Polls ``eth_chainId`` until the node answers or ``timeout`` seconds pass.
 

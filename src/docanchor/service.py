@@ -57,35 +57,71 @@ ANCHOR_LOCK = "anchoring"
 
 
 class AnchorInfo(Protocol):
-    seq: int
-    tree_size: int
-    timestamp: int
-    block_number: int
-    anchorer: str
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def tree_size(self) -> int: ...
+
+    @property
+    def timestamp(self) -> int: ...
+
+    @property
+    def block_number(self) -> int: ...
+
+    @property
+    def anchorer(self) -> str: ...
 
 
 class MinedAnchor(Protocol):
-    seq: int
-    tx_hash: str
-    block_number: int
-    block_hash: str
-    timestamp: int
-    anchorer: str
-    gas_used: int | None
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def tx_hash(self) -> str: ...
+
+    @property
+    def block_number(self) -> int: ...
+
+    @property
+    def block_hash(self) -> str: ...
+
+    @property
+    def timestamp(self) -> int: ...
+
+    @property
+    def anchorer(self) -> str: ...
+
+    @property
+    def gas_used(self) -> int | None: ...
 
 
 class AnchoredEventInfo(Protocol):
-    seq: int
-    root: bytes
-    tree_size: int
-    anchorer: str
-    tx_hash: str
-    block_number: int
-    block_hash: str
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def root(self) -> bytes: ...
+
+    @property
+    def tree_size(self) -> int: ...
+
+    @property
+    def anchorer(self) -> str: ...
+
+    @property
+    def tx_hash(self) -> str: ...
+
+    @property
+    def block_number(self) -> int: ...
+
+    @property
+    def block_hash(self) -> str: ...
 
 
 class PreparedAnchor(Protocol):
-    tx_hash: str
+    @property
+    def tx_hash(self) -> str: ...
 
 
 class ChainPort(Protocol):
@@ -160,7 +196,12 @@ class AuditFinding:
     root: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "detail": self.detail, "batch_id": self.batch_id, "root": self.root}
+        return {
+            "kind": self.kind,
+            "detail": self.detail,
+            "batch_id": self.batch_id,
+            "root": self.root,
+        }
 
 
 @dataclass
@@ -331,7 +372,9 @@ class DocAnchorService:
         *,
         entity_ruc: str | None = None,
     ) -> Registration:
-        return self.register_many([self.prepare_registration(sha256, metadata, entity_ruc=entity_ruc)])[0]
+        return self.register_many(
+            [self.prepare_registration(sha256, metadata, entity_ruc=entity_ruc)]
+        )[0]
 
     def register_many(
         self, items: Sequence[NewRegistration], *, now: datetime | None = None
@@ -419,7 +462,9 @@ class DocAnchorService:
 
     def seal(self, *, now: datetime | None = None) -> Batch | None:
         """Seal all pending documents, up to ``batch_max``, into one batch."""
-        return self.store.seal_pending(limit=self.batch_max, now=now or utcnow(), root_of=root_of_rows)
+        return self.store.seal_pending(
+            limit=self.batch_max, now=now or utcnow(), root_of=root_of_rows
+        )
 
     def seal_all(self, *, now: datetime | None = None) -> list[Batch]:
         sealed: list[Batch] = []
@@ -448,8 +493,9 @@ class DocAnchorService:
             # Sent before (maybe by a process that crashed): wait for that one.
             return BatchReport(self._await(batch, batch.tx_hash, now=now), "anchored")
         prepared = chain.prepare_anchor(root, batch.size)
+        batch_id = batch.id
         batch = self.store.update_batch(
-            batch.id,
+            batch_id,
             tx_hash=prepared.tx_hash,
             tx_sent_at=now or utcnow(),
             anchor_attempts=batch.anchor_attempts + 1,
@@ -464,7 +510,7 @@ class DocAnchorService:
                 record = chain.get_anchor(root)
                 if record is not None:
                     return BatchReport(self._adopt(batch, record, now=now), "adopted")
-            self.store.update_batch(batch.id, last_error=str(exc)[:1000])
+            self.store.update_batch(batch_id, last_error=str(exc)[:1000])
             raise
         return BatchReport(self._await(batch, prepared.tx_hash, now=now), "anchored")
 
@@ -635,7 +681,9 @@ class DocAnchorService:
                 )
             time.sleep(poll)
 
-    def run_locked(self, *, ttl_seconds: float, now: datetime | None = None) -> list[BatchReport] | None:
+    def run_locked(
+        self, *, ttl_seconds: float, now: datetime | None = None
+    ) -> list[BatchReport] | None:
         """``run_once`` if this process holds the anchoring lease; None otherwise."""
         if not self.store.try_lock(ANCHOR_LOCK, self.holder, now=utcnow(), ttl_seconds=ttl_seconds):
             return None

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
@@ -326,8 +326,9 @@ class Store:
         created_value: Any = created_at
         if dialect.name == "sqlite":  # the text form SQLAlchemy's SQLite DateTime reads back
             created_value = created_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        # Only placeholders are spliced into these statements, never values.
         insert_sql = (
-            "INSERT INTO document (sha256, salt, metadata_json, metadata_sha256, entity_ruc, "
+            "INSERT INTO document (sha256, salt, metadata_json, metadata_sha256, entity_ruc, "  # noqa: S608
             "reference, doc_type, created_at) VALUES (" + ", ".join([mark] * 8) + ") "
             "ON CONFLICT DO NOTHING"
         )
@@ -357,9 +358,10 @@ class Store:
                 others: list[int] = []
                 for start in range(0, len(digests), _CHUNK):
                     chunk = digests[start : start + _CHUNK]
+                    marks = ", ".join([mark] * len(chunk))
                     cursor.execute(
-                        "SELECT id, sha256, metadata_sha256, salt FROM document "
-                        f"WHERE entity_ruc = {mark} AND sha256 IN ({', '.join([mark] * len(chunk))})",
+                        "SELECT id, sha256, metadata_sha256, salt FROM document "  # noqa: S608
+                        f"WHERE entity_ruc = {mark} AND sha256 IN ({marks})",
                         [entity, *chunk],
                     )
                     for doc_id, sha, msha, salt in cursor.fetchall():
@@ -683,9 +685,5 @@ class Store:
     def unlock(self, name: str, holder: str) -> None:
         table = ServiceLock.__table__  # type: ignore[attr-defined]
         with self.session() as session:
-            session.execute(
-                sa.delete(table).where(table.c.name == name, table.c.holder == holder)
-            )
+            session.execute(sa.delete(table).where(table.c.name == name, table.c.holder == holder))
             session.commit()
-
-

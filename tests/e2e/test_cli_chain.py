@@ -118,7 +118,7 @@ def test_devnet_keeps_its_chain_in_the_data_dir(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        wait_for_rpc(url, timeout=30, process=process)  # type: ignore[arg-type]
+        wait_for_rpc(url, timeout=30, process=process)
         return process
 
     def stop(process: subprocess.Popen[str]) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
 from anvil import AnvilNode
 from clihelp import Cli
 
@@ -44,13 +45,26 @@ def test_submit_anchor_and_verify_every_receipt_trustlessly(cli: Cli, tmp_path: 
     loose.write_bytes(b"contrato 123")
     elsewhere = [hashlib.sha256(f"kept elsewhere {i}".encode()).hexdigest() for i in range(2)]
     hashes_file = tmp_path / "hashes.txt"
-    hashes_file.write_text("# digests of documents kept elsewhere\n" + "\n".join(elsewhere) + "\n\n")
+    hashes_file.write_text(
+        "# digests of documents kept elsewhere\n" + "\n".join(elsewhere) + "\n\n"
+    )
 
     lines = cli.ok(
-        "submit", str(tmp_path / "in"), "--reference", "OC-2025-000123", "--type",
-        "purchase_order", "--entity", ENTITY, "--meta", "supplier_ruc=20601234567", "--json",
+        "submit",
+        str(tmp_path / "in"),
+        "--reference",
+        "OC-2025-000123",
+        "--type",
+        "purchase_order",
+        "--entity",
+        ENTITY,
+        "--meta",
+        "supplier_ruc=20601234567",
+        "--json",
     ).json_lines()
-    assert len(lines) == 4 and all(line["created"] and line["status"] == "pending" for line in lines)
+    assert len(lines) == 4 and all(
+        line["created"] and line["status"] == "pending" for line in lines
+    )
     first = lines[0]["receipt"]
     assert first["status"] == "pending" and first["proof"] is None and first["anchor"] is None
     assert first["document"]["metadata"] == {
@@ -189,9 +203,7 @@ def test_forged_receipts_are_rejected(cli: Cli, tmp_path: Path) -> None:
         assert result.code == 1, result.stdout + result.stderr
         report = result.json()
         assert report["valid"] is False
-    chain_report = cli.run(
-        "verify", "--receipt", str(tmp_path / "forged-chain_id.json")
-    ).stdout
+    chain_report = cli.run("verify", "--receipt", str(tmp_path / "forged-chain_id.json")).stdout
     assert "belongs to chain 1" in chain_report and "31337" in chain_report
 
 
@@ -204,7 +216,14 @@ def test_registration_is_idempotent_and_versions_follow_metadata(cli: Cli, tmp_p
     assert a["receipt"]["document"]["salt"] == b["receipt"]["document"]["salt"]
 
     other = cli.ok(
-        "submit", str(doc), "--entity", ENTITY, "--reference", "OC-7", "--meta", "amendment=1",
+        "submit",
+        str(doc),
+        "--entity",
+        ENTITY,
+        "--reference",
+        "OC-7",
+        "--meta",
+        "amendment=1",
         "--json",
     ).json_lines()[0]
     assert other["created"] is True and other["id"] != a["id"]

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from anvil import AnvilNode
 from clihelp import Cli, rpc
 
@@ -77,7 +78,9 @@ def assert_exactly_one_anchor_per_batch(cli: Cli) -> dict[str, object]:
     return status
 
 
-@pytest.mark.parametrize("point", ["after_seal", "before_broadcast", "after_broadcast", "after_mined"])
+@pytest.mark.parametrize(
+    "point", ["after_seal", "before_broadcast", "after_broadcast", "after_mined"]
+)
 def test_a_crash_at_any_point_is_recovered_without_a_second_anchor(
     cli: Cli, tmp_path: Path, point: str
 ) -> None:
@@ -143,9 +146,9 @@ def test_a_reorganisation_sends_the_batch_back_and_anchors_it_again(
     assert [b["id"] for b in again] == [first["id"]]
     assert again[0]["root"] == first["root"]  # the root never changes
     assert again[0]["status"] == "confirmed"
-    assert again[0]["block_number"] != first["block_number"] or again[0]["tx_hash"] != first[
-        "tx_hash"
-    ]
+    assert (
+        again[0]["block_number"] != first["block_number"] or again[0]["tx_hash"] != first["tx_hash"]
+    )
     assert_exactly_one_anchor_per_batch(cli)
     receipt = tmp_path / "r.json"
     receipt.write_text(cli.ok("receipt", str(tmp_path / "docs" / "factura-3.pdf")).stdout)

@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
+
 from anvil import AnvilNode
 from clihelp import DOCANCHOR, Cli
-
 from docanchor.devnet import free_port
 
 ENTITY = "20131370998"

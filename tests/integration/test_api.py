@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from anvil import AnvilNode
 from fastapi.testclient import TestClient
 
+from anvil import AnvilNode
 from docanchor.api import create_app
 from docanchor.api.auth import create_key
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
@@ -54,7 +54,9 @@ class Api:
         )
 
 
-def _settings(tmp_path: Path, database_url: str, rpc_url: str, contract: str | None, **extra: Any) -> Settings:
+def _settings(
+    tmp_path: Path, database_url: str, rpc_url: str, contract: str | None, **extra: Any
+) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
@@ -232,7 +234,9 @@ def test_auth_matrix(api: Api) -> None:
     none = api.client.post("/v1/documents", json=doc)
     assert_problem(none, 401, "Authorization: Bearer")
     assert none.headers["www-authenticate"] == "Bearer"
-    unknown = api.client.post("/v1/documents", json=doc, headers={"Authorization": "Bearer dak_nope"})
+    unknown = api.client.post(
+        "/v1/documents", json=doc, headers={"Authorization": "Bearer dak_nope"}
+    )
     assert_problem(unknown, 401, "not known")
     assert unknown.headers["www-authenticate"] == "Bearer"
     basic = api.client.post("/v1/documents", json=doc, headers={"Authorization": "Basic eDp5"})
@@ -240,9 +244,12 @@ def test_auth_matrix(api: Api) -> None:
 
     store = api.client.app.state.ctx.service.store  # type: ignore[attr-defined]
     doomed = create_key(store, role="entity", entity_ruc=ENTITY)
-    assert api.client.post(
-        "/v1/documents", json=doc, headers={"Authorization": f"Bearer {doomed.secret}"}
-    ).status_code == 201
+    assert (
+        api.client.post(
+            "/v1/documents", json=doc, headers={"Authorization": f"Bearer {doomed.secret}"}
+        ).status_code
+        == 201
+    )
     from docanchor.store import utcnow
 
     assert doomed.row.id is not None
@@ -271,9 +278,12 @@ def test_auth_matrix(api: Api) -> None:
     made = api.client.post("/v1/documents", json=foreign, headers=api.auth("admin"))
     assert made.status_code == 201 and made.json()["entity_ruc"] == OTHER_ENTITY
     # Nothing was stored by the refused requests.
-    assert api.client.post("/v1/verify", json={"sha256": doc["sha256"]}).json()[
-        "registrations"
-    ][0]["entity_ruc"] == ENTITY
+    assert (
+        api.client.post("/v1/verify", json={"sha256": doc["sha256"]}).json()["registrations"][0][
+            "entity_ruc"
+        ]
+        == ENTITY
+    )
 
 
 def test_versions_by_reference_per_role(api: Api) -> None:
@@ -288,7 +298,9 @@ def test_versions_by_reference_per_role(api: Api) -> None:
     assert [d["version"] for d in docs] == [1, 2]
     assert all(d["entity_ruc"] == ENTITY and d["receipt"]["status"] == "pending" for d in docs)
 
-    audited = api.client.get("/v1/documents", params={"reference": ref}, headers=api.auth("auditor"))
+    audited = api.client.get(
+        "/v1/documents", params={"reference": ref}, headers=api.auth("auditor")
+    )
     assert sorted(d["entity_ruc"] for d in audited.json()["documents"]) == [
         ENTITY,
         ENTITY,
@@ -329,7 +341,9 @@ def test_bulk_registration(api: Api) -> None:
     items = [
         {"sha256": secrets.token_hex(32), "metadata": {"reference": f"B-{i}"}} for i in range(300)
     ]
-    first = api.client.post("/v1/documents/bulk", json={"documents": items}, headers=api.auth("entity"))
+    first = api.client.post(
+        "/v1/documents/bulk", json={"documents": items}, headers=api.auth("entity")
+    )
     assert first.status_code == 200, first.text
     body = first.json()
     assert (body["created"], body["existing"]) == (300, 0)
@@ -354,7 +368,11 @@ def test_bulk_is_all_or_nothing(api: Api) -> None:
     good = {"sha256": secrets.token_hex(32), "metadata": {}}
     for bad, status, needle in (
         ({"sha256": secrets.token_hex(32), "metadata": {"x": 0.5}}, 422, "documents[1]"),
-        ({"sha256": secrets.token_hex(32), "metadata": {"entity_ruc": OTHER_ENTITY}}, 403, "documents[1]"),
+        (
+            {"sha256": secrets.token_hex(32), "metadata": {"entity_ruc": OTHER_ENTITY}},
+            403,
+            "documents[1]",
+        ),
         ({"sha256": "ab" * 31}, 422, "documents[1].sha256"),
     ):
         response = api.client.post(
@@ -408,10 +426,15 @@ def test_malformed_registration_is_a_helpful_422(api: Api, body: bytes, needle: 
 
 def test_malformed_multipart_and_media_types(api: Api) -> None:
     headers = api.auth("entity")
-    no_file = api.client.post("/v1/documents", data={"metadata": "{}"}, files={"x": ("a", b"1")}, headers=headers)
+    no_file = api.client.post(
+        "/v1/documents", data={"metadata": "{}"}, files={"x": ("a", b"1")}, headers=headers
+    )
     assert_problem(no_file, 422, "'x'")
     bad_meta = api.client.post(
-        "/v1/documents", files={"file": ("a", b"1")}, data={"metadata": "{not json"}, headers=headers
+        "/v1/documents",
+        files={"file": ("a", b"1")},
+        data={"metadata": "{not json"},
+        headers=headers,
     )
     assert_problem(bad_meta, 422, "not JSON")
     list_meta = api.client.post(
@@ -420,7 +443,7 @@ def test_malformed_multipart_and_media_types(api: Api) -> None:
     assert_problem(list_meta, 422, "JSON object")
     only_meta = api.client.post(
         "/v1/verify",
-        content=b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc",
+        content=b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc',
         headers={"Content-Type": "multipart/form-data; boundary=b"},
     )
     assert_problem(only_meta, 422, "closing boundary")
@@ -493,7 +516,7 @@ def test_upload_limit(small_api: Api) -> None:
     assert_problem(over, 413, "1024")
 
     def chunks() -> Iterator[bytes]:
-        yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n"
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'
         for _ in range(64):
             yield b"y" * 100
         yield b"\r\n--b--\r\n"
@@ -521,7 +544,7 @@ def test_upload_is_refused_before_the_rest_is_read() -> None:
     from docanchor.api.uploads import read_form
     from docanchor.errors import PayloadTooLargeError
 
-    head = b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n"
+    head = b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\n'
     parts = [head] + [b"z" * 1000] * 1000 + [b"\r\n--b--\r\n"]
     pulled = 0
 
@@ -568,7 +591,8 @@ def test_health_ready_and_metrics(api: Api) -> None:
         "docanchor_seconds_since_last_confirmed_batch",
         "docanchor_chain_head_block",
         'route="/v1/verify"',
-        'docanchor_http_request_duration_seconds_count{method="POST",route="/v1/documents",status="201"} 1.0',
+        "docanchor_http_request_duration_seconds_count"
+        '{method="POST",route="/v1/documents",status="201"} 1.0',
     ):
         assert needle in text, needle
 
@@ -593,9 +617,10 @@ def test_node_down_lookups_still_answer(tmp_path: Path, database_url: str) -> No
         assert ready.status_code == 503 and ready.json()["checks"]["contract"]["ok"] is False
         receipt = made.json()["receipt"]
         assert_problem(api.client.post("/v1/receipts/verify", json={"receipt": receipt}), 503)
-        assert 'docanchor_anchor_loop_passes_total{result="error"} 1.0' in api.client.get(
-            "/metrics"
-        ).text
+        assert (
+            'docanchor_anchor_loop_passes_total{result="error"} 1.0'
+            in api.client.get("/metrics").text
+        )
 
 
 def test_openapi_documents_every_endpoint(api: Api) -> None:
@@ -619,7 +644,9 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
     assert expected <= {(p, m) for p, ops in paths.items() for m in ops}
     body = paths["/v1/verify"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= body.keys()
-    assert "application/problem+json" in paths["/v1/documents"]["post"]["responses"]["422"]["content"]
+    assert (
+        "application/problem+json" in paths["/v1/documents"]["post"]["responses"]["422"]["content"]
+    )
     assert api.client.get("/docs").status_code == 200
 
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 import schemathesis
-from anvil import AnvilNode
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from anvil import AnvilNode
 from docanchor.api import create_app
 from docanchor.api.auth import create_key
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
@@ -79,9 +79,7 @@ def test_generated_requests(api_schema: tuple[Any, str], mode: Any) -> None:
             nonlocal seen
             seen += 1
             if mode is schemathesis.GenerationMode.POSITIVE:
-                case.call_and_validate(
-                    headers=headers, excluded_checks=[positive_data_acceptance]
-                )
+                case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
             else:
                 response = case.call(headers=headers)
                 case.validate_response(response, checks=[not_a_server_error])

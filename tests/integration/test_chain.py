@@ -6,8 +6,11 @@ Most tests share the session devnet and deploy a fresh contract each
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -271,6 +274,79 @@ def test_a_mined_revert_is_reported_with_its_error_name(
     assert outcome is not None and not outcome.succeeded
 
 
+class FlakyProxy:
+    """An HTTP proxy in front of Anvil that breaks the connection of the first
+    ``eth_sendRawTransaction``: before forwarding it (``forward=False``, the
+    node never sees it) or after (``forward=True``, only the answer is lost)."""
+
+    def __init__(self, upstream: str, *, forward: bool) -> None:
+        proxy = self
+        self.upstream = upstream
+        self.forward = forward
+        self.sends = 0  # eth_sendRawTransaction requests that reached the proxy
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if b"eth_sendRawTransaction" in body:
+                    proxy.sends += 1
+                    if proxy.sends == 1:
+                        if proxy.forward:
+                            proxy._relay(body)
+                        self.close_connection = True
+                        return  # no answer at all: the client sees a dropped connection
+                answer = proxy._relay(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _relay(self, body: bytes) -> bytes:
+        request = urllib.request.Request(
+            self.upstream, data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            data: bytes = response.read()
+            return data
+
+    def __enter__(self) -> FlakyProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("forward", [False, True], ids=["lost-request", "lost-answer"])
+def test_a_dropped_send_is_retried_once_and_never_duplicated(
+    anvil: AnvilNode, deployed: tuple[ChainClient, str], forward: bool
+) -> None:
+    _, address = deployed
+    root = root_of(f"flaky {forward}")
+    with FlakyProxy(anvil.rpc_url, forward=forward) as proxy:
+        client = ChainClient(
+            rpc_url=proxy.url, contract_address=address, private_key=ANVIL_DEV_PRIVATE_KEY
+        )
+        start = client.head_number()
+        tx_hash = client.send_anchor(root, 3)
+        receipt = client.wait_for_anchor(tx_hash, timeout=10)
+    # Lost request: the node did not know the transaction, so the same bytes
+    # went again. Lost answer: the node knew it, so nothing was sent again.
+    assert proxy.sends == (1 if forward else 2)
+    assert receipt.tree_size == 3
+    reader = ChainClient(rpc_url=anvil.rpc_url, contract_address=address)
+    assert [e.tx_hash for e in reader.scan_anchored(start + 1, root=root)] == [tx_hash]
+
+
 # --- events ------------------------------------------------------------------------
 
 
@@ -312,6 +388,27 @@ def test_an_address_without_code_is_a_chain_reset(anvil: AnvilNode) -> None:
         client.get_anchor(root_of("x"))
     with pytest.raises(ConfigError, match="no DocumentAnchor contract"):
         ChainClient(rpc_url=anvil.rpc_url).anchor_count()
+
+
+def test_poa_middleware_still_reads_blocks(anvil: AnvilNode) -> None:
+    client = ChainClient(rpc_url=anvil.rpc_url, poa=True)
+    head = client.head_number()
+    block = anvil.rpc("eth_getBlockByNumber", hex(head), False)
+    assert isinstance(block, dict) and client.block_hash(head) == block["hash"]
+
+
+def test_node_error_answers_become_chain_errors(deployed: tuple[ChainClient, str]) -> None:
+    client, _ = deployed
+    poor = ChainClient(
+        rpc_url=client.rpc_url,
+        contract_address=client.contract_address,
+        private_key="0x" + "11" * 32,  # an account with no ether
+    )
+    client.grant_anchorer(poor.account_address or "")
+    with pytest.raises(ChainError) as failure:
+        poor.send_anchor(root_of("no funds"), 1)
+    assert not isinstance(failure.value, ContractRevertError)
+    assert "insufficient" in failure.value.message.lower(), failure.value.message
 
 
 def test_expected_chain_id_is_enforced(anvil: AnvilNode) -> None:

@@ -82,7 +82,7 @@ class ApiContext:
             self._client = client
             self._anchoring = DocAnchorService(
                 store=base.store,
-                chain=client,  # type: ignore[arg-type]
+                chain=client,
                 signer=base.signer,
                 confirmations=self.settings.required_confirmations(client.chain_id),
                 batch_max=base.batch_max,

@@ -134,16 +134,30 @@ async def register(request: Request, ctx: Ctx, key: RegistrarKey) -> JSONRespons
 
 
 def _prepare_all(ctx: ApiContext, key: ApiKey, items: Sequence[BulkItem]) -> list[NewRegistration]:
-    service = ctx.service
-    prepared: list[NewRegistration] = []
-    prepare = service.prepare_registration
+    """Every item prepared (and so checked) before anything is stored.
+
+    Items with the same metadata are prepared together: the metadata is checked
+    and canonicalised once per distinct object, not once per document.
+    """
+    groups: dict[str, list[int]] = {}
     for index, item in enumerate(items):
+        same = json.dumps(item.metadata, sort_keys=True) if item.metadata else ""
+        groups.setdefault(same, []).append(index)
+    prepared: list[NewRegistration | None] = [None] * len(items)
+    prepare = ctx.service.prepare_registrations
+    for indexes in groups.values():
+        metadata = items[indexes[0]].metadata
         try:
-            entity = entity_for(key, item.metadata)
-            prepared.append(prepare(bytes.fromhex(item.sha256), item.metadata, entity_ruc=entity))
+            made = prepare(
+                [bytes.fromhex(items[i].sha256) for i in indexes],
+                metadata,
+                entity_ruc=entity_for(key, metadata),
+            )
         except (InputError, PermissionDeniedError) as exc:
-            raise type(exc)(f"documents[{index}]: {exc.message}") from None
-    return prepared
+            raise type(exc)(f"documents[{indexes[0]}]: {exc.message}") from None
+        for i, registration in zip(indexes, made, strict=True):
+            prepared[i] = registration
+    return [p for p in prepared if p is not None]
 
 
 def _register_bulk(

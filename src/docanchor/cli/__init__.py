@@ -45,7 +45,9 @@ class _State:
 def _root(
     data_dir: Annotated[
         str | None,
-        typer.Option("--data-dir", help="Data directory (default: $DOCANCHOR_DATA_DIR or .docanchor)."),
+        typer.Option(
+            "--data-dir", help="Data directory (default: $DOCANCHOR_DATA_DIR or .docanchor)."
+        ),
     ] = None,
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="Overrides $DOCANCHOR_DATABASE_URL.")

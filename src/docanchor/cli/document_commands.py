@@ -96,7 +96,8 @@ def _read_hashes(path: Path) -> list[bytes]:
                 digests.append(hashing.parse_sha256_lenient(text.split()[0]))
             except InputError:
                 raise InputError(
-                    f"{path}, line {number}: not a SHA-256 digest (64 hex characters): {text[:80]!r}"
+                    f"{path}, line {number}: not a SHA-256 digest "
+                    f"(64 hex characters): {text[:80]!r}"
                 ) from None
     return digests
 
@@ -124,14 +125,19 @@ def _doc_json(service: DocAnchorService, view: DocumentView, **extra: Any) -> di
 
 @app.command()
 def submit(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files, or folders (recursively).")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files, or folders (recursively).")
+    ] = None,
     reference: Annotated[
-        str | None, typer.Option("--reference", help="Order or contract number, e.g. OC-2025-000123.")
+        str | None,
+        typer.Option("--reference", help="Order or contract number, e.g. OC-2025-000123."),
     ] = None,
     doc_type: Annotated[
         str | None, typer.Option("--type", help="Document type, e.g. purchase_order.")
     ] = None,
-    entity: Annotated[str | None, typer.Option("--entity", help="The registering entity's RUC.")] = None,
+    entity: Annotated[
+        str | None, typer.Option("--entity", help="The registering entity's RUC.")
+    ] = None,
     meta: Annotated[
         list[str] | None,
         typer.Option("--meta", help="More metadata: KEY=VALUE (string) or KEY:=JSON. Repeatable."),
@@ -193,7 +199,9 @@ def submit(
 
 @app.command()
 def anchor(
-    wait: Annotated[bool, typer.Option("--wait", help="Wait until every batch is confirmed.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until every batch is confirmed.")
+    ] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait with --wait.")] = 600,
     rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Ethereum JSON-RPC URL.")] = None,
     as_json: JsonOpt = False,
@@ -360,7 +368,13 @@ def verify(
                 "confirmations": best.confirmations,
                 "required_confirmations": required,
                 "checks": [
-                    {"step": c.step, "name": c.name, "ok": c.ok, "skipped": c.skipped, "detail": c.detail}
+                    {
+                        "step": c.step,
+                        "name": c.name,
+                        "ok": c.ok,
+                        "skipped": c.skipped,
+                        "detail": c.detail,
+                    }
                     for c in best.checks
                 ],
             }
@@ -369,7 +383,11 @@ def verify(
         verdict = "VALID" if best.valid else "NOT VALID"
         typer.echo(
             f"{verdict}: {best.confirmations} confirmation(s), {required} required"
-            + (f" (anchored at block {chosen.anchor.block_number}, tx {chosen.anchor.tx_hash})" if chosen.anchor else "")
+            + (
+                f" (anchored at block {chosen.anchor.block_number}, tx {chosen.anchor.tx_hash})"
+                if chosen.anchor
+                else ""
+            )
         )
         _print_checks(best)
     if not best.valid:
@@ -378,7 +396,9 @@ def verify(
 
 @app.command()
 def audit(
-    from_block: Annotated[int, typer.Option("--from-block", min=0, help="First block to scan.")] = 0,
+    from_block: Annotated[
+        int, typer.Option("--from-block", min=0, help="First block to scan.")
+    ] = 0,
     rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Ethereum JSON-RPC URL.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
