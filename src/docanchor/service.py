@@ -408,7 +408,7 @@ class DocAnchorService:
             if tree is not None:
                 self._trees.move_to_end(batch.id)
                 return tree
-        rows = self.store.batch_leaves(batch.id)
+        rows = self.store.iter_batch_leaves(batch.id)
         tree = MerkleTree([leaf_hash_of_row(*r) for r in rows])
         if batch.root is None or tree.root.hex() != batch.root:
             raise VerificationError(
@@ -710,7 +710,7 @@ class DocAnchorService:
             if batch.root is None:
                 continue
             known_roots.add(batch.root)
-            recomputed = root_of_rows(self.store.batch_leaves(batch.id))
+            recomputed = root_of_rows(self.store.iter_batch_leaves(batch.id))
             if recomputed.hex() != batch.root:
                 report.findings.append(
                     AuditFinding(

@@ -223,6 +223,59 @@ def _engine_for(url: str) -> Engine:
     )
 
 
+_StoredKey = tuple[int, str, str, str]  # id, sha256, metadata_sha256, salt
+
+
+def _select_registrations(
+    cursor: Any, mark: str, entity: str, digests: Sequence[str]
+) -> list[_StoredKey]:
+    """Stored (id, sha256, metadata_sha256, salt) of an entity's registrations of ``digests``."""
+    out: list[_StoredKey] = []
+    for start in range(0, len(digests), _CHUNK):
+        chunk = digests[start : start + _CHUNK]
+        marks = ", ".join([mark] * len(chunk))
+        cursor.execute(
+            "SELECT id, sha256, metadata_sha256, salt FROM document "  # noqa: S608
+            f"WHERE entity_ruc = {mark} AND sha256 IN ({marks})",
+            [entity, *chunk],
+        )
+        out.extend(cursor.fetchall())
+    return out
+
+
+def _pg_insert_registrations(cursor: Any, values: Sequence[tuple[Any, ...]]) -> list[_StoredKey]:
+    """PostgreSQL: COPY the rows into a temporary table, insert the new ones in order.
+
+    COPY is an order of magnitude faster than row-by-row inserts; ``ord`` keeps
+    the ids in submission order (and so the leaf order of the next batch).
+    """
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS document_in (ord integer, sha256 text, salt text, "
+        "metadata_json text, metadata_sha256 text, entity_ruc text, reference text, "
+        "doc_type text, created_at timestamptz) ON COMMIT DELETE ROWS"
+    )
+    with cursor.copy(
+        "COPY document_in (ord, sha256, salt, metadata_json, metadata_sha256, entity_ruc, "
+        "reference, doc_type, created_at) FROM STDIN"
+    ) as copy:
+        for n, row in enumerate(values):
+            copy.write_row((n, *row))
+    cursor.execute(
+        "INSERT INTO document (sha256, salt, metadata_json, metadata_sha256, entity_ruc, "
+        "reference, doc_type, created_at) SELECT sha256, salt, metadata_json, metadata_sha256, "
+        "entity_ruc, reference, doc_type, created_at FROM document_in ORDER BY ord "
+        "ON CONFLICT DO NOTHING"
+    )
+    cursor.execute(
+        "SELECT d.id, d.sha256, d.metadata_sha256, d.salt FROM document_in i JOIN document d "
+        "ON d.sha256 = i.sha256 AND d.entity_ruc = i.entity_ruc "
+        "AND d.metadata_sha256 = i.metadata_sha256"
+    )
+    rows: list[_StoredKey] = cursor.fetchall()
+    cursor.execute("TRUNCATE document_in")
+    return rows
+
+
 def _describe(exc: SQLAlchemyError) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -338,53 +391,48 @@ class Store:
             for entity, group in by_entity.items():
                 if entity:
                     self._ensure_entity(session, entity)
-                cursor.executemany(
-                    insert_sql,
-                    [
-                        (
-                            i.sha256,
-                            i.salt,
-                            i.metadata_json,
-                            i.metadata_sha256,
-                            i.entity_ruc,
-                            i.reference,
-                            i.doc_type,
-                            created_value,
-                        )
-                        for i in group.values()
-                    ],
-                )
-                digests = sorted({k[0] for k in group})
-                others: list[int] = []
-                for start in range(0, len(digests), _CHUNK):
-                    chunk = digests[start : start + _CHUNK]
-                    marks = ", ".join([mark] * len(chunk))
-                    cursor.execute(
-                        "SELECT id, sha256, metadata_sha256, salt FROM document "  # noqa: S608
-                        f"WHERE entity_ruc = {mark} AND sha256 IN ({marks})",
-                        [entity, *chunk],
+                values = [
+                    (
+                        i.sha256,
+                        i.salt,
+                        i.metadata_json,
+                        i.metadata_sha256,
+                        i.entity_ruc,
+                        i.reference,
+                        i.doc_type,
+                        created_value,
                     )
-                    for doc_id, sha, msha, salt in cursor.fetchall():
-                        mine = group.get((sha, msha))
-                        if mine is None:
-                            continue
-                        if salt == mine.salt:
-                            row = DocumentRow(
-                                doc_id,
-                                sha,
-                                salt,
-                                mine.metadata_json,
-                                msha,
-                                entity,
-                                mine.reference,
-                                mine.doc_type,
-                                created_at,
-                                None,
-                                None,
-                            )
-                            resolved[(entity, sha, msha)] = (row, True)
-                        else:
-                            others.append(doc_id)
+                    for i in group.values()
+                ]
+                if self.dialect == "postgresql":
+                    stored = _pg_insert_registrations(cursor, values)
+                else:
+                    cursor.executemany(insert_sql, values)
+                    stored = _select_registrations(
+                        cursor, mark, entity, sorted({k[0] for k in group})
+                    )
+                others: list[int] = []
+                for doc_id, sha, msha, salt in stored:
+                    mine = group.get((sha, msha))
+                    if mine is None:
+                        continue
+                    if salt == mine.salt:
+                        row = DocumentRow(
+                            doc_id,
+                            sha,
+                            salt,
+                            mine.metadata_json,
+                            msha,
+                            entity,
+                            mine.reference,
+                            mine.doc_type,
+                            created_at,
+                            None,
+                            None,
+                        )
+                        resolved[(entity, sha, msha)] = (row, True)
+                    else:
+                        others.append(doc_id)
                 for start in range(0, len(others), _CHUNK):
                     for row in self._select_rows(
                         session, _DOC.c.id.in_(others[start : start + _CHUNK])
@@ -486,7 +534,7 @@ class Store:
         *,
         limit: int,
         now: datetime,
-        root_of: Callable[[list[tuple[str, str, str]]], bytes],
+        root_of: Callable[[Iterable[tuple[str, str, str]]], bytes],
     ) -> Batch | None:
         """Seal up to ``limit`` pending documents (oldest first) into one batch.
 
@@ -523,21 +571,22 @@ class Store:
                 ),
                 {"b": batch_id, "n": limit},
             )
-            leaves = [
-                (r[0], r[1], r[2])
-                for r in session.execute(
-                    sa.text(
-                        "SELECT salt, sha256, metadata_sha256 FROM document "
-                        "WHERE batch_id = :b ORDER BY leaf_index"
-                    ),
-                    {"b": batch_id},
-                )
-            ]
-            root = root_of(leaves)
+            size = session.execute(
+                sa.select(sa.func.count()).select_from(_DOC).where(_DOC.c.batch_id == batch_id)
+            ).scalar_one()
+            leaves = session.execute(
+                sa.text(
+                    "SELECT salt, sha256, metadata_sha256 FROM document "
+                    "WHERE batch_id = :b ORDER BY leaf_index"
+                ),
+                {"b": batch_id},
+                execution_options={"yield_per": 20_000},
+            )
+            root = root_of((r[0], r[1], r[2]) for r in leaves)
             session.execute(
                 sa.update(batch_table)
                 .where(batch_table.c.id == batch_id)
-                .values(root=root.hex(), size=len(leaves))
+                .values(root=root.hex(), size=size)
             )
             session.commit()
             batch = session.get(Batch, batch_id)
@@ -585,16 +634,23 @@ class Store:
         self, batch_id: int, offset: int = 0, limit: int | None = None
     ) -> list[tuple[str, str, str]]:
         """(salt, sha256, metadata_sha256) of a batch's documents in leaf order."""
+        return list(self.iter_batch_leaves(batch_id, offset, limit))
+
+    def iter_batch_leaves(
+        self, batch_id: int, offset: int = 0, limit: int | None = None
+    ) -> Iterator[tuple[str, str, str]]:
+        """As :meth:`batch_leaves`, streamed: a million rows never sit in memory at once."""
         with self.session() as session:
             query = (
-                select(Document.salt, Document.sha256, Document.metadata_sha256)
-                .where(Document.batch_id == batch_id)
-                .order_by(col(Document.leaf_index))
+                sa.select(_DOC.c.salt, _DOC.c.sha256, _DOC.c.metadata_sha256)
+                .where(_DOC.c.batch_id == batch_id)
+                .order_by(_DOC.c.leaf_index)
                 .offset(offset)
             )
             if limit is not None:
                 query = query.limit(limit)
-            return [(r[0], r[1], r[2]) for r in session.exec(query).all()]
+            for r in session.execute(query, execution_options={"yield_per": 20_000}):
+                yield (r[0], r[1], r[2])
 
     def batch_document_ids(self, batch_id: int) -> list[int]:
         with self.session() as session:

@@ -45,8 +45,9 @@ RECEIPT_BODY_LIMIT: Final = 1024 * 1024
 MAX_LEAVES: Final = 10_000
 MAX_BATCH_PAGE: Final = 1_000
 BIG: Final = 2**62
+MAX_ID: Final = 2**31 - 1  # the id columns are 32-bit integers on PostgreSQL
 
-BatchId = Annotated[int, Path(ge=1, le=BIG, description="The batch's id.")]
+BatchId = Annotated[int, Path(ge=1, le=MAX_ID, description="The batch's id.")]
 Offset = Annotated[int, Query(ge=0, le=BIG, description="Items to skip.")]
 
 
