@@ -15,6 +15,7 @@ no batch and its batch's status afterwards, so one update moves a whole batch.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -281,12 +282,22 @@ def _describe(exc: SQLAlchemyError) -> str:
     return text[0] if text else type(exc).__name__
 
 
+_OPEN_STORES: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+def close_all_stores() -> None:
+    """Close every store's connections (the CLI does so when a command ends)."""
+    for store in list(_OPEN_STORES):
+        store.close()
+
+
 class Store:
     """Database access for the service. Thread-safe; one per process."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.engine = _engine_for(url)
+        _OPEN_STORES.add(self)
         self._migrate_lock = threading.Lock()
         if migrate:
             self.migrate()

@@ -69,7 +69,6 @@ def test_keys_create_list_revoke(cli: Cli) -> None:
     assert cli.ok("keys", "revoke", str(made["id"])).code == 0
     after = cli.ok("keys", "list", "--json").json()["keys"]
     assert after[0]["revoked_at"] is not None and after[1]["revoked_at"] is None
-    assert "revoked" in cli.ok("keys", "list").stdout
     unknown = cli.run("keys", "revoke", "999")
     assert unknown.code == 1 and "999" in unknown.stderr
 

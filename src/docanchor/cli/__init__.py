@@ -94,6 +94,10 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    finally:
+        from docanchor.store import close_all_stores
+
+        close_all_stores()
     sys.exit(code if isinstance(code, int) else 0)
 
 
