@@ -11,10 +11,10 @@ start-up a subprocess pays. ``subprocess=True`` runs the installed
 
 from __future__ import annotations
 
-import json
-import os
 import contextlib
 import io
+import json
+import os
 import subprocess as _subprocess
 import sys
 from dataclasses import dataclass, field

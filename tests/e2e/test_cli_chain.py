@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from anvil import FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS, AnvilNode
+from clihelp import run_in_process
 from docanchor.devnet import free_port, rpc_chain_id, wait_for_rpc
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +23,12 @@ def cli_env(data_dir: Path, rpc_url: str) -> dict[str, str]:
     return env
 
 
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def run(env: dict[str, str], *args: str, real: bool = False) -> subprocess.CompletedProcess[str]:
+    """``docanchor ARGS``: in this process through the console script's entry point,
+    or (``real``) as the installed executable in a process of its own."""
+    if not real:
+        result = run_in_process(list(args), env)
+        return subprocess.CompletedProcess(args, result.code, result.stdout, result.stderr)
     assert DOCANCHOR.is_file(), f"{DOCANCHOR} is missing: run scripts/setup"
     return subprocess.run(
         [str(DOCANCHOR), *args], env=env, capture_output=True, text=True, timeout=120, check=False
@@ -31,7 +37,7 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_deploy_is_idempotent_and_force_redeploys(anvil: AnvilNode, tmp_path: Path) -> None:
     env = cli_env(tmp_path, anvil.rpc_url)
-    first = run(env, "deploy")
+    first = run(env, "deploy", real=True)
     assert first.returncode == 0, first.stderr
     record = json.loads((tmp_path / "deployment.json").read_text(encoding="utf-8"))
     assert record["chain_id"] == 31337 and record["deployed_at"].endswith("+00:00")
