@@ -1,0 +1,75 @@
+"""A plain (non-editable) install works: the wheel carries the contract
+artifact, the web page, the migrations and py.typed, and the installed
+package runs from them, not from the checkout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_wheel_installs_a_working_docanchor(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(wheels), "."],
+        cwd=REPO_ROOT,
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = wheels.glob("docanchor-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in (
+        "docanchor/py.typed",
+        "docanchor/contracts/DocumentAnchor.json",
+        "docanchor/web/index.html",
+        "docanchor/web/app.js",
+        "docanchor/migrations/env.py",
+        "docanchor/migrations/versions/0001_initial.py",
+    ):
+        assert needed in names, needed
+
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--quiet",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
+    )
+    script = (
+        "import docanchor, pathlib, sys\n"
+        "from docanchor.contracts import load_artifact\n"
+        "from docanchor.store import Store\n"
+        "where = pathlib.Path(docanchor.__file__)\n"
+        f"assert where.is_relative_to({str(target)!r}), where\n"
+        "assert load_artifact()['abi']\n"
+        "assert (pathlib.Path(docanchor.__file__).parent / 'web' / 'index.html').is_file()\n"
+        f"store = Store('sqlite:///{tmp_path / 'db.sqlite3'}')\n"
+        "assert store.schema_revision() is not None\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120, cwd=tmp_path)
+    help_text = subprocess.run(
+        [sys.executable, "-m", "docanchor", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=tmp_path,
+    ).stdout
+    for command in ("submit", "anchor", "verify", "serve", "deploy"):
+        assert command in help_text

@@ -1,0 +1,67 @@
+"""The direction of imports (house style): a pure core, adapters that never
+import each other, a service that imports neither web3 nor the web stack.
+
+Read from the source with ``ast``, so a violation fails here before it can
+creep into a receipt verifier that must run without a node or a database.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "docanchor"
+
+CORE = ("errors", "hashing", "merkle", "receipt")
+FORBIDDEN_IN_CORE = (
+    "web3",
+    "eth_",
+    "sqlmodel",
+    "sqlalchemy",
+    "fastapi",
+    "starlette",
+    "os",
+    "httpx",
+)
+
+
+def imports_of(module: str) -> set[str]:
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            if node.module == "docanchor":  # from docanchor import hashing, merkle
+                found.update(f"docanchor.{alias.name}" for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_the_core_imports_only_the_standard_library_and_itself(module: str) -> None:
+    for name in imports_of(module):
+        assert not name.startswith(FORBIDDEN_IN_CORE), f"{module} imports {name}"
+        if name.startswith("docanchor."):
+            assert name.split(".")[1] in CORE, f"{module} imports {name}"
+
+
+def test_the_core_never_reads_the_environment_or_opens_files() -> None:
+    for module in CORE:
+        tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        assert not {"environ", "getenv", "open"} & (names | attributes), module
+
+
+def test_adapters_do_not_import_each_other() -> None:
+    assert not {n for n in imports_of("chain") if n.startswith("docanchor.store")}
+    assert not {n for n in imports_of("store") if n.startswith("docanchor.chain")}
+
+
+def test_the_service_does_not_import_web3_or_the_web_stack() -> None:
+    for name in imports_of("service"):
+        assert not name.startswith(("web3", "eth_", "fastapi", "docanchor.chain", "docanchor.api"))
+        assert not name.startswith("docanchor.config"), "settings are read at the edges only"
