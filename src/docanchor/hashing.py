@@ -26,6 +26,11 @@ LEAF_DATA_SIZE: Final = SALT_SIZE + 2 * DIGEST_SIZE
 CHUNK_SIZE: Final = 1 << 20
 MAX_METADATA_BYTES: Final = 16 * 1024
 MAX_SAFE_INTEGER: Final = 2**53 - 1
+MAX_JSON_DEPTH: Final = 64
+"""Deepest nesting of arrays and objects accepted in metadata (and receipts).
+
+Checked without recursion, before anything recursive runs, so that a hostile
+input is refused with a clear message, never by exhausting the stack."""
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -95,6 +100,27 @@ def digest_chunks(chunks: Iterable[bytes]) -> bytes:
 # --- metadata (spec section 2) -----------------------------------------------
 
 
+def json_depth(value: Any) -> int:
+    """Nesting depth of decoded JSON (a scalar is 0, ``[]`` and ``{}`` are 1). Iterative."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            deepest = max(deepest, depth)
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        if depth > 10 * MAX_JSON_DEPTH:
+            return depth  # deep enough to refuse; no need to walk the rest
+        stack.extend((child, depth) for child in children)
+    return deepest
+
+
 def _check_metadata_value(value: Any, path: str) -> None:
     if value is None or isinstance(value, (bool, str)):
         return
@@ -132,6 +158,8 @@ def canonical_metadata(metadata: Mapping[str, Any] | None) -> bytes:
         return b"{}"
     if not isinstance(metadata, Mapping):
         raise MetadataError("metadata must be a JSON object")
+    if json_depth(metadata) > MAX_JSON_DEPTH:
+        raise MetadataError(f"metadata is nested more than {MAX_JSON_DEPTH} levels deep")
     _check_metadata_value(metadata, "$")
     try:
         canonical: bytes = rfc8785.dumps(metadata)

@@ -479,6 +479,11 @@ def parse_receipt(data: Any) -> Receipt:
     Unknown members are kept (in ``extra``), not refused. Nothing here checks
     that the digests agree with each other; that is :func:`evaluate_receipt`.
     """
+    # The receipt's own members add a few levels above the metadata's limit.
+    if hashing.json_depth(data) > hashing.MAX_JSON_DEPTH + 4:
+        raise ReceiptFormatError(
+            f"the receipt is nested too deeply (metadata may nest {hashing.MAX_JSON_DEPTH} levels)"
+        )
     try:
         return _parse_receipt(data)
     except RecursionError as exc:

@@ -295,3 +295,21 @@ def test_parse_sha256_lenient() -> None:
     for bad in ("0x", HEX[:-2], "0x0x" + HEX):
         with pytest.raises(InputError):
             hashing.parse_sha256_lenient(bad)
+
+
+def test_metadata_nested_deeper_than_the_limit_is_refused_with_a_clear_error() -> None:
+    from docanchor.hashing import MAX_JSON_DEPTH, json_depth
+
+    ok: dict[str, object] = {"a": []}
+    for _ in range(MAX_JSON_DEPTH - 2):
+        ok = {"a": ok}
+    assert json_depth(ok) == MAX_JSON_DEPTH
+    hashing.canonical_metadata(ok)  # at the limit: accepted
+    with pytest.raises(MetadataError, match="nested more than"):
+        hashing.canonical_metadata({"deeper": ok})
+    # Far deeper than any stack: refused by the iterative check, not a crash.
+    deep: list[object] = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(MetadataError):
+        hashing.canonical_metadata({"x": deep})
