@@ -3,13 +3,18 @@
 Starts ``docanchor serve`` (uvicorn) over a fresh SQLite database holding a
 few thousand registered documents, sealed into a batch (no chain is needed:
 the node URL points at a closed port, so look-ups answer from the database),
-then drives it with keep-alive HTTP/1.1 clients from separate processes and
-prints a table. Every request goes to 127.0.0.1; counts and times are bounded.
+then drives it with keep-alive HTTP/1.1 clients and prints a table. Every
+request goes to 127.0.0.1; counts and times are bounded.
 
-The clients run on the same machine as the server and take their share of
-its cores; the table says how many cores there were.
+Verify and single registration are driven by ``wrk`` (a C load generator,
+with ``scripts/bench_api_wrk.lua`` for the request bodies) when it is on the
+PATH, else by small asyncio clients in separate Python processes; bulk
+registration always by the Python client (a few large requests). The
+clients run on the same machine as the server and take their share of its
+cores: the table says which client drove each row and how many cores there
+were.
 
-Usage: scripts/bench_api [--documents N] [--workers W] [--clients C] ...
+Usage: scripts/bench_api [--documents N] [--workers W] [--clients C] [--client wrk] ...
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+WRK_SCRIPT = REPO / "scripts" / "bench_api_wrk.lua"
 DOCANCHOR = str(Path(sys.executable).with_name("docanchor"))
 HOST = "127.0.0.1"
 
@@ -135,6 +141,51 @@ def load(
     }
 
 
+def wrk_load(
+    port: int, args: list[str], *, clients: int, threads: int, seconds: float
+) -> dict[str, Any]:
+    """``clients`` keep-alive connections from ``wrk`` for ``seconds`` (closed loop)."""
+    wrk = shutil.which("wrk")
+    assert wrk is not None
+    command = [
+        wrk,
+        f"-t{threads}",
+        f"-c{clients}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(WRK_SCRIPT),
+        f"http://{HOST}:{port}",
+        "--",
+        *args,
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True)
+    line = next((x for x in out.stdout.splitlines() if x.startswith("WRKJSON ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no summary:\n{out.stdout}\n{out.stderr}")
+    data = json.loads(line[len("WRKJSON ") :])
+    requests = int(data["requests"])
+    busy = data["duration_us"] / 1e6
+    failed = data["non_2xx_3xx"]
+    errors = sum(data[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
+    statuses = {"2xx": requests - failed}
+    if failed:
+        statuses["other"] = failed
+    if errors:
+        statuses["socket errors"] = errors
+    return {
+        "requests": requests,
+        "seconds": busy,
+        "wall": busy,
+        "rps": requests / busy,
+        "p50_ms": data["p50_us"] / 1000,
+        "p99_ms": data["p99_us"] / 1000,
+        "mean_ms": data["mean_us"] / 1000,
+        "statuses": statuses,
+    }
+
+
 # --- the server -----------------------------------------------------------------------
 
 
@@ -218,13 +269,26 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=5_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--client-procs", type=int, default=2)
-    parser.add_argument("--verify-requests", type=int, default=20_000)
-    parser.add_argument("--register-requests", type=int, default=4_000)
+    parser.add_argument(
+        "--client",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="Load generator for verify and single registration (auto: wrk when installed).",
+    )
+    parser.add_argument("--client-procs", type=int, default=2, help="Python client processes.")
+    parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=10.0, help="Duration of a wrk run.")
+    parser.add_argument("--verify-requests", type=int, default=20_000, help="Python client.")
+    parser.add_argument("--register-requests", type=int, default=4_000, help="Python client.")
     parser.add_argument("--bulk-requests", type=int, default=10)
     parser.add_argument("--bulk-size", type=int, default=10_000)
     parser.add_argument("--max-seconds", type=float, default=60.0)
     args = parser.parse_args()
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    if use_wrk and shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk), or use --client python")
+    python_client = f"python ({args.client_procs} procs)"
+    driver = f"wrk ({args.wrk_threads} thread)" if use_wrk else python_client
 
     folder = Path(tempfile.mkdtemp(prefix="docanchor-bench-"))
     try:
@@ -234,35 +298,21 @@ def main() -> None:
         print(f"seeded {args.documents} documents (sealed) in {time.perf_counter() - t0:.1f} s")
         port = free_port()
         server = start_server(data_dir, port, args.workers, folder / "serve.log")
-        rows: list[tuple[str, dict[str, Any], float]] = []
+        rows: list[tuple[str, str, int, dict[str, Any], float]] = []
         try:
             rnd = random.Random(7)
             auth = {"Authorization": f"Bearer {key}"}
+            # Nine in ten look up a registered document, one in ten an unknown one.
+            lookups = [
+                digests[rnd.randrange(len(digests))] if i % 10 else secrets.token_hex(32)
+                for i in range(10_000)
+            ]
+            digest_file = folder / "lookups.txt"
+            digest_file.write_text("\n".join(lookups) + "\n")
 
             def verify(i: int) -> bytes:
-                # Nine in ten look up a registered document, one in ten an unknown one.
-                digest = digests[rnd.randrange(len(digests))] if i % 10 else secrets.token_hex(32)
-                body = json.dumps({"sha256": digest}).encode()
+                body = json.dumps({"sha256": lookups[i % len(lookups)]}).encode()
                 return _request("POST", "/v1/verify", body, {"Content-Type": "application/json"})
-
-            # Warm up every worker's caches and connections, then measure.
-            load(
-                port,
-                verify,
-                total=2_000,
-                clients=args.clients,
-                procs=args.client_procs,
-                max_seconds=20,
-            )
-            result = load(
-                port,
-                verify,
-                total=args.verify_requests,
-                clients=args.clients,
-                procs=args.client_procs,
-                max_seconds=args.max_seconds,
-            )
-            rows.append(("POST /v1/verify (JSON digest)", result, result["rps"]))
 
             document = b"%PDF-1.7 " + os.urandom(2_000)
 
@@ -274,15 +324,56 @@ def main() -> None:
                     "POST", "/v1/documents", body, {**auth, "Content-Type": content_type}
                 )
 
-            result = load(
-                port,
-                register,
-                total=args.register_requests,
-                clients=args.clients,
-                procs=args.client_procs,
-                max_seconds=args.max_seconds,
+            # Warm up every worker's caches and connections, then measure.
+            if use_wrk:
+                wrk_args = ["verify", str(digest_file)]
+                wrk_load(port, wrk_args, clients=args.clients, threads=args.wrk_threads, seconds=3)
+                result = wrk_load(
+                    port,
+                    wrk_args,
+                    clients=args.clients,
+                    threads=args.wrk_threads,
+                    seconds=args.seconds,
+                )
+            else:
+                warm = {"clients": args.clients, "procs": args.client_procs, "max_seconds": 20}
+                load(port, verify, total=2_000, **warm)
+                result = load(
+                    port,
+                    verify,
+                    total=args.verify_requests,
+                    clients=args.clients,
+                    procs=args.client_procs,
+                    max_seconds=args.max_seconds,
+                )
+            rows.append(("POST /v1/verify (JSON digest)", driver, args.clients, result, 0.0))
+
+            if use_wrk:
+                result = wrk_load(
+                    port,
+                    ["register", key, secrets.token_hex(4)],
+                    clients=args.clients,
+                    threads=args.wrk_threads,
+                    seconds=args.seconds,
+                )
+            else:
+                result = load(
+                    port,
+                    register,
+                    total=args.register_requests,
+                    clients=args.clients,
+                    procs=args.client_procs,
+                    max_seconds=args.max_seconds,
+                )
+            rows.append(
+                (
+                    "POST /v1/documents (2 KB multipart file)",
+                    driver,
+                    args.clients,
+                    result,
+                    result["rps"],
+                )
             )
-            rows.append(("POST /v1/documents (2 KB multipart file)", result, result["rps"]))
 
             def bulk(i: int) -> bytes:
                 items = [
@@ -297,36 +388,24 @@ def main() -> None:
                     "POST", "/v1/documents/bulk", body, {**auth, "Content-Type": "application/json"}
                 )
 
-            result = load(
-                port,
-                bulk,
-                total=args.bulk_requests,
-                clients=1,
-                procs=1,
-                max_seconds=args.max_seconds,
-            )
-            rows.append(
-                (
-                    f"POST /v1/documents/bulk ({args.bulk_size} items, 1 client)",
-                    result,
-                    result["rps"] * args.bulk_size,
+            for clients in (1, 2):
+                result = load(
+                    port,
+                    bulk,
+                    total=args.bulk_requests,
+                    clients=clients,
+                    procs=clients,
+                    max_seconds=args.max_seconds,
                 )
-            )
-            result = load(
-                port,
-                bulk,
-                total=args.bulk_requests,
-                clients=2,
-                procs=2,
-                max_seconds=args.max_seconds,
-            )
-            rows.append(
-                (
-                    f"POST /v1/documents/bulk ({args.bulk_size} items, 2 clients)",
-                    result,
-                    result["rps"] * args.bulk_size,
+                rows.append(
+                    (
+                        f"POST /v1/documents/bulk ({args.bulk_size} items)",
+                        f"python ({clients} procs)",
+                        clients,
+                        result,
+                        result["rps"] * args.bulk_size,
+                    )
                 )
-            )
         finally:
             server.terminate()
             try:
@@ -338,18 +417,20 @@ def main() -> None:
         print()
         print(
             f"docanchor HTTP API on {HOST}, uvicorn --workers {args.workers}, SQLite, "
-            f"{args.documents} documents; {cores} cores shared with the load generator "
-            f"({args.client_procs} processes)"
+            f"{args.documents} documents; {cores} cores shared with the load generator"
         )
         print()
-        print("| operation | clients | requests | req/s | docs/s | p50 ms | p99 ms | statuses |")
-        print("|---|---:|---:|---:|---:|---:|---:|---|")
-        for name, r, docs in rows:
-            clients = 1 if "1 client" in name else 2 if "2 clients" in name else args.clients
+        print(
+            "| operation | load generator | clients | requests | req/s | docs/s | p50 ms | "
+            "p99 ms | statuses |"
+        )
+        print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+        for name, client, clients, r, docs in rows:
             statuses = ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))
             print(
-                f"| {name} | {clients} | {r['requests']} | {r['rps']:,.0f} | {docs:,.0f} | "
-                f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {statuses} |"
+                f"| {name} | {client} | {clients} | {r['requests']} | {r['rps']:,.0f} | "
+                f"{f'{docs:,.0f}' if docs else ''} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+                f"{statuses} |"
             )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -338,20 +338,23 @@ class DocAnchorService:
         entity = _text_member({"entity_ruc": entity}, "entity_ruc", 32) or ""
         reference = _text_member(meta, "reference", 200)
         doc_type = _text_member(meta, "type", 100)
-        urandom = os.urandom
+        # One call to the CSPRNG for the whole list: 32 fresh bytes per registration.
+        salts = os.urandom(hashing.SALT_SIZE * len(digests)).hex()
+        step = 2 * hashing.SALT_SIZE
         out: list[NewRegistration] = []
-        for digest in digests:
+        append = out.append
+        for n, digest in enumerate(digests):
             if len(digest) != hashing.DIGEST_SIZE:
                 raise InputError("a document digest is 32 bytes (64 hex characters)")
-            out.append(
+            append(
                 NewRegistration(
-                    sha256=digest.hex(),
-                    salt=urandom(hashing.SALT_SIZE).hex(),
-                    metadata_json=metadata_json,
-                    metadata_sha256=metadata_sha256,
-                    entity_ruc=entity,
-                    reference=reference,
-                    doc_type=doc_type,
+                    digest.hex(),
+                    salts[n * step : (n + 1) * step],
+                    metadata_json,
+                    metadata_sha256,
+                    entity,
+                    reference,
+                    doc_type,
                 )
             )
         return out

@@ -18,7 +18,6 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -130,8 +129,9 @@ class ServiceLock(SQLModel, table=True):
 # --- values handed to the service -----------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class NewRegistration:
+class NewRegistration(NamedTuple):
+    """A registration about to be inserted (hex digests and salt, canonical metadata)."""
+
     sha256: str
     salt: str
     metadata_json: str
@@ -244,17 +244,20 @@ def _select_registrations(
     return out
 
 
-def _pg_insert_registrations(cursor: Any, values: Sequence[tuple[Any, ...]]) -> list[_StoredKey]:
+def _pg_insert(cursor: Any, values: Sequence[tuple[Any, ...]]) -> int:
     """PostgreSQL: COPY the rows into a temporary table, insert the new ones in order.
 
     COPY is an order of magnitude faster than row-by-row inserts; ``ord`` keeps
-    the ids in submission order (and so the leaf order of the next batch).
+    the ids in submission order (and so the leaf order of the next batch). The
+    rows stay in ``document_in`` until :func:`_pg_stored_keys` or the commit.
+    Returns how many rows were new.
     """
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS document_in (ord integer, sha256 text, salt text, "
         "metadata_json text, metadata_sha256 text, entity_ruc text, reference text, "
         "doc_type text, created_at timestamptz) ON COMMIT DELETE ROWS"
     )
+    cursor.execute("TRUNCATE document_in")
     with cursor.copy(
         "COPY document_in (ord, sha256, salt, metadata_json, metadata_sha256, entity_ruc, "
         "reference, doc_type, created_at) FROM STDIN"
@@ -267,13 +270,17 @@ def _pg_insert_registrations(cursor: Any, values: Sequence[tuple[Any, ...]]) -> 
         "entity_ruc, reference, doc_type, created_at FROM document_in ORDER BY ord "
         "ON CONFLICT DO NOTHING"
     )
+    return max(int(cursor.rowcount), 0)
+
+
+def _pg_stored_keys(cursor: Any) -> list[_StoredKey]:
+    """The stored (id, sha256, metadata_sha256, salt) of the rows last given to _pg_insert."""
     cursor.execute(
         "SELECT d.id, d.sha256, d.metadata_sha256, d.salt FROM document_in i JOIN document d "
         "ON d.sha256 = i.sha256 AND d.entity_ruc = i.entity_ruc "
         "AND d.metadata_sha256 = i.metadata_sha256"
     )
     rows: list[_StoredKey] = cursor.fetchall()
-    cursor.execute("TRUNCATE document_in")
     return rows
 
 
@@ -379,6 +386,27 @@ class Store:
         Bulk registration is the hot path (100,000 digests in seconds), so the
         rows go to the driver directly rather than through the ORM.
         """
+        resolved = self._register(items, now=now, with_rows=True)
+        out: list[tuple[DocumentRow, bool]] = []
+        seen: set[tuple[str, str, str]] = set()
+        for item in items:
+            key = (item.entity_ruc, item.sha256, item.metadata_sha256)
+            row, created = resolved[key]
+            out.append((row, created and key not in seen))
+            seen.add(key)
+        return out
+
+    def register_counts(
+        self, items: Sequence[NewRegistration], *, now: datetime | None = None
+    ) -> tuple[int, int]:
+        """As :meth:`register`, reading nothing back: (created, already registered)."""
+        created = self._register(items, now=now, with_rows=False)
+        assert isinstance(created, int)
+        return created, len(items) - created
+
+    def _register(
+        self, items: Sequence[NewRegistration], *, now: datetime | None, with_rows: bool
+    ) -> Any:
         created_at = now or utcnow()
         by_entity: dict[str, dict[tuple[str, str], NewRegistration]] = {}
         for item in items:
@@ -397,6 +425,7 @@ class Store:
             "ON CONFLICT DO NOTHING"
         )
         resolved: dict[tuple[str, str, str], tuple[DocumentRow, bool]] = {}
+        inserted = 0
         with self.session() as session:
             cursor = session.connection().connection.cursor()
             for entity, group in by_entity.items():
@@ -416,9 +445,15 @@ class Store:
                     for i in group.values()
                 ]
                 if self.dialect == "postgresql":
-                    stored = _pg_insert_registrations(cursor, values)
+                    inserted += _pg_insert(cursor, values)
                 else:
                     cursor.executemany(insert_sql, values)
+                    inserted += max(cursor.rowcount, 0)
+                if not with_rows:
+                    continue
+                if self.dialect == "postgresql":
+                    stored = _pg_stored_keys(cursor)
+                else:
                     stored = _select_registrations(
                         cursor, mark, entity, sorted({k[0] for k in group})
                     )
@@ -451,14 +486,7 @@ class Store:
                         resolved[(entity, row.sha256, row.metadata_sha256)] = (row, False)
             cursor.close()
             session.commit()
-        out: list[tuple[DocumentRow, bool]] = []
-        seen: set[tuple[str, str, str]] = set()
-        for item in items:
-            key = (item.entity_ruc, item.sha256, item.metadata_sha256)
-            row, created = resolved[key]
-            out.append((row, created and key not in seen))
-            seen.add(key)
-        return out
+        return resolved if with_rows else inserted
 
     def _ensure_entity(self, session: Session, ruc: str) -> None:
         insert = sqlite_insert(_ENTITY) if self.dialect == "sqlite" else pg_insert(_ENTITY)

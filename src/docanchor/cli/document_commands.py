@@ -16,6 +16,8 @@ from docanchor.errors import EXIT_CHECK_FAILED, InputError, NotFoundError
 from docanchor.service import DocAnchorService, batch_json, not_found
 from docanchor.store import DocumentView
 
+SUBMIT_CHUNK = 50_000
+
 
 def _progress(total: int, label: str) -> Any:
     """A rich progress bar on stderr, only when stderr is a terminal."""
@@ -90,6 +92,14 @@ def _read_hashes(path: Path) -> list[bytes]:
     with handle:
         for number, line in enumerate(handle, 1):
             text = line.strip()
+            if len(text) == 64:  # the common case, without the lenient parser's cost
+                try:
+                    value = bytes.fromhex(text)
+                except ValueError:
+                    value = b""
+                if len(value) == 32:
+                    digests.append(value)
+                    continue
             if not text or text.startswith("#"):
                 continue
             try:
@@ -173,28 +183,34 @@ def submit(
         raise InputError("nothing to submit: the folders hold no files and the list no digests")
 
     service = _service()
-    items = service.prepare_registrations([d for _, d in labelled], metadata, entity_ruc=entity)
-    results = service.register_many(items)
-    created = sum(1 for r in results if r.created)
-    if as_json:
-        for (label, _), result in zip(labelled, results, strict=True):
-            view = result.view
-            emit_json(
-                {
-                    "path": label,
-                    "created": result.created,
-                    **{k: v for k, v in _doc_json(service, view).items()},
-                }
-            )
-        return
-    if len(results) <= 20:
-        for (label, _), result in zip(labelled, results, strict=True):
-            mark = "registered" if result.created else "already registered"
-            typer.echo(f"{result.view.document.sha256}  {label}  ({mark})")
-    typer.echo(
-        f"{created} document(s) registered, {len(results) - created} already registered; "
-        "run `docanchor anchor` to anchor them"
-    )
+    # Registered in chunks, each committed on its own: memory stays flat for a
+    # million digests, and a repeat after an interruption is idempotent.
+    created = 0
+    show_each = as_json or len(labelled) <= 20
+    bar = _progress(len(labelled), "registering")
+    for start in range(0, len(labelled), SUBMIT_CHUNK):
+        chunk = labelled[start : start + SUBMIT_CHUNK]
+        items = service.prepare_registrations([d for _, d in chunk], metadata, entity_ruc=entity)
+        if not show_each:
+            created += service.store.register_counts(items)[0]
+            _advance(bar, len(chunk))
+            continue
+        for (label, _), result in zip(chunk, service.register_many(items), strict=True):
+            created += result.created
+            if as_json:
+                emit_json(
+                    {"path": label, "created": result.created, **_doc_json(service, result.view)}
+                )
+            else:
+                mark = "registered" if result.created else "already registered"
+                typer.echo(f"{result.view.document.sha256}  {label}  ({mark})")
+        _advance(bar, len(chunk))
+    _stop(bar)
+    if not as_json:
+        typer.echo(
+            f"{created} document(s) registered, {len(labelled) - created} already registered; "
+            "run `docanchor anchor` to anchor them"
+        )
 
 
 @app.command()
