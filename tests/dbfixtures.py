@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -27,14 +28,15 @@ def _with_search_path(url: str, schema: str) -> str:
     return f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
 
 
-@pytest.fixture(params=database_kinds())
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL of an empty database of each kind under test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'docanchor.sqlite3'}"
+@contextmanager
+def fresh_database_url(kind: str, folder: Path, prefix: str = "t_") -> Iterator[str]:
+    """An empty database of ``kind``: a SQLite file in ``folder``, or a PostgreSQL
+    schema of its own (dropped afterwards) on DOCANCHOR_TEST_DATABASE_URL."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'docanchor.sqlite3'}"
         return
     base = os.environ[PG_ENV]
-    schema = "t_" + secrets.token_hex(6)
+    schema = prefix + secrets.token_hex(6)
     engine = sa.create_engine(base)
     with engine.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
@@ -44,3 +46,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture(params=database_kinds())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database of each kind under test."""
+    with fresh_database_url(request.param, tmp_path) as url:
+        yield url

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import secrets
 import threading
@@ -24,10 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import sqlalchemy as sa
 
 from anvil import AnvilNode
-from dbfixtures import PG_ENV, _with_search_path, database_kinds
+from dbfixtures import database_kinds, fresh_database_url
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.devnet import free_port
 from docanchor.hashing import leaf_hash
@@ -83,20 +81,8 @@ def module_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """One empty database of each kind for this module (the setup is shared by its tests)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('webdb') / 'docanchor.sqlite3'}"
-        return
-    base = os.environ[PG_ENV]
-    schema = "w_" + secrets.token_hex(6)
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield _with_search_path(base, schema)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    with fresh_database_url(request.param, tmp_path_factory.mktemp("webdb"), "w_") as url:
+        yield url
 
 
 def _wait_until(predicate: Any, what: str, timeout: float = 20.0) -> None:

@@ -19,11 +19,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from docanchor import __version__
 from docanchor.api.context import ApiContext
+from docanchor.api.fastpath import PATH as VERIFY_PATH
+from docanchor.api.fastpath import VerifyFastPath
 from docanchor.api.logs import RequestMiddleware, configure_logging
 from docanchor.api.openapi import install_openapi
 from docanchor.api.problems import PROBLEM_JSON, install_problem_handlers, problem_body
@@ -92,13 +95,25 @@ def create_app(
     app.state.ctx = ctx
     install_problem_handlers(app)
     install_openapi(app)
-    app.add_middleware(RequestMiddleware, metrics=ctx.metrics, problem_500=_problem_500)
 
     from docanchor.api import routes_entity, routes_ops, routes_public
 
     app.include_router(routes_public.router)
     app.include_router(routes_entity.router)
     app.include_router(routes_ops.router)
+    verify_route = next(
+        r
+        for r in routes_public.router.routes
+        if isinstance(r, APIRoute) and r.path == VERIFY_PATH and "POST" in (r.methods or ())
+    )
+    app.add_middleware(
+        VerifyFastPath,
+        ctx=ctx,
+        route=verify_route,
+        inline=service.store.dialect == "sqlite",
+    )
+    # Added last, so outermost: request ids, logs and metrics cover the fast path too.
+    app.add_middleware(RequestMiddleware, metrics=ctx.metrics, problem_500=_problem_500)
     # The web page answers whatever no route matched. As the router's default app
     # (rather than a Mount at "/") it never shadows an API route, and a wrong
     # method on an API path still gets that route's 405.

@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 
 from docanchor.api.loop import AnchorLoop
 from docanchor.api.redact import redact
-from docanchor.api.views import ReceiptCache
+from docanchor.api.views import ReceiptCache, VerifyCache
 from docanchor.config import Settings
 from docanchor.errors import ChainError, DocAnchorError
 from docanchor.metrics import Metrics
@@ -45,6 +45,7 @@ class ApiContext:
         self.owns_service = owns_service
         self.metrics = Metrics(service.store)
         self.receipts = ReceiptCache(service)
+        self.verify_cache = VerifyCache(service, self.receipts)
         self._lock = threading.Lock()
         self._anchoring: DocAnchorService | None = None
         self._client: ChainClient | None = None

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from docanchor.api.context import ApiContext, Ctx
@@ -62,7 +62,7 @@ Offset = Annotated[int, Query(ge=0, le=BIG, description="Items to skip.")]
         required_parts=("file",),
     ),
 )
-async def verify(request: Request, ctx: Ctx) -> JSONResponse:
+async def verify(request: Request, ctx: Ctx) -> Response:
     """The document's status (``not_found`` when it was never registered), its receipts,
     its registrations and every version registered under the same reference.
 
@@ -78,7 +78,11 @@ async def verify(request: Request, ctx: Ctx) -> JSONResponse:
             digest, filename, size = form.sha256, form.filename, form.size
         elif is_json(request):
             body = await read_json(request, DigestQuery, DIGEST_BODY_LIMIT)
-            digest = bytes.fromhex(body.sha256)
+            status, content = await run_in_threadpool(
+                ctx.verify_cache.answer, bytes.fromhex(body.sha256)
+            )
+            ctx.metrics.observe_verify(status)
+            return Response(content, media_type="application/json")
         else:
             raise UnsupportedMediaTypeError(
                 "send the document as multipart/form-data (part 'file') or its digest as "

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from docanchor.service import DocAnchorService, batch_json
-from docanchor.store import Batch, DocumentView
+from docanchor.store import Batch, DocumentView, LookupRows
 
 _PRIVATE_BATCH_MEMBERS: Final = ("last_error",)
 
@@ -131,6 +131,18 @@ def verify_answer(
     """What ``POST /v1/verify`` answers for a digest (from the database only)."""
     sha = digest.hex()
     views, family = service.store.lookup_with_versions(sha)
+    return _verify_json(receipts, sha, views, family, filename=filename, size=size)
+
+
+def _verify_json(
+    receipts: ReceiptCache,
+    sha: str,
+    views: list[DocumentView],
+    family: list[DocumentView],
+    *,
+    filename: str | None = None,
+    size: int | None = None,
+) -> dict[str, Any]:
     versions = [
         {
             "entity_ruc": other.document.entity_ruc or None,
@@ -147,7 +159,7 @@ def verify_answer(
         )
     ]
     answer: dict[str, Any] = {
-        "status": service.best_status(views),
+        "status": DocAnchorService.best_status(views),
         "sha256": sha,
         "receipts": [receipts.receipt(v) for v in views],
         "registrations": [registration_summary(v) for v in views],
@@ -160,10 +172,61 @@ def verify_answer(
     return answer
 
 
+def encode_json(data: Any) -> bytes:
+    """JSON as the API's responses carry it (what Starlette's JSONResponse writes)."""
+    return json.dumps(
+        data, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+class VerifyCache:
+    """Encoded ``POST /v1/verify`` answers, keyed on the digest and the database rows
+    they were built from (bounded, thread-safe).
+
+    Every look-up still reads the rows (one statement): an answer is a function of
+    the digest and those rows (the documents, their versions and their batches'
+    columns; receipts depend on nothing else), so a registration, a sealing, an
+    anchor or a reorganisation changes the rows and so the key, and the next
+    look-up builds a new answer. What the cache saves is building the answer and
+    encoding it, most of the cost of a look-up.
+    """
+
+    def __init__(self, service: DocAnchorService, receipts: ReceiptCache, size: int = 8192) -> None:
+        self._service = service
+        self._receipts = receipts
+        self._size = size
+        self._items: OrderedDict[tuple[str, LookupRows], tuple[str, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def answer(self, digest: bytes) -> tuple[str, bytes]:
+        """(status, encoded answer) of the verify look-up of ``digest``."""
+        sha = digest.hex()
+        store = self._service.store
+        rows = store.lookup_rows(sha)
+        key = (sha, rows)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        views, family = store.views_of_lookup(rows, sha)
+        data = _verify_json(self._receipts, sha, views, family)
+        made = (str(data["status"]), encode_json(data))
+        if not rows:  # unknown digests are cheap to answer and would only evict known ones
+            return made
+        with self._lock:
+            self._items[key] = made
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return made
+
+
 __all__ = [
     "ReceiptCache",
+    "VerifyCache",
     "anchor_summary",
     "document_json",
+    "encode_json",
     "iso",
     "public_batch",
     "registration_summary",
