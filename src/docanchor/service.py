@@ -606,11 +606,14 @@ class DocAnchorService:
         self.check_contract()
         head = chain.head_number()
         reports: list[BatchReport] = []
-        to_check = self.store.batches(statuses=["anchored"])
-        latest_confirmed = self.store.batches(statuses=["confirmed"], limit=1, newest_first=True)
-        if latest_confirmed and not self._still_on_chain(latest_confirmed[0]):
+        # Batches anchored through another deployment (another chain or contract,
+        # after a change of configuration) are that deployment's business: their
+        # receipts stay valid there, and nothing here re-anchors them.
+        to_check = [b for b in self.store.batches(statuses=["anchored"]) if self._ours(b)]
+        confirmed = [b for b in self.store.batches(statuses=["confirmed"]) if self._ours(b)]
+        if confirmed and not self._still_on_chain(confirmed[-1]):
             # The newest confirmed anchor is gone: re-examine every confirmed batch.
-            to_check = self.store.batches(statuses=["confirmed", "anchored"])
+            to_check = confirmed + to_check
         for batch in to_check:
             assert batch.id is not None and batch.block_number is not None
             if not self._still_on_chain(batch):
@@ -622,6 +625,12 @@ class DocAnchorService:
                 )
                 reports.append(BatchReport(batch, "confirmed"))
         return reports
+
+    def _ours(self, batch: Batch) -> bool:
+        chain = self.chain
+        return batch.chain_id == chain.chain_id and (batch.contract or "").lower() == (
+            chain.contract_address.lower()
+        )
 
     def _still_on_chain(self, batch: Batch) -> bool:
         assert batch.block_number is not None

@@ -289,3 +289,21 @@ def test_audit_catches_a_tampered_database_row(cli: Cli, tmp_path: Path, databas
     # The tampered batch no longer hands out receipts as if nothing happened.
     receipt = cli.run("receipt", str(docs[0]))
     assert receipt.code == 1 and "altered" in receipt.stderr
+
+
+def test_batches_of_a_previous_deployment_are_left_to_it(cli: Cli, tmp_path: Path) -> None:
+    docs = make_docs(tmp_path / "in", 2)
+    cli.ok("submit", str(docs[0]), "--entity", ENTITY)
+    first = cli.ok("anchor", "--json").json()["batches"][0]
+    receipt = tmp_path / "r.json"
+    receipt.write_text(cli.ok("receipt", str(docs[0])).stdout)
+
+    cli.ok("deploy", "--force")  # a new contract: later batches go there
+    cli.ok("submit", str(docs[1]), "--entity", ENTITY)
+    second = cli.ok("anchor", "--json").json()["batches"]
+    assert [b["id"] for b in second] == [first["id"] + 1]  # the first is not anchored again
+    status = cli.ok("status", "--json").json()
+    contracts = {b["id"]: b["contract"] for b in status["batches"]}
+    assert contracts[first["id"]] != contracts[first["id"] + 1]
+    assert all(b["status"] == "confirmed" for b in status["batches"])
+    cli.ok("verify", str(docs[0]), "--receipt", str(receipt))

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from docanchor.service import DocAnchorService, batch_json
-from docanchor.store import Batch, DocumentView, LookupRows
+from docanchor.store import Batch, DocumentView
 
 _PRIVATE_BATCH_MEMBERS: Final = ("last_error",)
 
@@ -179,15 +179,30 @@ def encode_json(data: Any) -> bytes:
     ).encode("utf-8")
 
 
+_BATCH_FIELDS: Final = tuple(Batch.model_fields)
+
+
+def _state_of(views: list[DocumentView]) -> tuple[Any, ...]:
+    """Every stored value of the views (document, version, batch), hashable."""
+    return tuple(
+        (
+            v.document,
+            v.version,
+            None if v.batch is None else tuple(getattr(v.batch, n) for n in _BATCH_FIELDS),
+        )
+        for v in views
+    )
+
+
 class VerifyCache:
-    """Encoded ``POST /v1/verify`` answers, keyed on the digest and the database rows
+    """Encoded ``POST /v1/verify`` answers, keyed on the digest and the stored values
     they were built from (bounded, thread-safe).
 
-    Every look-up still reads the rows (one statement): an answer is a function of
-    the digest and those rows (the documents, their versions and their batches'
-    columns; receipts depend on nothing else), so a registration, a sealing, an
-    anchor or a reorganisation changes the rows and so the key, and the next
-    look-up builds a new answer. What the cache saves is building the answer and
+    Every look-up still reads the database (one statement): an answer is a function
+    of the digest and what it read (the documents, their versions and every column
+    of their batches; receipts depend on nothing else), so a registration, a sealing,
+    an anchor or a reorganisation changes the key, and the next look-up builds a new
+    answer. What the cache saves is building the answer (receipts, versions) and
     encoding it, most of the cost of a look-up.
     """
 
@@ -195,25 +210,24 @@ class VerifyCache:
         self._service = service
         self._receipts = receipts
         self._size = size
-        self._items: OrderedDict[tuple[str, LookupRows], tuple[str, bytes]] = OrderedDict()
+        self._items: OrderedDict[tuple[Any, ...], tuple[str, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
     def answer(self, digest: bytes) -> tuple[str, bytes]:
         """(status, encoded answer) of the verify look-up of ``digest``."""
         sha = digest.hex()
-        store = self._service.store
-        rows = store.lookup_rows(sha)
-        key = (sha, rows)
+        views, family = self._service.store.lookup_with_versions(sha)
+        if not views:  # unknown digests are cheap to answer and would only evict known ones
+            data = _verify_json(self._receipts, sha, views, family)
+            return str(data["status"]), encode_json(data)
+        key = (sha, _state_of(views), _state_of(family))
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
                 return found
-        views, family = store.views_of_lookup(rows, sha)
         data = _verify_json(self._receipts, sha, views, family)
         made = (str(data["status"]), encode_json(data))
-        if not rows:  # unknown digests are cheap to answer and would only evict known ones
-            return made
         with self._lock:
             self._items[key] = made
             while len(self._items) > self._size:
