@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import rfc9162
 
 from docanchor import merkle
 from docanchor.errors import InputError, ProofError, RootMismatchError, VerificationError
@@ -17,14 +18,10 @@ def _h(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def _node(left: bytes, right: bytes) -> bytes:
-    # Written out with hashlib here rather than taken from docanchor.hashing,
-    # so that these expectations do not depend on the code under test.
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def _leaf(data: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + data).digest()
+# Written out with hashlib (rfc9162.py) rather than taken from docanchor.hashing,
+# so that these expectations do not depend on the code under test.
+_node = rfc9162.node
+_leaf = rfc9162.leaf
 
 
 LEAVES = [_leaf(i.to_bytes(2, "big")) for i in range(64)]
@@ -32,16 +29,7 @@ LEAVES = [_leaf(i.to_bytes(2, "big")) for i in range(64)]
 # RFC 6962 reference tree (certificate-transparency merkle_tree_test.cc, the
 # same data as transparency-dev/merkle testonly/constants.go): the published
 # roots of its first 1..8 leaves.
-RFC6962_LEAF_DATA = [
-    b"",
-    b"\x00",
-    b"\x10",
-    b"\x20\x21",
-    b"\x30\x31",
-    b"\x40\x41\x42\x43",
-    bytes(range(0x50, 0x58)),
-    bytes(range(0x60, 0x70)),
-]
+RFC6962_LEAF_DATA = rfc9162.REFERENCE_LEAF_DATA
 RFC6962_ROOTS = [
     "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
     "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
@@ -95,15 +83,7 @@ def test_small_trees_by_hand() -> None:
     assert merkle.MerkleTree(LEAVES[:7]).root == _node(left, right)
 
 
-def _mth(leaves: list[bytes]) -> bytes:
-    """RFC 9162 section 2.1.1, word for word (recursive, for tests only)."""
-    n = len(leaves)
-    if n == 0:
-        return _h(b"")
-    if n == 1:
-        return leaves[0]
-    k = 1 << ((n - 1).bit_length() - 1)
-    return _node(_mth(leaves[:k]), _mth(leaves[k:]))
+_mth = rfc9162.mth
 
 
 @pytest.mark.parametrize("size", [*range(1, 40), 63, 64])
@@ -318,15 +298,7 @@ def test_misbehaving_sequences_raise_proof_errors() -> None:
 # --- consistency proofs ------------------------------------------------------
 
 
-def _subproof(m: int, leaves: list[bytes], complete: bool) -> list[bytes]:
-    """RFC 9162 section 2.1.4.1 SUBPROOF, word for word (tests only)."""
-    n = len(leaves)
-    if m == n:
-        return [] if complete else [_mth(leaves)]
-    k = 1 << ((n - 1).bit_length() - 1)
-    if m <= k:
-        return [*_subproof(m, leaves[:k], complete), _mth(leaves[k:])]
-    return [*_subproof(m - k, leaves[k:], False), _mth(leaves[:k])]
+_subproof = rfc9162.subproof
 
 
 @pytest.mark.parametrize("new_size", [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 64])

@@ -15,6 +15,7 @@ import hashlib
 from functools import cache
 
 import pytest
+import rfc9162
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymerkle import InmemoryTree
@@ -109,27 +110,8 @@ def test_big_trees_agree_with_pymerkle(size: int) -> None:
 # --- consistency ---------------------------------------------------------------
 
 
-def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def _mth(leaves: list[bytes]) -> bytes:
-    """RFC 9162 section 2.1.1, word for word."""
-    if len(leaves) == 1:
-        return leaves[0]
-    k = 1 << ((len(leaves) - 1).bit_length() - 1)
-    return _node(_mth(leaves[:k]), _mth(leaves[k:]))
-
-
-def _subproof(m: int, leaves: list[bytes], complete: bool) -> list[bytes]:
-    """RFC 9162 section 2.1.4.1 SUBPROOF, word for word."""
-    n = len(leaves)
-    if m == n:
-        return [] if complete else [_mth(leaves)]
-    k = 1 << ((n - 1).bit_length() - 1)
-    if m <= k:
-        return [*_subproof(m, leaves[:k], complete), _mth(leaves[k:])]
-    return [*_subproof(m - k, leaves[k:], False), _mth(leaves[:k])]
+_mth = rfc9162.mth
+_subproof = rfc9162.subproof
 
 
 @SETTINGS

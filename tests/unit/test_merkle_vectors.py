@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rfc9162
 
 from docanchor import merkle
 from docanchor.errors import ProofError, VerificationError
@@ -33,18 +34,8 @@ STRICTER_THAN_VECTORS = {
     "consistency/additional/sizes-are-equal-one-and-proof-is-empty.json": "non-32-byte roots",
 }
 
-# The tree of the happy-path cases: the RFC 6962 reference leaves used by
-# certificate-transparency and transparency-dev/merkle (testonly/constants.go).
-REFERENCE_LEAF_DATA = [
-    b"",
-    b"\x00",
-    b"\x10",
-    b"\x20\x21",
-    b"\x30\x31",
-    b"\x40\x41\x42\x43",
-    bytes(range(0x50, 0x58)),
-    bytes(range(0x60, 0x70)),
-]
+# The tree of the happy-path cases (the RFC 6962 reference leaves).
+REFERENCE_LEAF_DATA = rfc9162.REFERENCE_LEAF_DATA
 REFERENCE_LEAVES = [leaf_hash(data) for data in REFERENCE_LEAF_DATA]
 
 
