@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -12,11 +11,6 @@ import rfc9162
 from docanchor import merkle
 from docanchor.errors import InputError, ProofError, RootMismatchError, VerificationError
 from docanchor.hashing import leaf_hash
-
-
-def _h(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
-
 
 # Written out with hashlib (rfc9162.py) rather than taken from docanchor.hashing,
 # so that these expectations do not depend on the code under test.
