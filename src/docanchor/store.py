@@ -8,8 +8,10 @@ opens a database.
 Hex strings in the columns (readable with any SQL client), bytes everywhere
 else. This module imports the pure core only and never talks to the chain.
 
-A document's status is not stored: it is ``pending`` while the document has
-no batch and its batch's status afterwards, so one update moves a whole batch.
+A document's status is not stored: it is ``pending`` while its id is in the
+``pending_document`` queue and its batch's status afterwards (``batch_member``
+holds its batch and leaf index), so one update moves a whole batch and
+sealing never rewrites a document row.
 """
 
 from __future__ import annotations
@@ -100,7 +102,6 @@ class Document(SQLModel, table=True):
 
     __table_args__ = (
         sa.UniqueConstraint("sha256", "entity_ruc", "metadata_sha256", name="uq_document_reg"),
-        sa.Index("ix_document_batch_leaf", "batch_id", "leaf_index"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -112,8 +113,30 @@ class Document(SQLModel, table=True):
     reference: str | None = Field(default=None, max_length=200, index=True)
     doc_type: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
-    batch_id: int | None = Field(default=None, foreign_key="batch.id")
-    leaf_index: int | None = None
+
+
+class PendingDocument(SQLModel, table=True):
+    """A registration not yet in a batch: the queue that sealing empties.
+
+    Sealing moves ids from here to :class:`BatchMember` and never rewrites the
+    document rows themselves, so a batch of a million documents costs a million
+    small inserts, not a million updates of wide, heavily indexed rows.
+    """
+
+    __tablename__ = "pending_document"
+
+    document_id: int = Field(primary_key=True, foreign_key="document.id")
+
+
+class BatchMember(SQLModel, table=True):
+    """A document's place in its batch: the leaf index in the batch's tree."""
+
+    __tablename__ = "batch_member"
+    __table_args__ = (sa.UniqueConstraint("batch_id", "leaf_index", name="uq_batch_member_leaf"),)
+
+    document_id: int = Field(primary_key=True, foreign_key="document.id")
+    batch_id: int = Field(foreign_key="batch.id")
+    leaf_index: int
 
 
 class ServiceLock(SQLModel, table=True):
@@ -159,7 +182,14 @@ class DocumentRow(NamedTuple):
 
 _DOC: Final[sa.Table] = Document.__table__  # type: ignore[attr-defined]
 _ENTITY: Final[sa.Table] = Entity.__table__  # type: ignore[attr-defined]
-_DOC_COLUMNS: Final = tuple(_DOC.c[name] for name in DocumentRow._fields)
+_MEMBER: Final[sa.Table] = BatchMember.__table__  # type: ignore[attr-defined]
+_PENDING: Final[sa.Table] = PendingDocument.__table__  # type: ignore[attr-defined]
+# A document row with its place in a batch (NULL while it is pending).
+_DOCS: Final = _DOC.outerjoin(_MEMBER, _MEMBER.c.document_id == _DOC.c.id)
+_DOC_COLUMNS: Final = tuple(
+    _MEMBER.c[name] if name in ("batch_id", "leaf_index") else _DOC.c[name]
+    for name in DocumentRow._fields
+)
 
 
 _HITS = (
@@ -174,13 +204,15 @@ _LOOKUP_WITH_VERSIONS: Final = sa.union_all(
         sa.func.row_number()
         .over(partition_by=(_DOC.c.entity_ruc, _DOC.c.reference), order_by=_DOC.c.id)
         .label("version"),
-    ).join(
-        _HITS,
-        sa.and_(_DOC.c.entity_ruc == _HITS.c.entity_ruc, _DOC.c.reference == _HITS.c.reference),
+    ).select_from(
+        _DOCS.join(
+            _HITS,
+            sa.and_(_DOC.c.entity_ruc == _HITS.c.entity_ruc, _DOC.c.reference == _HITS.c.reference),
+        )
     ),
-    sa.select(*_DOC_COLUMNS, sa.null().label("version")).where(
-        _DOC.c.sha256 == sa.bindparam("sha256"), _DOC.c.reference.is_(None)
-    ),
+    sa.select(*_DOC_COLUMNS, sa.null().label("version"))
+    .select_from(_DOCS)
+    .where(_DOC.c.sha256 == sa.bindparam("sha256"), _DOC.c.reference.is_(None)),
 ).order_by("id")
 _BATCH: Final[sa.Table] = Batch.__table__  # type: ignore[attr-defined]
 _BATCH_NAMES: Final = tuple(c.name for c in _BATCH.c)
@@ -275,10 +307,11 @@ def _pg_insert(cursor: Any, values: Sequence[tuple[Any, ...]]) -> int:
         for n, row in enumerate(values):
             copy.write_row((n, *row))
     cursor.execute(
-        "INSERT INTO document (sha256, salt, metadata_json, metadata_sha256, entity_ruc, "
-        "reference, doc_type, created_at) SELECT sha256, salt, metadata_json, metadata_sha256, "
-        "entity_ruc, reference, doc_type, created_at FROM document_in ORDER BY ord "
-        "ON CONFLICT DO NOTHING"
+        "WITH added AS (INSERT INTO document (sha256, salt, metadata_json, metadata_sha256, "
+        "entity_ruc, reference, doc_type, created_at) SELECT sha256, salt, metadata_json, "
+        "metadata_sha256, entity_ruc, reference, doc_type, created_at FROM document_in "
+        "ORDER BY ord ON CONFLICT DO NOTHING RETURNING id) "
+        "INSERT INTO pending_document (document_id) SELECT id FROM added"
     )
     return max(int(cursor.rowcount), 0)
 
@@ -368,21 +401,6 @@ class Store:
 
     # --- registrations -------------------------------------------------------------
 
-    def _rows_for(
-        self, session: Session, entity_ruc: str, digests: Sequence[str]
-    ) -> list[DocumentRow]:
-        rows: list[DocumentRow] = []
-        table = _DOC
-        for start in range(0, len(digests), _CHUNK):
-            chunk = digests[start : start + _CHUNK]
-            result = session.execute(
-                sa.select(*_DOC_COLUMNS).where(
-                    table.c.entity_ruc == entity_ruc, table.c.sha256.in_(chunk)
-                )
-            )
-            rows.extend(DocumentRow(*r) for r in result)
-        return rows
-
     def register(
         self, items: Sequence[NewRegistration], *, now: datetime | None = None
     ) -> list[tuple[DocumentRow, bool]]:
@@ -457,8 +475,18 @@ class Store:
                 if self.dialect == "postgresql":
                     inserted += _pg_insert(cursor, values)
                 else:
+                    # Take SQLite's write lock first: from here on no other writer runs,
+                    # so the ids above the current maximum are exactly the ones added.
+                    cursor.execute("UPDATE service_lock SET name = name WHERE 1 = 0")
+                    cursor.execute("SELECT COALESCE(MAX(id), 0) FROM document")
+                    before = cursor.fetchone()[0]  # type: ignore[index]
                     cursor.executemany(insert_sql, values)
                     inserted += max(cursor.rowcount, 0)
+                    cursor.execute(
+                        "INSERT INTO pending_document (document_id) "
+                        "SELECT id FROM document WHERE id > ?",
+                        (before,),
+                    )
                 if not with_rows:
                     continue
                 if self.dialect == "postgresql":
@@ -518,7 +546,9 @@ class Store:
         ]
 
     def _select_rows(self, session: Session, *where: Any) -> list[DocumentRow]:
-        result = session.execute(sa.select(*_DOC_COLUMNS).where(*where).order_by(_DOC.c.id))
+        result = session.execute(
+            sa.select(*_DOC_COLUMNS).select_from(_DOCS).where(*where).order_by(_DOC.c.id)
+        )
         return [DocumentRow(*r) for r in result]
 
     def by_sha256(self, sha256_hex: str) -> list[DocumentView]:
@@ -634,10 +664,7 @@ class Store:
             else:
                 # Take SQLite's write lock now rather than on the first UPDATE.
                 session.execute(sa.text("UPDATE service_lock SET name = name WHERE 1 = 0"))
-            pending = session.exec(
-                select(func.count()).select_from(Document).where(col(Document.batch_id).is_(None))
-            ).one()
-            if pending == 0:
+            if session.execute(sa.select(_PENDING.c.document_id).limit(1)).first() is None:
                 return None
             batch_id = session.execute(
                 sa.insert(batch_table)
@@ -646,20 +673,30 @@ class Store:
             ).scalar_one()
             session.execute(
                 sa.text(
-                    "UPDATE document SET batch_id = :b, leaf_index = picked.idx "
-                    "FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS idx "
-                    "      FROM document WHERE batch_id IS NULL ORDER BY id LIMIT :n) AS picked "
-                    "WHERE document.id = picked.id"
+                    "INSERT INTO batch_member (document_id, batch_id, leaf_index) "
+                    "SELECT document_id, :b, row_number() OVER (ORDER BY document_id) - 1 "
+                    "FROM (SELECT document_id FROM pending_document "
+                    "      ORDER BY document_id LIMIT :n) AS picked"
                 ),
                 {"b": batch_id, "n": limit},
             )
+            session.execute(
+                sa.text(
+                    "DELETE FROM pending_document WHERE document_id IN "
+                    "(SELECT document_id FROM batch_member WHERE batch_id = :b)"
+                ),
+                {"b": batch_id},
+            )
             size = session.execute(
-                sa.select(sa.func.count()).select_from(_DOC).where(_DOC.c.batch_id == batch_id)
+                sa.select(sa.func.count())
+                .select_from(_MEMBER)
+                .where(_MEMBER.c.batch_id == batch_id)
             ).scalar_one()
             leaves = session.execute(
                 sa.text(
-                    "SELECT salt, sha256, metadata_sha256 FROM document "
-                    "WHERE batch_id = :b ORDER BY leaf_index"
+                    "SELECT d.salt, d.sha256, d.metadata_sha256 FROM batch_member m "
+                    "JOIN document d ON d.id = m.document_id "
+                    "WHERE m.batch_id = :b ORDER BY m.leaf_index"
                 ),
                 {"b": batch_id},
                 execution_options={"yield_per": 20_000},
@@ -725,8 +762,9 @@ class Store:
         with self.session() as session:
             query = (
                 sa.select(_DOC.c.salt, _DOC.c.sha256, _DOC.c.metadata_sha256)
-                .where(_DOC.c.batch_id == batch_id)
-                .order_by(_DOC.c.leaf_index)
+                .select_from(_MEMBER.join(_DOC, _DOC.c.id == _MEMBER.c.document_id))
+                .where(_MEMBER.c.batch_id == batch_id)
+                .order_by(_MEMBER.c.leaf_index)
                 .offset(offset)
             )
             if limit is not None:
@@ -736,20 +774,18 @@ class Store:
 
     def batch_document_ids(self, batch_id: int) -> list[int]:
         with self.session() as session:
-            rows = session.exec(
-                select(Document.id)
-                .where(Document.batch_id == batch_id)
-                .order_by(col(Document.leaf_index))
-            ).all()
-            return [int(r) for r in rows if r is not None]
+            rows = session.execute(
+                sa.select(_MEMBER.c.document_id)
+                .where(_MEMBER.c.batch_id == batch_id)
+                .order_by(_MEMBER.c.leaf_index)
+            )
+            return [int(r[0]) for r in rows]
 
     def document_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
         with self.session() as session:
-            pending = session.exec(
-                select(func.count()).select_from(Document).where(col(Document.batch_id).is_(None))
-            ).one()
-            counts["pending"] = int(pending)
+            pending = session.execute(sa.select(sa.func.count()).select_from(_PENDING))
+            counts["pending"] = int(pending.scalar_one())
             rows = session.exec(
                 select(Batch.status, func.coalesce(func.sum(Batch.size), 0)).group_by(Batch.status)
             ).all()

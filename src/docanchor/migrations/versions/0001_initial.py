@@ -1,4 +1,5 @@
-"""Initial schema: entities, API keys, batches, documents, the service lease.
+"""Initial schema: entities, API keys, batches, documents, their batch membership
+and pending queue, the service lease.
 
 Revision ID: 0001
 Revises:
@@ -67,12 +68,22 @@ def upgrade() -> None:
         sa.Column("reference", sa.String(200), nullable=True),
         sa.Column("doc_type", sa.String(100), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("batch_id", sa.Integer(), sa.ForeignKey("batch.id"), nullable=True),
-        sa.Column("leaf_index", sa.Integer(), nullable=True),
         sa.UniqueConstraint("sha256", "entity_ruc", "metadata_sha256", name="uq_document_reg"),
     )
     op.create_index("ix_document_reference", "document", ["reference"])
-    op.create_index("ix_document_batch_leaf", "document", ["batch_id", "leaf_index"])
+    # Pending documents and batch membership live apart from the wide document
+    # rows, so that sealing a batch inserts small rows instead of rewriting them.
+    op.create_table(
+        "pending_document",
+        sa.Column("document_id", sa.Integer(), sa.ForeignKey("document.id"), primary_key=True),
+    )
+    op.create_table(
+        "batch_member",
+        sa.Column("document_id", sa.Integer(), sa.ForeignKey("document.id"), primary_key=True),
+        sa.Column("batch_id", sa.Integer(), sa.ForeignKey("batch.id"), nullable=False),
+        sa.Column("leaf_index", sa.Integer(), nullable=False),
+        sa.UniqueConstraint("batch_id", "leaf_index", name="uq_batch_member_leaf"),
+    )
     op.create_table(
         "service_lock",
         sa.Column("name", sa.String(64), primary_key=True),
