@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from docanchor import __version__
 from docanchor.api.context import ApiContext
 from docanchor.api.fastpath import PATH as VERIFY_PATH
-from docanchor.api.fastpath import VerifyFastPath
+from docanchor.api.fastpath import REGISTER_PATH, RegisterFastPath, VerifyFastPath
 from docanchor.api.logs import RequestMiddleware, configure_logging
 from docanchor.api.openapi import install_openapi
 from docanchor.api.problems import PROBLEM_JSON, install_problem_handlers, problem_body
@@ -106,6 +106,12 @@ def create_app(
         for r in routes_public.router.routes
         if isinstance(r, APIRoute) and r.path == VERIFY_PATH and "POST" in (r.methods or ())
     )
+    register_route = next(
+        r
+        for r in routes_entity.router.routes
+        if isinstance(r, APIRoute) and r.path == REGISTER_PATH and "POST" in (r.methods or ())
+    )
+    app.add_middleware(RegisterFastPath, ctx=ctx, route=register_route)
     app.add_middleware(
         VerifyFastPath,
         ctx=ctx,

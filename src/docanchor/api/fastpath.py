@@ -1,4 +1,5 @@
-"""The hot path of ``POST /v1/verify``: a JSON digest answered below the framework.
+"""The hot paths, answered below the framework: ``POST /v1/verify`` with a JSON
+digest, and ``POST /v1/documents`` (single registration, see :class:`RegisterFastPath`).
 
 A pure ASGI layer in front of the FastAPI router. It answers one request
 shape only, the common and well-formed one: ``POST /v1/verify`` with a JSON
@@ -17,9 +18,11 @@ than a small body before handing it on.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Final
 
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from docanchor.api.context import ApiContext
@@ -116,4 +119,167 @@ class VerifyFastPath:
         await send({"type": "http.response.body", "body": content})
 
 
-__all__ = ["MAX_BODY", "PATH", "VerifyFastPath"]
+# --- POST /v1/documents ----------------------------------------------------------------
+
+REGISTER_PATH: Final = "/v1/documents"
+# Bodies up to this size are read whole here; bigger uploads stream through the route.
+MAX_REGISTER_BODY: Final = 1024 * 1024
+_REGISTRAR_ROLES: Final = frozenset({"entity", "admin"})
+
+
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return bytes(value)
+    return None
+
+
+class RegisterFastPath:
+    """Answers ``POST /v1/documents`` (multipart file or JSON digest) below the framework.
+
+    The request is authenticated, parsed and registered by the same functions the
+    route uses (``auth.authenticate``, ``uploads.parse_form``, ``RegisterBody``,
+    ``routes_entity.registration_answer``), in one trip to the thread pool, so the
+    answer is the route's byte for byte. Whatever is not the well-formed common case
+    (no or a non-Bearer key, a role that may not register, a body over
+    ``MAX_REGISTER_BODY`` or without a length, another content type, anything
+    refused) goes to the route with its body replayed, and the route words the
+    problem. Registration is idempotent, so the route's second attempt after a
+    database error here answers as a repeat would.
+    """
+
+    def __init__(self, app: ASGIApp, *, ctx: ApiContext, route: Any) -> None:
+        self.app = app
+        self.ctx = ctx
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"][len(scope.get("root_path", "")) :] != REGISTER_PATH
+        ):
+            await self.app(scope, receive, send)
+            return
+        authorization = _header(scope, b"authorization")
+        content_type = _header(scope, b"content-type")
+        length = _header(scope, b"content-length")
+        if (
+            authorization is None
+            or authorization[:7].lower() != b"bearer "
+            or content_type is None
+            or length is None
+            or not length.isdigit()
+            or int(length) > MAX_REGISTER_BODY
+        ):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        chunks: list[bytes] = []
+        total = 0
+        more = True
+        while more and total <= MAX_REGISTER_BODY:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            chunks.append(chunk)
+            more = bool(message.get("more_body", False))
+        if more:
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        secret = authorization[7:].strip().decode("latin-1")
+        try:
+            answer = await run_in_threadpool(
+                self._register, secret, content_type.decode("latin-1"), b"".join(chunks)
+            )
+        except (DocAnchorError, ValueError):
+            answer = None
+        if answer is None:
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        content, created = answer
+        scope["route"] = self.route  # the request metrics and log name the route
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201 if created else 200,
+                "headers": [(b"content-length", str(len(content)).encode("ascii")), _JSON_HEADERS],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
+
+    def _register(self, secret: str, content_type: str, body: bytes) -> tuple[bytes, bool] | None:
+        """The answer, or None when the route should take the request."""
+        from docanchor.api.auth import authenticate
+        from docanchor.api.routes_entity import REGISTER_BODY_LIMIT, registration_answer
+        from docanchor.api.schemas import RegisterBody
+        from docanchor.api.uploads import parse_form
+
+        if not secret:
+            return None
+        kind = content_type.split(";", 1)[0].strip().lower()
+        ctx = self.ctx
+        metadata: dict[str, Any] | None
+        if kind == "multipart/form-data":
+            key = authenticate(ctx.service.store, secret)
+            if key.role not in _REGISTRAR_ROLES:
+                return None
+            form = parse_form(
+                content_type,
+                body,
+                max_file_bytes=ctx.settings.max_upload_bytes,
+                text_fields=frozenset({"metadata"}),
+            )
+            assert form.sha256 is not None
+            digest = form.sha256
+            metadata = _metadata_object(form.fields.get("metadata"))
+            if metadata is _NOT_AN_OBJECT:
+                return None
+        elif kind == "application/json" or (
+            kind.startswith("application/") and kind.endswith("+json")
+        ):
+            if len(body) > REGISTER_BODY_LIMIT:
+                return None
+            key = authenticate(ctx.service.store, secret)
+            if key.role not in _REGISTRAR_ROLES:
+                return None
+            try:
+                parsed = RegisterBody.model_validate_json(body)
+            except ValidationError:
+                return None
+            digest, metadata = bytes.fromhex(parsed.sha256), parsed.metadata
+        else:
+            return None
+        return registration_answer(ctx, key, digest, metadata)
+
+
+_NOT_AN_OBJECT: Final[dict[str, Any]] = {}
+
+
+def _metadata_object(raw: bytes | None) -> dict[str, Any] | None:
+    """The metadata form field as the route reads it; ``_NOT_AN_OBJECT`` when the
+    route would refuse it (it then words the problem)."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError):
+        return _NOT_AN_OBJECT
+    return value if isinstance(value, dict) else _NOT_AN_OBJECT
+
+
+def _refuse_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
+
+
+__all__ = [
+    "MAX_BODY",
+    "MAX_REGISTER_BODY",
+    "PATH",
+    "REGISTER_PATH",
+    "RegisterFastPath",
+    "VerifyFastPath",
+]

@@ -8,19 +8,21 @@ admin key registers for the entity the metadata names. Auditors read.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from docanchor.api.auth import ReaderKey, RegistrarKey
 from docanchor.api.context import ApiContext, Ctx
 from docanchor.api.openapi import body_doc, problem_responses
 from docanchor.api.schemas import (
+    MAX_BULK,
     BulkBody,
-    BulkItem,
     BulkResult,
     DocumentList,
     DocumentOut,
@@ -31,12 +33,16 @@ from docanchor.api.uploads import (
     UnsupportedMediaTypeError,
     is_json,
     is_multipart,
+    media_type,
+    read_body,
     read_form,
     read_json,
+    validation_error,
 )
-from docanchor.api.views import document_json, public_batch
+from docanchor.api.views import document_json, encode_json, public_batch
 from docanchor.errors import InputError, MetadataError, PermissionDeniedError
-from docanchor.store import ApiKey, Batch, NewRegistration
+from docanchor.service import DocAnchorService, Registration
+from docanchor.store import ApiKey, Batch, DocumentView, NewRegistration
 
 router = APIRouter(prefix="/v1", tags=["registration"])
 
@@ -78,18 +84,35 @@ def entity_for(key: ApiKey, metadata: dict[str, Any] | None) -> str | None:
     return None if named is not None else key.entity_ruc
 
 
-def _register_one(
+def _stored_view(service: DocAnchorService, registration: Registration) -> DocumentView:
+    """The registration as a look-up shows it: with its version and batch.
+
+    A new registration without a reference has neither (pending, no version), so
+    there is nothing to read back; otherwise one look-up statement by digest.
+    """
+    doc = registration.view.document
+    if registration.created and doc.reference is None:
+        return registration.view
+    hits, _ = service.store.lookup_with_versions(doc.sha256)
+    return next((v for v in hits if v.document.id == doc.id), registration.view)
+
+
+def registration_answer(
     ctx: ApiContext, key: ApiKey, digest: bytes, metadata: dict[str, Any] | None
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[bytes, bool]:
+    """Register one document for ``key``: (the encoded answer, whether it is new).
+
+    Shared by the route and the fast path (``fastpath.RegisterFastPath``), so that
+    both answer with the same bytes.
+    """
     service = ctx.service
     item = service.prepare_registration(digest, metadata, entity_ruc=entity_for(key, metadata))
     registration = service.register_many([item])[0]
-    doc_id = registration.view.document.id
-    assert doc_id is not None
-    view = service.store.get_document(doc_id) or registration.view
+    view = _stored_view(service, registration)
     if registration.created:
         ctx.loop.note_registered(1)
-    return document_json(view, ctx.receipts, created=registration.created), registration.created
+    data = document_json(view, ctx.receipts, created=registration.created)
+    return encode_json(data), registration.created
 
 
 @router.post(
@@ -109,7 +132,7 @@ def _register_one(
         required_parts=("file",),
     ),
 )
-async def register(request: Request, ctx: Ctx, key: RegistrarKey) -> JSONResponse:
+async def register(request: Request, ctx: Ctx, key: RegistrarKey) -> Response:
     """``201`` with the registration and its pending receipt; ``200`` when the same
     document with the same metadata was registered before by the same entity."""
     if is_multipart(request):
@@ -129,27 +152,75 @@ async def register(request: Request, ctx: Ctx, key: RegistrarKey) -> JSONRespons
             "send the document as multipart/form-data (parts 'file' and 'metadata') or "
             'application/json {"sha256": …, "metadata": {…}}'
         )
-    data, created = await run_in_threadpool(_register_one, ctx, key, digest, metadata)
-    return JSONResponse(data, status_code=201 if created else 200)
+    content, created = await run_in_threadpool(registration_answer, ctx, key, digest, metadata)
+    return Response(content, status_code=201 if created else 200, media_type="application/json")
 
 
-def _prepare_all(ctx: ApiContext, key: ApiKey, items: Sequence[BulkItem]) -> list[NewRegistration]:
-    """Every item prepared (and so checked) before anything is stored.
+# One bulk item: the digest (64 lowercase hex) and its metadata object, if any.
+BulkEntry = tuple[str, dict[str, Any] | None]
+_HEX64: Final = re.compile(r"[0-9a-f]{64}")
+_ITEM_MEMBERS: Final = frozenset({"sha256", "metadata"})
+
+
+def _bulk_entries(raw: bytes) -> list[BulkEntry]:
+    """The items of a bulk body, checked by hand in one pass.
+
+    Validating 10,000 items through pydantic models costs more than registering
+    them; the common, well-formed body is checked here instead. Any body this
+    check does not accept is validated by ``BulkBody`` after all, so that every
+    422 names the member at fault in the words of every other endpoint.
+    """
+    try:
+        body = json.loads(raw, parse_constant=_refuse_json_constant)
+    except (UnicodeDecodeError, ValueError):
+        body = None
+    documents = body.get("documents") if isinstance(body, dict) and len(body) == 1 else None
+    if isinstance(documents, list) and len(documents) <= MAX_BULK:
+        entries: list[BulkEntry] = []
+        append = entries.append
+        match = _HEX64.fullmatch
+        for item in documents:
+            if not isinstance(item, dict) or not _ITEM_MEMBERS.issuperset(item):
+                break
+            sha = item.get("sha256")
+            metadata = item.get("metadata")
+            if not isinstance(sha, str) or match(sha) is None:
+                break
+            if metadata is not None and not isinstance(metadata, dict):
+                break
+            append((sha, metadata))
+        else:
+            return entries
+    try:
+        model = BulkBody.model_validate_json(raw)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    return [(item.sha256, item.metadata) for item in model.documents]
+
+
+def _prepare_all(ctx: ApiContext, key: ApiKey, items: Sequence[BulkEntry]) -> list[NewRegistration]:
+    """Every item prepared (and so checked) before anything is stored, in item order.
 
     Items with the same metadata are prepared together: the metadata is checked
     and canonicalised once per distinct object, not once per document.
     """
     groups: dict[str, list[int]] = {}
-    for index, item in enumerate(items):
-        same = json.dumps(item.metadata, sort_keys=True) if item.metadata else ""
-        groups.setdefault(same, []).append(index)
+    dumps = json.dumps
+    for index, (_, metadata) in enumerate(items):
+        same = dumps(metadata, sort_keys=True) if metadata else ""
+        group = groups.get(same)
+        if group is None:
+            groups[same] = [index]
+        else:
+            group.append(index)
     prepared: list[NewRegistration | None] = [None] * len(items)
     prepare = ctx.service.prepare_registrations
+    fromhex = bytes.fromhex
     for indexes in groups.values():
-        metadata = items[indexes[0]].metadata
+        metadata = items[indexes[0]][1]
         try:
             made = prepare(
-                [bytes.fromhex(items[i].sha256) for i in indexes],
+                [fromhex(items[i][0]) for i in indexes],
                 metadata,
                 entity_ruc=entity_for(key, metadata),
             )
@@ -161,8 +232,9 @@ def _prepare_all(ctx: ApiContext, key: ApiKey, items: Sequence[BulkItem]) -> lis
 
 
 def _register_bulk(
-    ctx: ApiContext, key: ApiKey, items: Sequence[BulkItem], with_receipts: bool
-) -> dict[str, Any]:
+    ctx: ApiContext, key: ApiKey, items: Sequence[BulkEntry], with_receipts: bool
+) -> bytes:
+    """The encoded answer (``BulkResult``)."""
     prepared = _prepare_all(ctx, key, items)  # every item checked before anything is stored
     results = ctx.service.register_many(prepared)
     batch_ids = {r.view.document.batch_id for r in results if not r.created}
@@ -173,25 +245,34 @@ def _register_bulk(
         found = ctx.service.store.get_batch(batch_id)
         if found is not None:
             batches[batch_id] = found
-    created = 0
-    documents: list[dict[str, Any]] = []
-    for result in results:
-        doc = result.view.document
-        created += result.created
-        batch = batches.get(doc.batch_id) if doc.batch_id is not None else None
-        entry: dict[str, Any] = {
-            "id": doc.id,
-            "sha256": doc.sha256,
-            "created": result.created,
-            "status": "pending" if batch is None else batch.status,
-        }
-        if with_receipts:
-            from docanchor.store import DocumentView
-
-            entry["receipt"] = ctx.receipts.receipt(DocumentView(doc, batch))
-        documents.append(entry)
+    created = sum(r.created for r in results)
     ctx.loop.note_registered(created)
-    return {"created": created, "existing": len(results) - created, "documents": documents}
+    head = f'{{"created":{created},"existing":{len(results) - created},"documents":['
+    if with_receipts or batches:
+        documents: list[dict[str, Any]] = []
+        for result in results:
+            doc = result.view.document
+            batch = batches.get(doc.batch_id) if doc.batch_id is not None else None
+            entry: dict[str, Any] = {
+                "id": doc.id,
+                "sha256": doc.sha256,
+                "created": result.created,
+                "status": "pending" if batch is None else batch.status,
+            }
+            if with_receipts:
+                entry["receipt"] = ctx.receipts.receipt(DocumentView(doc, batch))
+            documents.append(entry)
+        return encode_json(
+            {"created": created, "existing": len(results) - created, "documents": documents}
+        )
+    # The common answer (no receipts, nothing sealed yet) written directly: the same
+    # bytes encode_json gives for it, in a fraction of the time for 10,000 items.
+    parts = [
+        f'{{"id":{r.view.document.id},"sha256":"{r.view.document.sha256}",'
+        f'"created":{"true" if r.created else "false"},"status":"pending"}}'
+        for r in results
+    ]
+    return (head + ",".join(parts) + "]}").encode("utf-8")
 
 
 @router.post(
@@ -208,11 +289,20 @@ async def register_bulk(
     receipts: Annotated[
         bool, Query(description="Include each document's receipt (slower).")
     ] = False,
-) -> JSONResponse:
+) -> Response:
     """All or nothing: every item is validated (digest, metadata, entity) before any is
     stored. Items already registered are reported with ``created: false``."""
-    body = await read_json(request, BulkBody, BULK_BODY_LIMIT)
-    return JSONResponse(await run_in_threadpool(_register_bulk, ctx, key, body.documents, receipts))
+    if not is_json(request):
+        raise UnsupportedMediaTypeError(
+            f"send the body as application/json, not {media_type(request) or 'no content type'}"
+        )
+    raw = await read_body(request, BULK_BODY_LIMIT)
+    content = await run_in_threadpool(_bulk_answer, ctx, key, raw, receipts)
+    return Response(content, media_type="application/json")
+
+
+def _bulk_answer(ctx: ApiContext, key: ApiKey, raw: bytes, with_receipts: bool) -> bytes:
+    return _register_bulk(ctx, key, _bulk_entries(raw), with_receipts)
 
 
 @router.post(
@@ -271,4 +361,4 @@ def list_documents(
     }
 
 
-__all__ = ["entity_for", "router"]
+__all__ = ["REGISTER_BODY_LIMIT", "entity_for", "registration_answer", "router"]

@@ -208,25 +208,13 @@ class _FormReader:
         self.ended = True
 
 
-async def read_form(
-    request: Request,
-    *,
-    max_file_bytes: int,
-    file_field: str = "file",
-    text_fields: frozenset[str] = frozenset(),
-) -> FormUpload:
-    """Stream a multipart/form-data body: hash the ``file_field`` part, keep small fields."""
-    _, params = parse_options_header(request.headers.get("content-type", ""))
+def _form_parser(
+    content_type: str, *, max_file_bytes: int, file_field: str, text_fields: frozenset[str]
+) -> tuple[MultipartParser, _FormReader]:
+    _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if not boundary:
         raise InputError("a multipart/form-data body needs a boundary in its Content-Type")
-    limit = max_file_bytes + FORM_OVERHEAD
-    declared = _declared_length(request)
-    if declared is not None and declared > limit:
-        raise PayloadTooLargeError(
-            f"the upload is {declared} bytes; files of at most {max_file_bytes} bytes are "
-            "accepted (DOCANCHOR_MAX_UPLOAD_BYTES)"
-        )
     reader = _FormReader(
         file_field=file_field, text_fields=text_fields, max_file_bytes=max_file_bytes
     )
@@ -241,7 +229,73 @@ async def read_form(
         "on_end": reader.on_end,
     }
     try:
-        parser = MultipartParser(boundary, callbacks)
+        return MultipartParser(boundary, callbacks), reader
+    except (FormParserError, ValueError) as exc:
+        raise InputError(f"the multipart body is malformed: {exc}") from None
+
+
+def _form_result(reader: _FormReader, file_field: str) -> FormUpload:
+    if not reader.ended:
+        raise InputError("the multipart body ends before its closing boundary")
+    if reader.result.sha256 is None:
+        raise InputError(f"the multipart body has no {file_field!r} part (the document file)")
+    return reader.result
+
+
+def _upload_limit(declared: int | None, max_file_bytes: int) -> int:
+    limit = max_file_bytes + FORM_OVERHEAD
+    if declared is not None and declared > limit:
+        raise PayloadTooLargeError(
+            f"the upload is {declared} bytes; files of at most {max_file_bytes} bytes are "
+            "accepted (DOCANCHOR_MAX_UPLOAD_BYTES)"
+        )
+    return limit
+
+
+def parse_form(
+    content_type: str,
+    body: bytes,
+    *,
+    max_file_bytes: int,
+    file_field: str = "file",
+    text_fields: frozenset[str] = frozenset(),
+) -> FormUpload:
+    """As :func:`read_form`, for a small body already read whole (the registration fast path)."""
+    _upload_limit(len(body), max_file_bytes)
+    parser, reader = _form_parser(
+        content_type, max_file_bytes=max_file_bytes, file_field=file_field, text_fields=text_fields
+    )
+    try:
+        parser.write(body)
+        parser.finalize()
+    except DocAnchorError:
+        raise
+    except (FormParserError, ValueError) as exc:
+        raise InputError(f"the multipart body is malformed: {exc}") from None
+    return _form_result(reader, file_field)
+
+
+async def read_form(
+    request: Request,
+    *,
+    max_file_bytes: int,
+    file_field: str = "file",
+    text_fields: frozenset[str] = frozenset(),
+) -> FormUpload:
+    """Stream a multipart/form-data body: hash the ``file_field`` part, keep small fields.
+
+    Each chunk the server hands over goes to the parser whole (the parser's callbacks
+    get slices of it, and the file's slices go to SHA-256 as memory views): no
+    per-byte Python work.
+    """
+    parser, reader = _form_parser(
+        request.headers.get("content-type", ""),
+        max_file_bytes=max_file_bytes,
+        file_field=file_field,
+        text_fields=text_fields,
+    )
+    limit = _upload_limit(_declared_length(request), max_file_bytes)
+    try:
         total = 0
         async for chunk in request.stream():
             total += len(chunk)
@@ -257,11 +311,7 @@ async def read_form(
         raise
     except (FormParserError, ValueError) as exc:
         raise InputError(f"the multipart body is malformed: {exc}") from None
-    if not reader.ended:
-        raise InputError("the multipart body ends before its closing boundary")
-    if reader.result.sha256 is None:
-        raise InputError(f"the multipart body has no {file_field!r} part (the document file)")
-    return reader.result
+    return _form_result(reader, file_field)
 
 
 __all__ = [
@@ -269,6 +319,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "is_json",
     "is_multipart",
+    "parse_form",
     "parse_json_field",
     "read_body",
     "read_form",
