@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,31 @@ class ReceiptSigner:
             "public_key": base64.b64encode(self.public_raw).decode("ascii"),
             "public_key_hex": self.public_raw.hex(),
         }
+
+
+class LazyReceiptSigner:
+    """A :class:`ReceiptSigner` whose key file is read (or created) on first use.
+
+    Commands that issue no receipt (``status``, ``audit``, ...) then neither
+    read nor create the key.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._signer: ReceiptSigner | None = None
+        self._lock = threading.Lock()
+
+    def _loaded(self) -> ReceiptSigner:
+        with self._lock:
+            if self._signer is None:
+                self._signer = ReceiptSigner.load_or_create(self.path)
+            return self._signer
+
+    def sign(self, receipt_json: dict[str, Any]) -> dict[str, Any]:
+        return self._loaded().sign(receipt_json)
+
+    def public_key_info(self) -> dict[str, str]:
+        return self._loaded().public_key_info()
 
 
 def verify_signature(receipt_json: dict[str, Any], public_raw: bytes) -> None:

@@ -15,7 +15,7 @@ from docanchor.store import Store
 
 if TYPE_CHECKING:
     from docanchor.chain import ChainClient
-    from docanchor.signing import ReceiptSigner
+    from docanchor.signing import LazyReceiptSigner
 
 
 def open_store(settings: Settings) -> Store:
@@ -29,12 +29,13 @@ def open_chain(settings: Settings, *, signer: bool = True) -> ChainClient:
     return connect_chain(settings, require_signer=signer)
 
 
-def open_signer(settings: Settings) -> ReceiptSigner | None:
+def open_signer(settings: Settings) -> LazyReceiptSigner | None:
+    """The receipt signer; its key is read, or created, when it first signs."""
     if not settings.sign_receipts:
         return None
-    from docanchor.signing import ReceiptSigner
+    from docanchor.signing import LazyReceiptSigner
 
-    return ReceiptSigner.load_or_create(settings.signing_key_path)
+    return LazyReceiptSigner(settings.signing_key_path)
 
 
 def build_service(

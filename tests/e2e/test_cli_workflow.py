@@ -307,3 +307,16 @@ def test_batches_of_a_previous_deployment_are_left_to_it(cli: Cli, tmp_path: Pat
     assert contracts[first["id"]] != contracts[first["id"] + 1]
     assert all(b["status"] == "confirmed" for b in status["batches"])
     cli.ok("verify", str(docs[0]), "--receipt", str(receipt))
+
+
+def test_the_signing_key_is_made_when_a_receipt_is_first_signed(cli: Cli, tmp_path: Path) -> None:
+    key = cli.data_dir / "receipt-signing-key.pem"
+    doc = make_docs(tmp_path / "in", 1)[0]
+    cli.ok("submit", str(doc), "--entity", ENTITY)
+    cli.ok("status")
+    assert not key.exists()  # nothing was signed yet
+    signed = json.loads(cli.ok("receipt", str(doc)).stdout)
+    assert key.exists() and oct(key.stat().st_mode & 0o777) == "0o600"
+    assert signed["signature"]["alg"] == "Ed25519"
+    again = json.loads(cli.ok("receipt", str(doc)).stdout)
+    assert again["signature"]["key_id"] == signed["signature"]["key_id"]
