@@ -632,6 +632,32 @@ class Store:
             out.append(DocumentView(doc, view.batch, version))
         return out
 
+    def versions_of(self, document_ids: Sequence[int]) -> dict[int, int]:
+        """Version numbers (n-th registration of its entity and reference) by document id."""
+        wanted = set(document_ids)
+        out: dict[int, int] = {}
+        with self.session() as session:
+            pairs: set[tuple[str, str]] = set()
+            ids = sorted(wanted)
+            for start in range(0, len(ids), _CHUNK):
+                pairs.update(
+                    (r[0], r[1])
+                    for r in session.execute(
+                        sa.select(_DOC.c.entity_ruc, _DOC.c.reference)
+                        .where(_DOC.c.id.in_(ids[start : start + _CHUNK]))
+                        .where(_DOC.c.reference.is_not(None))
+                        .distinct()
+                    )
+                )
+            for entity, reference in pairs:
+                numbered = session.execute(
+                    sa.select(_DOC.c.id, sa.func.row_number().over(order_by=_DOC.c.id)).where(
+                        _DOC.c.entity_ruc == entity, _DOC.c.reference == reference
+                    )
+                )
+                out.update((int(i), int(n)) for i, n in numbered if i in wanted)
+        return out
+
     def get_document(self, document_id: int) -> DocumentView | None:
         with self.session() as session:
             docs = self._select_rows(session, _DOC.c.id == document_id)

@@ -230,6 +230,7 @@ def test_registration_is_idempotent_and_versions_follow_metadata(cli: Cli, tmp_p
         "--json",
     ).json_lines()[0]
     assert other["created"] is True and other["id"] != a["id"]
+    assert (a["version"], b["version"], other["version"]) == (1, 1, 2)
     assert other["receipt"]["document"]["salt"] != a["receipt"]["document"]["salt"]
 
     every = json.loads(cli.ok("receipt", str(doc), "--all").stdout)

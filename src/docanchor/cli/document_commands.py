@@ -195,12 +195,13 @@ def submit(
             created += service.store.register_counts(items)[0]
             _advance(bar, len(chunk))
             continue
-        for (label, _), result in zip(chunk, service.register_many(items), strict=True):
+        results = service.register_many(items)
+        versions = service.store.versions_of([r.view.document.id for r in results])
+        for (label, _), result in zip(chunk, results, strict=True):
             created += result.created
+            view = result.view._replace(version=versions.get(result.view.document.id))
             if as_json:
-                emit_json(
-                    {"path": label, "created": result.created, **_doc_json(service, result.view)}
-                )
+                emit_json({"path": label, "created": result.created, **_doc_json(service, view)})
             else:
                 mark = "registered" if result.created else "already registered"
                 typer.echo(f"{result.view.document.sha256}  {label}  ({mark})")
