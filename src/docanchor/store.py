@@ -834,8 +834,15 @@ class Store:
             return key
 
     def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
-        with self.session() as session:
-            return session.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
+        """The key with this hash. Runs on every authenticated request: a core
+        query and ``model_construct`` (the row is trusted), not an ORM session."""
+        table = ApiKey.__table__  # type: ignore[attr-defined]
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(sa.select(table).where(table.c.key_hash == key_hash)).first()
+        except OperationalError as exc:
+            raise StoreError(f"database unavailable: {_describe(exc)}") from exc
+        return None if row is None else ApiKey.model_construct(**row._mapping)
 
     def api_keys(self) -> list[ApiKey]:
         with self.session() as session:
