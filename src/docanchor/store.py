@@ -658,13 +658,6 @@ class Store:
                 out.update((int(i), int(n)) for i, n in numbered if i in wanted)
         return out
 
-    def get_document(self, document_id: int) -> DocumentView | None:
-        with self.session() as session:
-            docs = self._select_rows(session, _DOC.c.id == document_id)
-            if not docs:
-                return None
-            return self._with_versions(session, self.views(session, docs))[0]
-
     # --- batches ---------------------------------------------------------------
 
     def seal_pending(
@@ -818,9 +811,6 @@ class Store:
             for status, total in rows:
                 counts[status] = counts.get(status, 0) + int(total)
         return counts
-
-    def pending_count(self) -> int:
-        return self.document_counts()["pending"]
 
     # --- API keys ----------------------------------------------------------------
 

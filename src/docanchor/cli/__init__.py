@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import typer
 
 from docanchor.config import Settings, load_settings
-from docanchor.errors import EXIT_USAGE, DocAnchorError
+from docanchor.errors import DocAnchorError
 
 app = typer.Typer(
     name="docanchor",
@@ -64,11 +64,6 @@ def settings(**overrides: Any) -> Settings:
 def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n")
     sys.stdout.flush()
-
-
-def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    typer.echo(f"docanchor: {message}", err=True)
-    return typer.Exit(code)
 
 
 def main() -> None:
