@@ -46,6 +46,25 @@ def _is_json(scope: Scope) -> bool:
     return False
 
 
+async def _read_body(receive: Receive, limit: int) -> tuple[list[Message], bytes | None]:
+    """The messages read, and the whole body, or None when it is longer than
+    ``limit`` (or the client left): the caller then replays the messages."""
+    messages: list[Message] = []
+    chunks: list[bytes] = []
+    total = 0
+    more = True
+    while more and total <= limit:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, None
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        chunks.append(chunk)
+        more = bool(message.get("more_body", False))
+    return messages, None if more else b"".join(chunks)
+
+
 def _replay(messages: list[Message], receive: Receive) -> Receive:
     pending = list(messages)
 
@@ -80,20 +99,8 @@ class VerifyFastPath:
         ):
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        chunks: list[bytes] = []
-        total = 0
-        more = True
-        while more and total <= MAX_BODY:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            chunks.append(chunk)
-            more = bool(message.get("more_body", False))
-        found = None if more else _DIGEST_BODY.fullmatch(b"".join(chunks))
+        messages, body = await _read_body(receive, MAX_BODY)
+        found = None if body is None else _DIGEST_BODY.fullmatch(body)
         if found is None:
             await self.app(scope, _replay(messages, receive), send)
             return
@@ -174,26 +181,14 @@ class RegisterFastPath:
         ):
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        chunks: list[bytes] = []
-        total = 0
-        more = True
-        while more and total <= MAX_REGISTER_BODY:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            chunks.append(chunk)
-            more = bool(message.get("more_body", False))
-        if more:
+        messages, body = await _read_body(receive, MAX_REGISTER_BODY)
+        if body is None:
             await self.app(scope, _replay(messages, receive), send)
             return
         secret = authorization[7:].strip().decode("latin-1")
         try:
             answer = await run_in_threadpool(
-                self._register, secret, content_type.decode("latin-1"), b"".join(chunks)
+                self._register, secret, content_type.decode("latin-1"), body
             )
         except (DocAnchorError, ValueError):
             answer = None
