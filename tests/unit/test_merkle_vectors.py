@@ -1,8 +1,10 @@
-"""The transparency-dev/merkle inclusion and consistency test cases, read in place.
+"""The transparency-dev/merkle inclusion and consistency test cases.
 
-The cases live in ``../shared/vectors/transparency-dev`` beside the repository
-(see its README). Each JSON file is one case; a conforming verifier succeeds
-exactly for the cases with ``"wantErr": false``. A missing or empty folder is
+The cases are copied, unchanged, into ``tests/data/vectors/transparency-dev``
+from transparency-dev/merkle at commit 417fb0c314750d94e53942e9f92e79b6d35915db
+(Apache-2.0, its LICENSE beside them; see ``tests/data/vectors/README.md``).
+Each JSON file is one case; a conforming verifier succeeds exactly for the
+cases with ``"wantErr": false``. A missing or empty folder is
 a failure, never a skip.
 """
 
@@ -20,7 +22,7 @@ from docanchor import merkle
 from docanchor.errors import ProofError, VerificationError
 from docanchor.hashing import leaf_hash
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors" / "transparency-dev"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors" / "transparency-dev"
 INCLUSION = VECTORS / "inclusion"
 CONSISTENCY = VECTORS / "consistency"
 

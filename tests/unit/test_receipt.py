@@ -33,7 +33,7 @@ from docanchor.receipt import (
     signing_payload,
 )
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
 
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 TX_HASH = "0x" + "ab" * 32
