@@ -26,9 +26,11 @@ LEAF_DATA_SIZE: Final = SALT_SIZE + 2 * DIGEST_SIZE
 CHUNK_SIZE: Final = 1 << 20
 MAX_METADATA_BYTES: Final = 16 * 1024
 MAX_SAFE_INTEGER: Final = 2**53 - 1
-MAX_JSON_DEPTH: Final = 64
-"""Deepest nesting of arrays and objects accepted in metadata (and receipts).
+MAX_METADATA_DEPTH: Final = 62
+"""Deepest nesting of arrays and objects accepted in metadata.
 
+A receipt nests at most 64 levels (receipt-v1 section 5) and carries the
+metadata two levels down (the receipt object, then ``document``), hence 62.
 Checked without recursion, before anything recursive runs, so that a hostile
 input is refused with a clear message, never by exhausting the stack."""
 
@@ -115,7 +117,7 @@ def json_depth(value: Any) -> int:
             continue
         depth += 1
         deepest = max(deepest, depth)
-        if depth > 10 * MAX_JSON_DEPTH:
+        if depth > 10 * MAX_METADATA_DEPTH:
             return depth  # deep enough to refuse; no need to walk the rest
         stack.extend((child, depth) for child in children)
     return deepest
@@ -158,8 +160,8 @@ def canonical_metadata(metadata: Mapping[str, Any] | None) -> bytes:
         return b"{}"
     if not isinstance(metadata, Mapping):
         raise MetadataError("metadata must be a JSON object")
-    if json_depth(metadata) > MAX_JSON_DEPTH:
-        raise MetadataError(f"metadata is nested more than {MAX_JSON_DEPTH} levels deep")
+    if json_depth(metadata) > MAX_METADATA_DEPTH:
+        raise MetadataError(f"metadata is nested more than {MAX_METADATA_DEPTH} levels deep")
     _check_metadata_value(metadata, "$")
     try:
         canonical: bytes = rfc8785.dumps(metadata)

@@ -16,7 +16,6 @@ Every change to parsing or verification comes with new test vectors.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,13 +24,14 @@ from typing import Any, Final, NoReturn
 
 import rfc8785
 
-from docanchor import hashing, merkle
+from docanchor import hashing, jsontext, merkle
 from docanchor.errors import (
     InputError,
     MetadataError,
     ReceiptFormatError,
     VerificationError,
 )
+from docanchor.jsontext import JSONTextError
 
 RECEIPT_VERSION: Final = "docanchor-receipt/1"
 SIGNATURE_MEMBER: Final = "signature"
@@ -479,10 +479,9 @@ def parse_receipt(data: Any) -> Receipt:
     Unknown members are kept (in ``extra``), not refused. Nothing here checks
     that the digests agree with each other; that is :func:`evaluate_receipt`.
     """
-    # The receipt's own members add a few levels above the metadata's limit.
-    if hashing.json_depth(data) > hashing.MAX_JSON_DEPTH + 4:
+    if hashing.json_depth(data) > jsontext.MAX_DEPTH:
         raise ReceiptFormatError(
-            f"the receipt is nested too deeply (metadata may nest {hashing.MAX_JSON_DEPTH} levels)"
+            f"the receipt is nested more than {jsontext.MAX_DEPTH} levels deep"
         )
     try:
         return _parse_receipt(data)
@@ -515,29 +514,6 @@ def _parse_receipt(data: Any) -> Receipt:
     )
 
 
-class _JSONRefusal(Exception):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _JSONRefusal(f"the member {key!r} appears twice in one object")
-        out[key] = value
-    return out
-
-
-def _no_float(text: str) -> NoReturn:
-    raise _JSONRefusal(
-        f"the number {text[:40]} has a fraction or exponent; receipts hold integers only"
-    )
-
-
-def _no_constant(text: str) -> NoReturn:
-    raise _JSONRefusal(f"{text} is not JSON")
-
-
 def parse_receipt_json(text: str | bytes) -> Receipt:
     """A :class:`Receipt` from its UTF-8 JSON text, checked strictly.
 
@@ -545,24 +521,10 @@ def parse_receipt_json(text: str | bytes) -> Receipt:
     member name, ``NaN``/``Infinity`` and numbers with a fraction or exponent
     anywhere (extra members included), then applies :func:`parse_receipt`.
     """
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ReceiptFormatError(f"the receipt is not UTF-8 text: {exc}") from exc
-    if not isinstance(text, str):
-        raise ReceiptFormatError("the receipt must be given as text or bytes")
     try:
-        data = json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_float=_no_float,
-            parse_constant=_no_constant,
-        )
-    except _JSONRefusal as exc:
-        raise ReceiptFormatError(f"the receipt is not acceptable JSON: {exc}") from exc
-    except (ValueError, RecursionError) as exc:
-        raise ReceiptFormatError(f"the receipt is not valid JSON: {exc}") from exc
+        data = jsontext.loads_strict(text, what="the receipt")
+    except JSONTextError as exc:
+        raise ReceiptFormatError(str(exc)) from None
     return parse_receipt(data)
 
 

@@ -298,12 +298,12 @@ def test_parse_sha256_lenient() -> None:
 
 
 def test_metadata_nested_deeper_than_the_limit_is_refused_with_a_clear_error() -> None:
-    from docanchor.hashing import MAX_JSON_DEPTH, json_depth
+    from docanchor.hashing import MAX_METADATA_DEPTH, json_depth
 
     ok: dict[str, object] = {"a": []}
-    for _ in range(MAX_JSON_DEPTH - 2):
+    for _ in range(MAX_METADATA_DEPTH - 2):
         ok = {"a": ok}
-    assert json_depth(ok) == MAX_JSON_DEPTH
+    assert json_depth(ok) == MAX_METADATA_DEPTH
     hashing.canonical_metadata(ok)  # at the limit: accepted
     with pytest.raises(MetadataError, match="nested more than"):
         hashing.canonical_metadata({"deeper": ok})

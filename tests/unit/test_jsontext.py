@@ -1,0 +1,96 @@
+"""Strict decoding of untrusted JSON text (docanchor.jsontext)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from docanchor.errors import InputError
+from docanchor.jsontext import MAX_DEPTH, JSONTextError, check_depth, json_text_depth, loads_strict
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ("1", 0),
+        ('"[[[["', 0),  # brackets inside a string do not count
+        ("[]", 1),
+        ("{}", 1),
+        ('{"a": [1, {"b": []}]}', 4),
+        ('["\\"[", [[]]]', 3),  # an escaped quote does not end the string
+        ('["\\\\", [[]]]', 3),  # an escaped backslash before the closing quote
+        ("[[[]], [[[]]]]", 4),
+    ],
+)
+def test_depth_is_measured_on_the_text(text: str, depth: int) -> None:
+    assert json_text_depth(text) == depth
+    assert json_text_depth(text.encode()) == depth
+    # The parser agrees wherever the text is valid JSON.
+    value = json.loads(text)
+
+    def walk(v: object) -> int:
+        if isinstance(v, dict):
+            return 1 + max((walk(x) for x in v.values()), default=0)
+        if isinstance(v, list):
+            return 1 + max((walk(x) for x in v), default=0)
+        return 0
+
+    assert walk(value) == depth
+
+
+@pytest.mark.parametrize("count", [MAX_DEPTH + 1, 100_000, 2_000_000])
+def test_a_flood_of_brackets_is_refused_before_parsing(count: int) -> None:
+    with pytest.raises(JSONTextError, match="nested"):
+        loads_strict(b"[" * count)
+    with pytest.raises(JSONTextError, match="nested"):
+        loads_strict("[" * count + "]" * count)
+
+
+def test_the_limit_itself_is_accepted() -> None:
+    text = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    check_depth(text)
+    value = loads_strict(text)
+    assert isinstance(value, list)
+    with pytest.raises(JSONTextError):
+        check_depth("[" * 5 + "]" * 5, 4)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('{"a": 1, "a": 2}', "appears twice"),
+        ('[{"x": {"k": 1, "k": 1}}]', "appears twice"),
+        ("[NaN]", "NaN is not JSON"),
+        ('{"n": Infinity}', "Infinity is not JSON"),
+        ("-Infinity", "-Infinity is not JSON"),
+        ("1.5", "fraction or exponent"),
+        ('{"n": 1e3}', "fraction or exponent"),
+        ("{", "not valid JSON"),
+        ("", "not valid JSON"),
+        ("[1,]", "not valid JSON"),
+    ],
+)
+def test_refusals_say_what_is_wrong(text: str, words: str) -> None:
+    with pytest.raises(JSONTextError, match=words) as caught:
+        loads_strict(text, what="the body")
+    assert str(caught.value).startswith("the body")
+    assert isinstance(caught.value, InputError)  # exit 2, HTTP 422
+
+
+def test_floats_when_asked_for() -> None:
+    assert loads_strict("[1.5, 2e3]", floats=True) == [1.5, 2000.0]
+    with pytest.raises(JSONTextError, match="NaN"):
+        loads_strict("[NaN]", floats=True)
+
+
+def test_text_that_is_not_utf8_is_refused() -> None:
+    with pytest.raises(JSONTextError, match="not UTF-8"):
+        loads_strict(b'{"a": "\xff"}')
+    with pytest.raises(JSONTextError, match="not valid Unicode"):
+        loads_strict('"\ud800"')
+
+
+def test_valid_text_decodes_as_json_does() -> None:
+    text = '{"a": [1, -2, "tres", true, false, null, {"b": "\\u00e9"}], "c": {}}'
+    assert loads_strict(text) == json.loads(text)
