@@ -25,10 +25,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any, Final, TypeVar
 
 from eth_abi.abi import decode as abi_decode
@@ -46,8 +48,9 @@ from web3.exceptions import (
     Web3RPCError,
 )
 from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import RPCEndpoint
 
-from docanchor.config import ANVIL_DEV_PRIVATE_KEY, DEV_CHAIN_ID, Settings
+from docanchor.config import ANVIL_DEV_PRIVATE_KEY, DEV_CHAIN_ID, Settings, node_origin
 from docanchor.contracts import load_artifact
 from docanchor.errors import (
     ChainError,
@@ -70,6 +73,7 @@ DEFAULT_PRIORITY_FEE_WEI: Final = 1_000_000_000
 _ERROR_STRING_SELECTOR: Final = bytes.fromhex("08c379a0")
 _PANIC_SELECTOR: Final = bytes.fromhex("4e487b71")
 _TRANSIENT_HTTP_STATUS: Final = frozenset({429, 500, 502, 503, 504})
+CONNECT_RETRY_SECONDS: Final = 3.0
 
 
 # --- values the adapter returns ------------------------------------------------
@@ -167,14 +171,107 @@ def checksum_address(address: str) -> ChecksumAddress:
     return to_checksum_address(address.strip())
 
 
-def _is_transient(exc: BaseException) -> bool:
-    # requests' exceptions derive from OSError; an HTTP error is transient only
-    # when the status says "try again".
-    if not isinstance(exc, OSError):
-        return False
+def _http_status(exc: BaseException) -> int | None:
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Connection failures, timeouts and HTTP 429/5xx: worth asking again later.
+
+    requests' exceptions derive from OSError; an HTTP error is transient only
+    when its status says "try again".
+    """
+    if not isinstance(exc, OSError):
+        return False
+    status = _http_status(exc)
     return status is None or status in _TRANSIENT_HTTP_STATUS
+
+
+# JSON-RPC errors by which providers say "too many requests" in a 200 answer.
+_RATE_LIMIT_CODES: Final = frozenset({-32005, -32029, 429})
+_RATE_LIMIT_WORDS: Final = ("rate limit", "too many requests", "limit exceeded", "throttl")
+
+
+def _is_rate_limited(exc: Web3RPCError) -> bool:
+    response = exc.rpc_response or {}
+    error = response.get("error") if isinstance(response, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    text = _rpc_message(exc).lower()
+    return code in _RATE_LIMIT_CODES or any(word in text for word in _RATE_LIMIT_WORDS)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """The node's ``Retry-After`` (seconds or an HTTP date), if it sent one."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    value = headers.get("Retry-After") if headers is not None else None
+    if not value:
+        return None
+    text = str(value).strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _refused_connection(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and _http_status(exc) is None and not _is_timeout(exc)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower()
+
+
+def _failure(exc: BaseException) -> str:
+    status = _http_status(exc)
+    if status == 429:
+        return "HTTP 429 (too many requests)"
+    if status is not None:
+        return f"HTTP {status}"
+    if _is_timeout(exc):
+        return "a timeout"
+    return type(exc).__name__
+
+
+class _Backoff:
+    """Exponential backoff with jitter under a total deadline, honouring Retry-After."""
+
+    def __init__(self, base: float, deadline: float, cap: float = 8.0) -> None:
+        self.base = base
+        self.cap = cap
+        self.started = time.monotonic()
+        self.deadline = self.started + deadline
+        self.attempts = 0
+
+    def wait(self, exc: BaseException | None) -> bool:
+        """Sleep before the next attempt; False when the deadline does not allow one.
+
+        A refused connection (no HTTP answer, no timeout: nothing listens)
+        is retried for a few seconds only, so that a node that is not
+        running is reported at once rather than after the whole deadline.
+        """
+        self.attempts += 1
+        deadline = self.deadline
+        if exc is not None and _refused_connection(exc):
+            deadline = min(deadline, self.started + CONNECT_RETRY_SECONDS)
+        delay = min(self.cap, self.base * 2 ** (self.attempts - 1)) * random.uniform(0.5, 1.0)
+        asked = None if exc is None else _retry_after(exc)
+        if asked is not None:
+            delay = max(delay, min(asked, 60.0))
+        if time.monotonic() + delay > deadline:
+            return False
+        time.sleep(delay)
+        return True
+
+    @property
+    def summary(self) -> str:
+        spent = time.monotonic() - self.started
+        return f"after {self.attempts} attempts in {spent:.0f} s"
 
 
 def _rpc_message(exc: Web3RPCError) -> str:
@@ -281,8 +378,8 @@ class ChainClient:
         request_timeout: float = 10.0,
         expected_chain_id: int | None = None,
         max_fee_gwei: float | None = None,
-        retries: int = 2,
-        retry_backoff: float = 0.1,
+        retry_deadline: float = 60.0,
+        retry_backoff: float = 0.25,
     ) -> None:
         if private_key is not None and account is not None:
             raise ConfigError("give either a private key or an account, not both")
@@ -292,20 +389,28 @@ class ChainClient:
             except Exception:  # never echo the key itself
                 raise ConfigError("the private key is not a valid secp256k1 key") from None
         self.rpc_url = rpc_url
+        # What messages may show of the URL: provider URLs carry access keys.
+        self.node = node_origin(rpc_url)
         self._account: LocalAccount | None = account
         self._expected_chain_id = expected_chain_id
         self._max_fee_wei = None if max_fee_gwei is None else int(max_fee_gwei * 10**9)
-        self._retries = max(0, retries)
+        self._retry_deadline = max(0.0, retry_deadline)
         self._retry_backoff = retry_backoff
         self._chain_id: int | None = None
         self._contract_checked = False
         self._send_lock = threading.Lock()
         # web3's own retry loop would also resend eth_sendRawTransaction; this
         # class does its own, narrower retrying instead.
+        # web3's validation middleware asks for eth_chainId before every call
+        # and transaction; a node does not change chains under one connection
+        # (a restarted one is caught by the deployment check), so the provider
+        # answers that request from its cache after the first time.
         provider = Web3.HTTPProvider(
             rpc_url,
             request_kwargs={"timeout": request_timeout},
             exception_retry_configuration=None,
+            cache_allowed_requests=True,
+            cacheable_requests={RPCEndpoint("eth_chainId")},
         )
         self._w3 = Web3(provider)
         if poa:
@@ -320,37 +425,50 @@ class ChainClient:
 
     def __repr__(self) -> str:
         return (
-            f"ChainClient(rpc_url={self.rpc_url!r}, contract_address={self._contract_address!r}, "
+            f"ChainClient(node={self.node!r}, contract_address={self._contract_address!r}, "
             f"account={self.account_address!r})"
         )
 
     # --- node basics ---------------------------------------------------------
 
     def _rpc(self, call: Callable[[], T], what: str) -> T:
-        """Runs one RPC call, retrying only transient failures.
+        """Runs one RPC call, retrying only failures that may pass.
 
-        A JSON-RPC error answer becomes :class:`ChainError`, except "not found"
-        answers (``TransactionNotFound``, ``BlockNotFound``) and contract
-        reverts (``ContractLogicError``), which callers handle themselves.
+        Connection failures, timeouts, HTTP 429 and 5xx, and JSON-RPC "rate
+        limit" errors are retried with exponential backoff and jitter,
+        honouring the node's ``Retry-After``, until the client's total retry
+        deadline; then :class:`NodeUnavailableError` names the last failure.
+        Any other JSON-RPC error answer becomes :class:`ChainError` at once,
+        except "not found" answers (``TransactionNotFound``,
+        ``BlockNotFound``) and contract reverts (``ContractLogicError``),
+        which callers handle themselves.
         """
-        attempt = 0
+        backoff = _Backoff(self._retry_backoff, self._retry_deadline)
         while True:
             try:
                 return call()
             except (TransactionNotFound, BlockNotFound):
                 raise
             except Web3RPCError as exc:
-                raise ChainError(
-                    f"the Ethereum node at {self.rpc_url} refused {what}: {_rpc_message(exc)}"
-                ) from None
-            except OSError as exc:
-                if not _is_transient(exc) or attempt >= self._retries:
+                if not _is_rate_limited(exc):
+                    raise ChainError(
+                        f"the Ethereum node at {self.node} refused {what}: {_rpc_message(exc)}"
+                    ) from None
+                if not backoff.wait(exc):
                     raise NodeUnavailableError(
-                        f"cannot reach the Ethereum node at {self.rpc_url}: {type(exc).__name__}"
-                        + (f" ({what})" if what else "")
+                        f"the Ethereum node at {self.node} keeps refusing {what} as rate "
+                        f"limited ({_rpc_message(exc)}) {backoff.summary}"
+                    ) from None
+            except OSError as exc:
+                if not _is_transient(exc):
+                    raise NodeUnavailableError(
+                        f"the Ethereum node at {self.node} answered {what} with {_failure(exc)}"
                     ) from exc
-            time.sleep(self._retry_backoff * 2**attempt)
-            attempt += 1
+                if not backoff.wait(exc):
+                    raise NodeUnavailableError(
+                        f"cannot reach the Ethereum node at {self.node}: {what} failed with "
+                        f"{_failure(exc)} {backoff.summary}"
+                    ) from exc
 
     @property
     def chain_id(self) -> int:
@@ -359,7 +477,7 @@ class ChainClient:
             chain_id = int(self._rpc(lambda: self._w3.eth.chain_id, "eth_chainId"))
             if self._expected_chain_id is not None and chain_id != self._expected_chain_id:
                 raise ChainError(
-                    f"the node at {self.rpc_url} is on chain {chain_id}, "
+                    f"the node at {self.node} is on chain {chain_id}, "
                     f"not on the expected chain {self._expected_chain_id}"
                 )
             self._chain_id = chain_id
@@ -469,7 +587,7 @@ class ChainClient:
             self._contract_checked = False
             raise ChainResetError(
                 f"there is no contract at {self._contract_address} on chain {self.chain_id} "
-                f"(node {self.rpc_url}); was the chain reset? Run `docanchor deploy` again"
+                f"(node {self.node}); was the chain reset? Run `docanchor deploy` again"
             )
         self._contract_checked = True
 
@@ -590,29 +708,36 @@ class ChainClient:
         transaction and ``superseded()`` finds nothing that makes a resend
         pointless (it returns the error to raise instead).
         """
-        attempt = 0
+        backoff = _Backoff(self._retry_backoff, self._retry_deadline)
         try:
             while True:
+                failure: BaseException
                 try:
                     self._w3.eth.send_raw_transaction(raw)
                     return
                 except OSError as exc:
-                    if not _is_transient(exc) or attempt >= self._retries:
+                    if not _is_transient(exc):
                         raise NodeUnavailableError(
-                            f"cannot reach the Ethereum node at {self.rpc_url}: "
-                            f"{type(exc).__name__}"
+                            f"the Ethereum node at {self.node} answered the transaction with "
+                            f"{_failure(exc)}"
                         ) from exc
+                    failure = exc
                 except Web3RPCError as exc:
                     text = _rpc_message(exc).lower()
                     if "already known" in text or "already imported" in text:
                         return
                     if "nonce too low" in text and self.transaction_known(tx_hash):
                         return
-                    raise ChainError(
-                        f"the node rejected transaction {tx_hash}: {_rpc_message(exc)}"
-                    ) from None
-                time.sleep(self._retry_backoff * 2**attempt)
-                attempt += 1
+                    if not _is_rate_limited(exc):
+                        raise ChainError(
+                            f"the node rejected transaction {tx_hash}: {_rpc_message(exc)}"
+                        ) from None
+                    failure = exc
+                if not backoff.wait(failure):
+                    raise NodeUnavailableError(
+                        f"cannot send transaction {tx_hash} to the Ethereum node at {self.node}: "
+                        f"{_failure(failure)} {backoff.summary}"
+                    ) from failure
                 if self.transaction_known(tx_hash):
                     return
                 reason = superseded()
@@ -697,6 +822,7 @@ class ChainClient:
             raise ChainError(f"the deployment transaction {tx_hash} created no contract")
         address = str(to_checksum_address(created))
         self.use_contract(address)
+        self._contract_checked = True  # it was created by this very transaction
         return Deployment(
             address=address,
             chain_id=self.chain_id,
@@ -951,6 +1077,8 @@ def connect_chain(settings: Settings, *, require_signer: bool = True) -> ChainCl
         poa=settings.poa,
         expected_chain_id=settings.chain_id,
         max_fee_gwei=settings.max_fee_gwei,
+        request_timeout=settings.rpc_timeout,
+        retry_deadline=settings.rpc_retry_deadline,
     )
     chain_id = client.chain_id
     if require_signer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,21 @@ DEV_CHAIN_ID = 31337
 # Anvil's first development account (public knowledge; refused off chain 31337).
 ANVIL_DEV_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEPLOYMENT_FILE = "deployment.json"
+
+
+def node_origin(url: str) -> str:
+    """``scheme://host[:port]`` of a node URL: what may be shown of it.
+
+    Provider URLs often carry an access key in their path, query or user
+    part (``https://host/v3/<key>``); messages and logs name the origin only.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an invalid URL)"
+    return f"{parts.scheme}://{host}{port}"
 
 
 class Settings(BaseSettings):
@@ -40,6 +56,8 @@ class Settings(BaseSettings):
     anchor_interval: float = Field(default=60.0, gt=0, le=86_400)
     max_upload_bytes: int = Field(default=104_857_600, ge=1)
     max_fee_gwei: float | None = Field(default=None, gt=0)
+    rpc_timeout: float = Field(default=10.0, gt=0, le=600)
+    rpc_retry_deadline: float = Field(default=60.0, ge=0, le=3600)
     sign_receipts: bool = True
     log_json: bool = True
 

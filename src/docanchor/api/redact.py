@@ -7,16 +7,9 @@ rewritten before they reach a response or a log line.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from docanchor.config import Settings, node_origin
 
-from docanchor.config import Settings
-
-
-def origin(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
+origin = node_origin
 
 
 def redact(text: str, settings: Settings) -> str:
