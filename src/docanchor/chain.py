@@ -54,6 +54,7 @@ from docanchor.config import ANVIL_DEV_PRIVATE_KEY, DEV_CHAIN_ID, Settings, node
 from docanchor.contracts import load_artifact
 from docanchor.errors import (
     ChainError,
+    ChainIdentityError,
     ChainResetError,
     ConfigError,
     ContractRevertError,
@@ -482,6 +483,22 @@ class ChainClient:
                 )
             self._chain_id = chain_id
         return self._chain_id
+
+    def verify_identity(self) -> None:
+        """Asks the node its chain id afresh; :class:`ChainIdentityError` if it changed.
+
+        The chain id is cached per connection; a node restarted on another
+        chain behind the same URL is caught here, once per anchoring pass.
+        """
+        known = self.chain_id
+        self._w3.provider._request_cache.clear()
+        now = int(self._rpc(lambda: self._w3.eth.chain_id, "eth_chainId"))
+        if now != known:
+            raise ChainIdentityError(
+                f"the node at {self.node} now serves chain {now}, not chain {known} where "
+                f"this service anchors; nothing is sent to it. Point DOCANCHOR_RPC_URL at a "
+                f"node of chain {known}"
+            )
 
     @property
     def account_address(self) -> str | None:
@@ -1081,6 +1098,20 @@ def connect_chain(settings: Settings, *, require_signer: bool = True) -> ChainCl
         retry_deadline=settings.rpc_retry_deadline,
     )
     chain_id = client.chain_id
+    record = settings.recorded_deployment()
+    if (
+        settings.contract_address is None
+        and record is not None
+        and record.get("chain_id") != chain_id
+    ):
+        # Never advise a deployment here: that would mix two chains in one
+        # data dir and database.
+        raise ChainIdentityError(
+            f"the node at {client.node} is on chain {chain_id}, but the deployment recorded "
+            f"in {settings.deployment_path} is on chain {record.get('chain_id')} "
+            f"({record.get('address')}); point DOCANCHOR_RPC_URL at a node of chain "
+            f"{record.get('chain_id')}, or use another DOCANCHOR_DATA_DIR for chain {chain_id}"
+        )
     if require_signer:
         if account is None:
             if chain_id != DEV_CHAIN_ID:
@@ -1089,10 +1120,8 @@ def connect_chain(settings: Settings, *, require_signer: bool = True) -> ChainCl
         elif account.address == _DEV_ADDRESS and chain_id != DEV_CHAIN_ID:
             raise ConfigError(_dev_key_refused(chain_id))
     address = settings.contract_address
-    if address is None:
-        record = settings.recorded_deployment()
-        if record is not None and record.get("chain_id") == chain_id:
-            address = str(record["address"])
+    if address is None and record is not None:
+        address = str(record["address"])
     if address is not None:
         client.use_contract(address)
     return client

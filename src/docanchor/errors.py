@@ -140,6 +140,13 @@ class NodeUnavailableError(ChainError):
     title = "Blockchain node unreachable"
 
 
+class ChainIdentityError(ChainError):
+    """The node serves another chain than the recorded deployment's."""
+
+    http_status = 503
+    title = "Node on another chain"
+
+
 class ContractRevertError(ChainError):
     """The contract refused a call; ``error_name`` is the decoded custom error."""
 

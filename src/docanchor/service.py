@@ -139,6 +139,8 @@ class ChainPort(Protocol):
 
     def contract_has_code(self) -> bool: ...
 
+    def verify_identity(self) -> None: ...
+
     def get_anchor(self, root: bytes) -> AnchorInfo | None: ...
 
     def prepare_anchor(self, root: bytes, tree_size: int) -> PreparedAnchor: ...
@@ -159,6 +161,8 @@ class ChainReader(Protocol):
 
     @property
     def chain_id(self) -> int: ...
+
+    def verify_identity(self) -> None: ...
 
     def head_number(self) -> int: ...
 
@@ -476,7 +480,9 @@ class DocAnchorService:
         return sealed
 
     def check_contract(self) -> None:
+        """Once per pass: the node still serves the chain, and the contract has code."""
         chain = self.chain
+        chain.verify_identity()
         if not chain.contract_has_code():
             raise ChainResetError(
                 f"there is no contract code at {chain.contract_address} on chain {chain.chain_id}: "

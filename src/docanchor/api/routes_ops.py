@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from docanchor.api.context import ApiContext, Ctx
 from docanchor.api.redact import redact
 from docanchor.api.schemas import Health
+from docanchor.errors import ChainIdentityError
 from docanchor.metrics import CONTENT_TYPE
 from docanchor.store import SCHEMA_HEAD
 
@@ -41,7 +42,17 @@ def _database(ctx: ApiContext) -> str:
 
 
 def _node(ctx: ApiContext) -> str:
-    return f"reachable, head block {ctx.node_head()}"
+    head = ctx.node_head()
+    record = ctx.settings.recorded_deployment()
+    if record is not None and ctx.settings.contract_address is None:
+        reader = ctx.reader()
+        reader.verify_identity()
+        if reader.chain_id != record.get("chain_id"):
+            raise ChainIdentityError(
+                f"the node is on chain {reader.chain_id}, but this service's deployment "
+                f"({record.get('address')}) is on chain {record.get('chain_id')}"
+            )
+    return f"reachable, head block {head}"
 
 
 def _migrated(ctx: ApiContext) -> str:
