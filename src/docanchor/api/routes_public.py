@@ -120,13 +120,13 @@ def _receipt_check_request(body: bytes) -> tuple[Receipt, dict[str, Any], bytes 
         )
     if "receipt" not in data:
         raise InputError("the request body has no member 'receipt'")
-    source = data["receipt"]
-    receipt = parse_receipt(source)
     digest = data.get("sha256")
     if digest is not None and (not isinstance(digest, str) or not is_hex64(digest)):
         raise InputError(
             "the request body's sha256 must be a SHA-256 digest as 64 lowercase hex characters"
         )
+    source = data["receipt"]
+    receipt = parse_receipt(source)
     return receipt, source, None if digest is None else bytes.fromhex(digest)
 
 
