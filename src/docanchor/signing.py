@@ -31,6 +31,16 @@ def key_id_of(public_raw: bytes) -> str:
     return hashlib.sha256(public_raw).hexdigest()
 
 
+def public_key_info(public_raw: bytes) -> dict[str, str]:
+    """A public key as ``GET /v1/keys`` publishes it."""
+    return {
+        "alg": ALGORITHM,
+        "key_id": key_id_of(public_raw),
+        "public_key": base64.b64encode(public_raw).decode("ascii"),
+        "public_key_hex": public_raw.hex(),
+    }
+
+
 class ReceiptSigner:
     """Signs receipts with one Ed25519 key."""
 
@@ -81,12 +91,7 @@ class ReceiptSigner:
         return signed
 
     def public_key_info(self) -> dict[str, str]:
-        return {
-            "alg": ALGORITHM,
-            "key_id": self.key_id,
-            "public_key": base64.b64encode(self.public_raw).decode("ascii"),
-            "public_key_hex": self.public_raw.hex(),
-        }
+        return public_key_info(self.public_raw)
 
 
 class LazyReceiptSigner:

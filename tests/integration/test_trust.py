@@ -262,3 +262,32 @@ def test_the_node_is_not_asked_about_an_untrusted_contract(world: World, anvil: 
     )
     assert result.valid, result.checks
     assert f"get_anchor_at {world.theirs.contract}" in reader.asked
+
+
+def test_api_trusting_their_deployment_and_key(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = world.ours.cli.env(
+        DOCANCHOR_TRUSTED_CONTRACTS=f"31337:{world.theirs.contract.lower()}",
+        DOCANCHOR_TRUSTED_SIGNING_KEYS=world.their_key.hex(),
+    )
+    for name, value in env.items():
+        if name.startswith("DOCANCHOR_"):
+            monkeypatch.setenv(name, value)
+    with TestClient(create_app(load_settings())) as client:
+        theirs = json.loads(world.their_receipt.read_text())
+        report = client.post("/v1/receipts/verify", json={"receipt": theirs}).json()
+        assert report["valid"] is True, report
+        assert _checks(report)[8]["detail"].startswith("signed by the service key")
+        published = client.get("/v1/deployments").json()
+        assert [(d["address"].lower(), d["current"]) for d in published["deployments"]] == sorted(
+            [
+                (world.ours.contract.lower(), True),
+                (world.theirs.contract.lower(), False),
+            ]
+        )
+        own = client.get("/v1/keys").json()["keys"]
+        assert published["signing_keys"][0] == own[0]
+        assert [k["public_key_hex"] for k in published["signing_keys"][1:]] == [
+            world.their_key.hex()
+        ]

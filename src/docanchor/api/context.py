@@ -108,7 +108,8 @@ class ApiContext:
             assert self._reader is not None
             return self._reader
 
-    def _node_chain_id(self, *, lenient: bool) -> int | None:
+    def node_chain_id(self, *, lenient: bool) -> int | None:
+        """``DOCANCHOR_CHAIN_ID``, else the node's; with ``lenient``, None when it is down."""
         if self.settings.chain_id is not None:
             return self.settings.chain_id
         try:
@@ -118,23 +119,22 @@ class ApiContext:
                 return None
             raise
 
-    def trust(self, *, lenient: bool = False) -> TrustPolicy:
+    def trust(self, node_chain_id: int | None) -> TrustPolicy:
         """What this service trusts when it checks a receipt: its own deployment (and the
-        data dir's previous ones), ``DOCANCHOR_TRUSTED_CONTRACTS``, and its signing key.
+        data dir's previous ones), ``DOCANCHOR_TRUSTED_CONTRACTS``, its signing key and
+        ``DOCANCHOR_TRUSTED_SIGNING_KEYS``.
 
-        Asks the node its chain id when ``DOCANCHOR_CONTRACT_ADDRESS`` needs one; with
-        ``lenient``, a node that does not answer leaves that deployment out instead of
-        raising.
+        ``node_chain_id`` (see :meth:`node_chain_id`) places
+        ``DOCANCHOR_CONTRACT_ADDRESS``; without it, that deployment is left out.
         """
         from docanchor.wiring import verifier_trust
 
         signer: Any = self.service.signer
         own_key = signer.public_raw if signer is not None else None
-        return verifier_trust(self.settings, self._node_chain_id(lenient=lenient), own_key=own_key)
+        return verifier_trust(self.settings, node_chain_id, own_key=own_key)
 
-    def current_deployment(self) -> Deployment | None:
+    def current_deployment(self, chain_id: int | None) -> Deployment | None:
         """The contract this service anchors in, when its chain id is known."""
-        chain_id = self._node_chain_id(lenient=True)
         address = self.settings.contract_address
         if address is None:
             record = self.settings.recorded_deployment()

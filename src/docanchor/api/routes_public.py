@@ -41,6 +41,7 @@ from docanchor.errors import DocAnchorError, InputError, NotFoundError
 from docanchor.hashing import is_hex64
 from docanchor.receipt import Receipt, loads_receipt_text, parse_receipt
 from docanchor.service import leaf_hash_of_row, verify_receipt_on_chain
+from docanchor.signing import public_key_info
 
 router = APIRouter(prefix="/v1", tags=["public"])
 
@@ -139,7 +140,7 @@ def _check_receipt(ctx: ApiContext, body: bytes) -> dict[str, Any]:
         reader,
         document_sha256=digest,
         required_confirmations=required,
-        trust=ctx.trust(),
+        trust=ctx.trust(ctx.node_chain_id(lenient=False)),
         receipt_json=source,
     )
     return {
@@ -185,15 +186,27 @@ async def verify_receipt(request: Request, ctx: Ctx) -> JSONResponse:
 )
 async def deployments(ctx: Ctx) -> dict[str, Any]:
     """Receipts anchored in any other contract are not valid here (receipt spec, step 5),
-    and receipt signatures are checked against ``signing_keys``. The web page uses this
-    list for its own checks. ``current`` marks the contract this service anchors in."""
-    trust = await run_in_threadpool(ctx.trust, lenient=True)
-    current = ctx.current_deployment()
-    listed = sorted(trust.deployments, key=lambda d: (d.chain_id, d.address.lower()))
-    return {
-        "deployments": [{**d.to_json(), "current": d == current} for d in listed],
-        "signing_keys": _key_infos(ctx),
-    }
+    and receipt signatures are checked against ``signing_keys`` (this service's key first,
+    then those of ``DOCANCHOR_TRUSTED_SIGNING_KEYS``). The web page uses this list for its
+    own checks. ``current`` marks the contract this service anchors in."""
+
+    def gather() -> dict[str, Any]:
+        chain_id = ctx.node_chain_id(lenient=True)
+        trust = ctx.trust(chain_id)
+        current = ctx.current_deployment(chain_id)
+        listed = sorted(trust.deployments, key=lambda d: (d.chain_id, d.address.lower()))
+        own = _key_infos(ctx)
+        others = [
+            public_key_info(raw)
+            for key_id, raw in sorted(trust.signing_keys.items())
+            if key_id not in {info["key_id"] for info in own}
+        ]
+        return {
+            "deployments": [{**d.to_json(), "current": d == current} for d in listed],
+            "signing_keys": own + others,
+        }
+
+    return await run_in_threadpool(gather)
 
 
 @router.get(
