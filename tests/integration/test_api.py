@@ -636,6 +636,7 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         ("/v1/batches/{batch_id}", "get"),
         ("/v1/batches/{batch_id}/leaves", "get"),
         ("/v1/keys", "get"),
+        ("/v1/deployments", "get"),
         ("/v1/documents", "post"),
         ("/v1/documents", "get"),
         ("/v1/documents/bulk", "post"),
@@ -646,6 +647,14 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
     assert expected <= {(p, m) for p, ops in paths.items() for m in ops}
     body = paths["/v1/verify"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= body.keys()
+    # The receipt check reads its body itself; the schema still says what it takes.
+    receipt_body = paths["/v1/receipts/verify"]["post"]["requestBody"]["content"]
+    assert receipt_body["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ReceiptCheckBody"
+    }
+    assert {"receipt", "sha256"} <= schema["components"]["schemas"]["ReceiptCheckBody"][
+        "properties"
+    ].keys()
     assert (
         "application/problem+json" in paths["/v1/documents"]["post"]["responses"]["422"]["content"]
     )
