@@ -335,7 +335,12 @@ def test_batches_of_a_previous_deployment_are_left_to_it(cli: Cli, tmp_path: Pat
     contracts = {b["id"]: b["contract"] for b in status["batches"]}
     assert contracts[first["id"]] != contracts[first["id"] + 1]
     assert all(b["status"] == "confirmed" for b in status["batches"])
+    # The replaced deployment is still trusted: its receipts keep verifying.
+    record = json.loads((cli.data_dir / "deployment.json").read_text())
+    assert record["address"] == contracts[first["id"] + 1]
+    assert [p["address"] for p in record["previous"]] == [contracts[first["id"]]]
     cli.ok("verify", str(docs[0]), "--receipt", str(receipt))
+    cli.ok("verify", str(docs[0]))
 
 
 def test_the_signing_key_is_made_when_a_receipt_is_first_signed(cli: Cli, tmp_path: Path) -> None:
