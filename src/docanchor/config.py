@@ -7,6 +7,7 @@ else in the package reads the environment.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from docanchor.errors import ConfigError
+from docanchor.errors import ConfigError, InputError
+from docanchor.receipt import Deployment, parse_trusted_contracts
 
 DEV_CHAIN_ID = 31337
 # Anvil's first development account (public knowledge; refused off chain 31337).
@@ -60,6 +62,28 @@ class Settings(BaseSettings):
     rpc_retry_deadline: float = Field(default=60.0, ge=0, le=3600)
     sign_receipts: bool = True
     log_json: bool = True
+    # CHAIN_ID:0xADDRESS,... trusted besides the data dir's own deployment.
+    trusted_contracts: str = ""
+    # Receipt signing public keys (32 bytes, hex or base64), comma-separated.
+    trusted_signing_keys: str = ""
+
+    @field_validator("trusted_contracts")
+    @classmethod
+    def _trusted_contracts(cls, value: str) -> str:
+        try:
+            parse_trusted_contracts(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("trusted_signing_keys")
+    @classmethod
+    def _trusted_signing_keys(cls, value: str) -> str:
+        try:
+            parse_public_keys(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("rpc_url")
     @classmethod
@@ -137,6 +161,39 @@ class Settings(BaseSettings):
             raise ConfigError(f"the deployment record {path} has no contract address")
         return data
 
+    def trusted_deployments(self, node_chain_id: int | None = None) -> frozenset[Deployment]:
+        """The deployments a verifier with these settings trusts (receipt spec step 5).
+
+        The data dir's recorded deployment (and the ``previous`` deployments
+        its record lists), ``DOCANCHOR_CONTRACT_ADDRESS`` on ``node_chain_id``
+        (or ``DOCANCHOR_CHAIN_ID``) when one is known, and the entries of
+        ``DOCANCHOR_TRUSTED_CONTRACTS``.
+        """
+        found = set(parse_trusted_contracts(self.trusted_contracts))
+        record = self.recorded_deployment()
+        if record is not None:
+            path = self.deployment_path
+            entries = [record]
+            previous = record.get("previous", [])
+            if not isinstance(previous, list):
+                raise ConfigError(f"the deployment record {path}: 'previous' must be a list")
+            entries += previous
+            for entry in entries:
+                try:
+                    if not isinstance(entry, dict) or not {"chain_id", "address"} <= entry.keys():
+                        raise InputError("an entry is not an object with chain_id and address")
+                    found.add(Deployment(entry["chain_id"], entry["address"]))
+                except InputError as exc:
+                    raise ConfigError(f"the deployment record {path} is damaged: {exc}") from None
+        chain_id = node_chain_id if node_chain_id is not None else self.chain_id
+        if self.contract_address and chain_id is not None:
+            found.add(Deployment(chain_id, self.contract_address))
+        return frozenset(found)
+
+    def signing_public_keys(self) -> list[bytes]:
+        """The raw Ed25519 public keys of ``DOCANCHOR_TRUSTED_SIGNING_KEYS``."""
+        return parse_public_keys(self.trusted_signing_keys)
+
     def resolved_contract_address(self) -> str | None:
         if self.contract_address:
             return self.contract_address
@@ -154,6 +211,30 @@ class Settings(BaseSettings):
                     f"DOCANCHOR_KEYSTORE_PASSWORD_FILE cannot be read: {exc.strerror}"
                 ) from exc
         return None
+
+
+def parse_public_keys(text: str) -> list[bytes]:
+    """32-byte public keys written as 64 hex characters or base64, comma-separated.
+
+    A bad entry is named by its position (1 for the first), never echoed: the
+    value sits next to secrets in the environment.
+    """
+    keys: list[bytes] = []
+    for position, raw in enumerate(text.split(","), start=1):
+        entry = raw.strip()
+        if not entry:
+            continue
+        try:
+            if len(entry) == 64:
+                key = bytes.fromhex(entry)
+            else:
+                key = base64.b64decode(entry, validate=True)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise InputError(f"entry {position} is not a 32-byte public key in hex or base64")
+        keys.append(key)
+    return keys
 
 
 def load_settings(**overrides: Any) -> Settings:

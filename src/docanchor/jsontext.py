@@ -61,9 +61,16 @@ def json_text_depth(text: str | bytes) -> int:
     return max(0, max(accumulate(_STEP[b] for b in brackets)))
 
 
-def check_depth(text: str | bytes, limit: int = MAX_DEPTH, *, what: str = "the JSON text") -> None:
-    """Raise :class:`JSONTextError` when ``text`` nests deeper than ``limit``."""
-    depth = json_text_depth(text)
+def check_depth(
+    text: str | bytes, limit: int = MAX_DEPTH, *, what: str = "the JSON text", enclosing: int = 0
+) -> None:
+    """Raise :class:`JSONTextError` when ``text`` nests deeper than ``limit``.
+
+    ``enclosing`` is the number of containers around the value named by
+    ``what`` (an envelope such as ``{"receipt": ...}``); neither the limit nor
+    the message counts them.
+    """
+    depth = json_text_depth(text) - enclosing
     if depth > limit:
         raise JSONTextError(f"{what} is nested {depth} levels deep; at most {limit} are allowed")
 
@@ -95,14 +102,16 @@ def loads_strict(
     max_depth: int = MAX_DEPTH,
     floats: bool = False,
     what: str = "the JSON text",
+    enclosing: int = 0,
 ) -> Any:
     """Decode untrusted JSON text, refusing what this module's docstring lists.
 
     ``text`` as bytes must be UTF-8. Raises :class:`JSONTextError` whose
-    message starts with ``what`` and says what is wrong.
+    message starts with ``what`` and says what is wrong. ``enclosing``: see
+    :func:`check_depth`.
     """
     raw = _as_bytes(text, what)
-    check_depth(raw, max_depth, what=what)
+    check_depth(raw, max_depth, what=what, enclosing=enclosing)
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -15,9 +15,11 @@ Every change to parsing or verification comes with new test vectors.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, NoReturn
@@ -479,9 +481,11 @@ def parse_receipt(data: Any) -> Receipt:
     Unknown members are kept (in ``extra``), not refused. Nothing here checks
     that the digests agree with each other; that is :func:`evaluate_receipt`.
     """
-    if hashing.json_depth(data) > jsontext.MAX_DEPTH:
+    depth = hashing.json_depth(data)
+    if depth > jsontext.MAX_DEPTH:
+        # The same words as jsontext.check_depth, so every path reports it alike.
         raise ReceiptFormatError(
-            f"the receipt is nested more than {jsontext.MAX_DEPTH} levels deep"
+            f"the receipt is nested {depth} levels deep; at most {jsontext.MAX_DEPTH} are allowed"
         )
     try:
         return _parse_receipt(data)
@@ -514,6 +518,39 @@ def _parse_receipt(data: Any) -> Receipt:
     )
 
 
+def loads_receipt_text(text: str | bytes, *, enclosing: int = 0) -> Any:
+    """Decode receipt JSON text strictly, without checking its members yet.
+
+    The one strict decoder of every path (CLI, API): invalid JSON, text that
+    is not UTF-8, a duplicate member name, ``NaN``/``Infinity``, a number
+    with a fraction or exponent, or nesting deeper than
+    :data:`jsontext.MAX_DEPTH` raise :class:`ReceiptFormatError` whose words
+    start with "the receipt". ``enclosing`` counts the containers around the
+    receipt in ``text`` (1 for an API body ``{"receipt": {...}}``), which the
+    depth limit does not count.
+    """
+    try:
+        return jsontext.loads_strict(text, what="the receipt", enclosing=enclosing)
+    except JSONTextError as exc:
+        raise ReceiptFormatError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class ParsedReceipt:
+    """A receipt and the JSON object it was parsed from (for its signature)."""
+
+    receipt: Receipt
+    source: dict[str, Any]
+
+
+def parse_receipt_text(text: str | bytes) -> ParsedReceipt:
+    """:func:`parse_receipt_json`, keeping the decoded JSON object as well."""
+    data = loads_receipt_text(text)
+    receipt = parse_receipt(data)
+    assert isinstance(data, dict)  # parse_receipt refuses anything else
+    return ParsedReceipt(receipt, data)
+
+
 def parse_receipt_json(text: str | bytes) -> Receipt:
     """A :class:`Receipt` from its UTF-8 JSON text, checked strictly.
 
@@ -521,11 +558,7 @@ def parse_receipt_json(text: str | bytes) -> Receipt:
     member name, ``NaN``/``Infinity`` and numbers with a fraction or exponent
     anywhere (extra members included), then applies :func:`parse_receipt`.
     """
-    try:
-        data = jsontext.loads_strict(text, what="the receipt")
-    except JSONTextError as exc:
-        raise ReceiptFormatError(str(exc)) from None
-    return parse_receipt(data)
+    return parse_receipt_text(text).receipt
 
 
 def signing_payload(receipt_json: Mapping[str, Any]) -> bytes:
@@ -577,6 +610,113 @@ class OnChainRecord:
         return int(self.anchorer, 16) == 0
 
 
+@dataclass(frozen=True, eq=False)
+class Deployment:
+    """A deployment of the anchor contract: (chain id, contract address).
+
+    Two deployments are equal when their chain ids are equal and their
+    addresses are equal without regard to case (spec section 1); ``address``
+    keeps the form it was given in, for messages.
+    """
+
+    chain_id: int
+    address: str
+
+    def __post_init__(self) -> None:
+        if type(self.chain_id) is not int or not 1 <= self.chain_id <= UINT64_MAX:
+            raise InputError(f"a chain id must be a positive integer, got {self.chain_id!r}")
+        if not isinstance(self.address, str) or _ADDRESS.fullmatch(self.address) is None:
+            raise InputError(
+                f"a contract address must be 0x followed by 40 hex characters, got {self.address!r}"
+            )
+
+    def _key(self) -> tuple[int, str]:
+        return (self.chain_id, self.address.lower())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Deployment):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"chain_id": self.chain_id, "address": self.address}
+
+
+def parse_trusted_contracts(text: str) -> frozenset[Deployment]:
+    """Deployments from ``CHAIN_ID:0xADDRESS,CHAIN_ID:0xADDRESS,...`` text.
+
+    Blanks around entries are ignored and an empty text is the empty set;
+    anything else that is not a positive decimal chain id, a colon and a
+    ``0x`` address raises :class:`InputError` naming the entry.
+    """
+    if not isinstance(text, str):
+        raise InputError("trusted contracts must be text: CHAIN_ID:0xADDRESS,...")
+    found: set[Deployment] = set()
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        chain_text, colon, address = entry.partition(":")
+        chain_text, address = chain_text.strip(), address.strip()
+        if not colon or not chain_text.isdecimal() or not chain_text.isascii():
+            raise InputError(
+                f"the entry {entry[:80]!r} is not CHAIN_ID:0xADDRESS "
+                "(for example 31337:0x5FbDB2315678afecb367f032d93F642f64180aa3)"
+            )
+        try:
+            found.add(Deployment(int(chain_text), address))
+        except InputError as exc:
+            raise InputError(f"the entry {entry[:80]!r}: {exc}") from None
+    return frozenset(found)
+
+
+# (public key, signature, message) -> whether the signature is valid. The
+# cryptography lives in an adapter (docanchor.signing); the core only calls it.
+SignatureVerifier = Callable[[bytes, bytes, bytes], bool]
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    """What a verifier trusts: deployments of the contract and receipt signing keys.
+
+    ``deployments``: step 5 fails for any other (chain id, contract).
+    ``signing_keys``: key id (SHA-256 of the raw public key, hex) -> raw
+    Ed25519 public key; with ``verify_signature``, a receipt's ``signature``
+    member is checked against them (the optional signature check).
+    """
+
+    deployments: frozenset[Deployment]
+    signing_keys: Mapping[str, bytes] = field(default_factory=dict)
+    verify_signature: SignatureVerifier | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.deployments, frozenset) or not all(
+            isinstance(d, Deployment) for d in self.deployments
+        ):
+            raise InputError("trusted deployments must be a frozenset of Deployment")
+        for key_id, public in self.signing_keys.items():
+            if not isinstance(key_id, str) or type(public) is not bytes or len(public) != 32:
+                raise InputError("signing keys must map key ids to 32-byte public keys")
+
+    def trusts(self, receipt: Receipt) -> bool:
+        """True when the receipt's anchor is in a trusted deployment."""
+        a = receipt.anchor
+        return a is not None and Deployment(a.chain_id, a.contract) in self.deployments
+
+
+def trust_policy(
+    deployments: Iterable[Deployment],
+    signing_keys: Iterable[bytes] = (),
+    verify_signature: SignatureVerifier | None = None,
+) -> TrustPolicy:
+    """A :class:`TrustPolicy` with each raw public key filed under its key id."""
+    keys = {hashing.sha256(public).hex(): public for public in signing_keys}
+    return TrustPolicy(frozenset(deployments), keys, verify_signature)
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """One verification step: its number in spec section 6, a short name, the outcome.
@@ -615,6 +755,9 @@ STEP_PROOF: Final = 4
 STEP_CHAIN_RECORD: Final = 5
 STEP_BLOCK_HASH: Final = 6
 STEP_CONFIRMATIONS: Final = 7
+# Not a step of spec section 6: the optional check of the service signature,
+# reported after the seven steps.
+STEP_SIGNATURE: Final = 8
 
 
 def _digest_arg(value: object, what: str) -> bytes:
@@ -705,14 +848,29 @@ def check_leaf_and_proof(receipt: Receipt) -> CheckResult:
     )
 
 
-def check_chain_record(
-    receipt: Receipt, node_chain_id: int, record: OnChainRecord | None
-) -> CheckResult:
-    """Step 5: ``getAnchor(batch.root)``, read on a node of ``anchor.chain_id``, matches.
+def untrusted_deployment_detail(chain_id: int, contract: str) -> str:
+    """The words of step 5 for a deployment the verifier does not trust."""
+    return (
+        f"anchored in {contract} on chain {chain_id}, which is not a docanchor deployment "
+        "this verifier trusts"
+    )
 
-    ``record`` is ``None`` when the caller could not read one (for example
-    because the node is on another chain); an all-zero record means the
-    contract does not know the root.
+
+def check_chain_record(
+    receipt: Receipt,
+    node_chain_id: int | None,
+    record: OnChainRecord | None,
+    trusted: Collection[Deployment],
+) -> CheckResult:
+    """Step 5: the anchor's deployment is trusted, and ``getAnchor(batch.root)``, read on
+    a node of ``anchor.chain_id``, matches.
+
+    ``trusted`` is the verifier's set of deployments; for any other
+    (``anchor.chain_id``, ``anchor.contract``) the step fails whatever the
+    node says, and the caller need not have asked it anything
+    (``node_chain_id`` may then be ``None``). ``record`` is ``None`` when the
+    caller could not read one (for example because the node is on another
+    chain); an all-zero record means the contract does not know the root.
     """
     name = "chain_record"
     a = receipt.anchor
@@ -724,6 +882,12 @@ def check_chain_record(
             f"this receipt is {receipt.status.value}: its batch root is not anchored yet, so "
             "there is nothing to check on chain; fetch the receipt again later",
         )
+    if Deployment(a.chain_id, a.contract) not in trusted:
+        return CheckResult(
+            STEP_CHAIN_RECORD, name, False, untrusted_deployment_detail(a.chain_id, a.contract)
+        )
+    if node_chain_id is None:
+        raise InputError("the node's chain id is needed to check a trusted deployment")
     if node_chain_id != a.chain_id:
         return CheckResult(
             STEP_CHAIN_RECORD,
@@ -854,36 +1018,108 @@ def verify_receipt_offline(
     ]
 
 
+def check_signature(
+    receipt_json: Mapping[str, Any],
+    signing_keys: Mapping[str, bytes],
+    verify: SignatureVerifier | None,
+) -> CheckResult:
+    """The optional signature check: the receipt's ``signature`` member, if any, is a
+    valid Ed25519 signature by one of ``signing_keys`` over the receipt without it.
+
+    ``receipt_json`` is the receipt's JSON object as received (the signature
+    covers RFC 8785 of exactly that, minus ``signature``). A receipt without
+    ``signature`` passes (skipped); so does any receipt when the verifier
+    knows no key or cannot check Ed25519 (skipped, "not checked"). A
+    malformed signature, one by a key the verifier does not know, or one that
+    does not verify fails.
+    """
+    name = "signature"
+    if SIGNATURE_MEMBER not in receipt_json:
+        return CheckResult(
+            STEP_SIGNATURE, name, True, "the receipt carries no service signature", True
+        )
+    if verify is None or not signing_keys:
+        return CheckResult(
+            STEP_SIGNATURE,
+            name,
+            True,
+            "signature not checked: this verifier knows no receipt signing key",
+            True,
+        )
+    sig = receipt_json[SIGNATURE_MEMBER]
+
+    def failed(detail: str) -> CheckResult:
+        return CheckResult(STEP_SIGNATURE, name, False, detail)
+
+    if not isinstance(sig, Mapping):
+        return failed(f"the receipt's signature must be an object, got {_json_type(sig)}")
+    alg, key_id, value = sig.get("alg"), sig.get("key_id"), sig.get("value")
+    if alg != "Ed25519":
+        return failed(f"the receipt's signature uses algorithm {_show(alg)}, not 'Ed25519'")
+    if not isinstance(key_id, str) or not isinstance(value, str):
+        return failed("the receipt's signature needs a key_id and a value, both strings")
+    public = signing_keys.get(key_id)
+    if public is None:
+        return failed(
+            f"the receipt is signed by key {key_id[:80]!r}, which is not a receipt signing "
+            "key this verifier trusts"
+        )
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return failed("the receipt's signature value is not base64")
+    try:
+        payload = signing_payload(receipt_json)
+    except ReceiptFormatError as exc:
+        return failed(str(exc))
+    if len(raw) != 64 or not verify(public, raw, payload):
+        return failed(
+            f"the receipt's signature by key {key_id} does not verify: the receipt was "
+            "altered after it was signed, or the signature is forged"
+        )
+    return CheckResult(STEP_SIGNATURE, name, True, f"signed by the service key {key_id}")
+
+
 def evaluate_receipt(
     receipt: Receipt,
     *,
     document_sha256: bytes | None = None,
-    node_chain_id: int,
+    node_chain_id: int | None,
     record: OnChainRecord | None,
     block_hash: str | None,
     head_number: int,
     required_confirmations: int,
+    trust: TrustPolicy,
+    receipt_json: Mapping[str, Any] | None = None,
 ) -> ReceiptVerification:
-    """All seven steps of spec section 6, over values the caller fetched from its node.
+    """All seven steps of spec section 6, over values the caller fetched from its node,
+    then the optional signature check.
 
-    ``record`` is what ``getAnchor(batch.root)`` returned (``None`` if none was
-    read), ``block_hash`` the hash of the node's block at
-    ``anchor.block_number`` (``None`` if it has none), ``head_number`` the
-    node's latest block number. Every step is reported; once the node is on
-    another chain or the receipt has no anchor, steps 6 and 7 are reported
-    as skipped because their inputs mean nothing. ``valid`` is False as soon
-    as one reported step failed.
+    ``trust`` holds the verifier's trusted deployments (step 5) and signing
+    keys. For an untrusted deployment nothing needs to be fetched:
+    ``node_chain_id`` may be ``None``. ``record`` is what
+    ``getAnchor(batch.root)`` returned (``None`` if none was read),
+    ``block_hash`` the hash of the node's block at ``anchor.block_number``
+    (``None`` if it has none), ``head_number`` the node's latest block number.
+    ``receipt_json`` is the JSON object the receipt was parsed from (its
+    re-emission when not given), for the signature check. Every step is
+    reported; once the deployment is untrusted, the node is on another chain
+    or the receipt has no anchor, steps 6 and 7 are reported as skipped
+    because their inputs mean nothing. ``valid`` is False as soon as one
+    reported step failed.
     """
     checks = verify_receipt_offline(receipt, document_sha256)
-    record_check = check_chain_record(receipt, node_chain_id, record)
+    record_check = check_chain_record(receipt, node_chain_id, record, trust.deployments)
     checks.append(record_check)
     a = receipt.anchor
-    if a is None or node_chain_id != a.chain_id:
-        reason = (
-            "the receipt has no anchor yet"
-            if a is None
-            else f"the node is on chain {node_chain_id}, not {a.chain_id}"
-        )
+    reason: str | None = None
+    if a is None:
+        reason = "the receipt has no anchor yet"
+    elif not trust.trusts(receipt):
+        reason = "the receipt's contract is not a trusted deployment"
+    elif node_chain_id != a.chain_id:
+        reason = f"the node is on chain {node_chain_id}, not {a.chain_id}"
+    if reason is not None or a is None:
         checks.append(
             CheckResult(STEP_BLOCK_HASH, "block_hash", True, f"not checked: {reason}", True)
         )
@@ -895,6 +1131,8 @@ def evaluate_receipt(
         checks.append(check_block_hash(receipt, block_hash))
         checks.append(check_confirmations(receipt, head_number, required_confirmations))
         confirmations = count_confirmations(head_number, a.block_number)
+    source = receipt.to_json() if receipt_json is None else receipt_json
+    checks.append(check_signature(source, trust.signing_keys, trust.verify_signature))
     valid = all(check.ok for check in checks)
     return ReceiptVerification(valid=valid, confirmations=confirmations, checks=checks)
 

@@ -44,6 +44,7 @@ from docanchor.receipt import (
     Receipt,
     ReceiptStatus,
     ReceiptVerification,
+    TrustPolicy,
     evaluate_receipt,
 )
 from docanchor.store import Batch, DocumentView, NewRegistration, Store, utcnow
@@ -796,25 +797,36 @@ def verify_receipt_on_chain(
     *,
     document_sha256: bytes | None,
     required_confirmations: int,
+    trust: TrustPolicy,
+    receipt_json: Mapping[str, Any] | None = None,
 ) -> ReceiptVerification:
-    """Fetch what spec section 6 needs from the node, then check it with the pure core."""
+    """Fetch what spec section 6 needs from the node, then check it with the pure core.
+
+    Every way of verifying a receipt (a receipt file, a document looked up in
+    the database, a request to the API) goes through here, so the trust
+    check of step 5 cannot be left out: for a deployment ``trust`` does not
+    hold, the node is not asked anything. ``receipt_json`` is the JSON object
+    the receipt was parsed from, for the signature check.
+    """
     record: OnChainRecord | None = None
     block_hash: str | None = None
     head = 0
-    node_chain_id = reader.chain_id
+    node_chain_id: int | None = None
     anchor = receipt.anchor
-    if anchor is not None and receipt.batch is not None and node_chain_id == anchor.chain_id:
-        info = reader.get_anchor_at(anchor.contract, receipt.batch.root)
-        if info is not None:
-            record = OnChainRecord(
-                seq=info.seq,
-                tree_size=info.tree_size,
-                timestamp=info.timestamp,
-                block_number=info.block_number,
-                anchorer=info.anchorer,
-            )
-        block_hash = reader.block_hash(anchor.block_number)
-        head = reader.head_number()
+    if anchor is not None and receipt.batch is not None and trust.trusts(receipt):
+        node_chain_id = reader.chain_id
+        if node_chain_id == anchor.chain_id:
+            info = reader.get_anchor_at(anchor.contract, receipt.batch.root)
+            if info is not None:
+                record = OnChainRecord(
+                    seq=info.seq,
+                    tree_size=info.tree_size,
+                    timestamp=info.timestamp,
+                    block_number=info.block_number,
+                    anchorer=info.anchorer,
+                )
+            block_hash = reader.block_hash(anchor.block_number)
+            head = reader.head_number()
     return evaluate_receipt(
         receipt,
         document_sha256=document_sha256,
@@ -823,6 +835,8 @@ def verify_receipt_on_chain(
         block_hash=block_hash,
         head_number=head,
         required_confirmations=required_confirmations,
+        trust=trust,
+        receipt_json=receipt_json,
     )
 
 

@@ -31,6 +31,16 @@ def key_id_of(public_raw: bytes) -> str:
     return hashlib.sha256(public_raw).hexdigest()
 
 
+def public_key_info(public_raw: bytes) -> dict[str, str]:
+    """A public key as ``GET /v1/keys`` publishes it."""
+    return {
+        "alg": ALGORITHM,
+        "key_id": key_id_of(public_raw),
+        "public_key": base64.b64encode(public_raw).decode("ascii"),
+        "public_key_hex": public_raw.hex(),
+    }
+
+
 class ReceiptSigner:
     """Signs receipts with one Ed25519 key."""
 
@@ -81,12 +91,7 @@ class ReceiptSigner:
         return signed
 
     def public_key_info(self) -> dict[str, str]:
-        return {
-            "alg": ALGORITHM,
-            "key_id": self.key_id,
-            "public_key": base64.b64encode(self.public_raw).decode("ascii"),
-            "public_key_hex": self.public_raw.hex(),
-        }
+        return public_key_info(self.public_raw)
 
 
 class LazyReceiptSigner:
@@ -110,8 +115,31 @@ class LazyReceiptSigner:
     def sign(self, receipt_json: dict[str, Any]) -> dict[str, Any]:
         return self._loaded().sign(receipt_json)
 
+    @property
+    def public_raw(self) -> bytes:
+        return self._loaded().public_raw
+
     def public_key_info(self) -> dict[str, str]:
         return self._loaded().public_key_info()
+
+
+def ed25519_verify(public_raw: bytes, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` is a valid Ed25519 signature of ``message`` by ``public_raw``."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_raw).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def public_key_of(path: Path) -> bytes | None:
+    """The raw public key of the signing key file at ``path``; None when there is none.
+
+    Never creates the key: a verifier only reads what the service made.
+    """
+    if not path.is_file():
+        return None
+    return ReceiptSigner.load_or_create(path).public_raw
 
 
 def verify_signature(receipt_json: dict[str, Any], public_raw: bytes) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from docanchor.config import Settings
+from docanchor.receipt import TrustPolicy, trust_policy
 from docanchor.service import DocAnchorService
 from docanchor.store import Store
 
@@ -57,3 +58,27 @@ def build_service(
         confirmations=confirmations,
         batch_max=settings.batch_max,
     )
+
+
+def verifier_trust(
+    settings: Settings,
+    node_chain_id: int | None,
+    *,
+    own_key: bytes | None = None,
+    extra_keys: tuple[bytes, ...] = (),
+) -> TrustPolicy:
+    """What a verifier with these settings trusts (receipt spec section 6 step 5, and the
+    signature check): :meth:`Settings.trusted_deployments`, and as signing keys
+    ``own_key`` (the service's), the data dir's key file if it exists,
+    ``DOCANCHOR_TRUSTED_SIGNING_KEYS`` and ``extra_keys``.
+    """
+    from docanchor.signing import ed25519_verify, public_key_of
+
+    keys = [*settings.signing_public_keys(), *extra_keys]
+    if own_key is not None:
+        keys.append(own_key)
+    else:
+        data_dir_key = public_key_of(settings.signing_key_path)
+        if data_dir_key is not None:
+            keys.append(data_dir_key)
+    return trust_policy(settings.trusted_deployments(node_chain_id), keys, ed25519_verify)

@@ -97,12 +97,25 @@ def test_submit_anchor_and_verify_every_receipt_trustlessly(cli: Cli, tmp_path: 
     written = sorted(out.glob("*.receipt.json"))
     assert len(written) == 6
 
-    # Trustless: an empty data dir and a database URL that does not exist.
+    # Trustless: an empty data dir and a database URL that does not exist; what the
+    # stranger trusts is what the service publishes: its deployment and signing key.
+    from docanchor.signing import public_key_of
+
+    contract = json.loads(written[0].read_text())["anchor"]["contract"]
+    published_key = public_key_of(cli.data_dir / "receipt-signing-key.pem")
+    assert published_key is not None
     stranger = Cli(
         data_dir=tmp_path / "stranger",
         database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
         rpc_url=cli.rpc_url,
     )
+    untrusting = stranger.run("verify", "--receipt", str(written[0]))
+    assert untrusting.code == 1
+    assert "which is not a docanchor deployment this verifier trusts" in untrusting.stdout
+    stranger.extra_env = {
+        "DOCANCHOR_TRUSTED_CONTRACTS": f"31337:{contract}",
+        "DOCANCHOR_TRUSTED_SIGNING_KEYS": published_key.hex(),
+    }
     for n, path in enumerate([*docs, loose]):
         receipt_path = out / f"{hashlib.sha256(path.read_bytes()).hexdigest()}.receipt.json"
         # The installed console script itself, in a process of its own.
@@ -112,9 +125,9 @@ def test_submit_anchor_and_verify_every_receipt_trustlessly(cli: Cli, tmp_path: 
         assert result.code == 0, result.stdout + result.stderr
         report = result.json()
         assert report["valid"] is True and report["confirmations"] >= 1
-        assert [c["step"] for c in report["checks"]] == [1, 2, 3, 4, 5, 6, 7] or len(
-            report["checks"]
-        ) >= 6
+        assert [c["step"] for c in report["checks"]] == [1, 2, 4, 5, 6, 7, 8]
+        signature = report["checks"][-1]
+        assert signature["ok"] and not signature["skipped"], signature
     assert not (tmp_path / "stranger").exists() or not list((tmp_path / "stranger").iterdir())
 
     # The receipt alone (no document) also verifies; the document is then not checked.
@@ -176,13 +189,19 @@ def test_forged_receipts_are_rejected(cli: Cli, tmp_path: Path) -> None:
 
     from docanchor.chain import ChainClient
     from docanchor.errors import ReceiptFormatError
-    from docanchor.receipt import parse_receipt
+    from docanchor.receipt import Deployment, parse_receipt, trust_policy
     from docanchor.service import verify_receipt_on_chain
 
     reader = ChainClient(rpc_url=cli.rpc_url)
     digest = hashlib.sha256(docs[0].read_bytes()).digest()
+    contract = receipt["anchor"]["contract"]
+    trust = trust_policy({Deployment(31337, contract)})
     genuine = verify_receipt_on_chain(
-        parse_receipt(receipt), reader, document_sha256=digest, required_confirmations=1
+        parse_receipt(receipt),
+        reader,
+        document_sha256=digest,
+        required_confirmations=1,
+        trust=trust,
     )
     assert genuine.valid, genuine.checks
     for what in FORGERIES:
@@ -193,7 +212,7 @@ def test_forged_receipts_are_rejected(cli: Cli, tmp_path: Path) -> None:
             assert what == "tree_size"
             continue
         result = verify_receipt_on_chain(
-            parsed, reader, document_sha256=digest, required_confirmations=1
+            parsed, reader, document_sha256=digest, required_confirmations=1, trust=trust
         )
         assert not result.valid, what
         assert any(not c.ok and not c.skipped for c in result.checks), what
@@ -206,7 +225,16 @@ def test_forged_receipts_are_rejected(cli: Cli, tmp_path: Path) -> None:
         assert result.code == 1, result.stdout + result.stderr
         report = result.json()
         assert report["valid"] is False
-    chain_report = cli.run("verify", "--receipt", str(tmp_path / "forged-chain_id.json")).stdout
+    # A receipt that claims chain 1 names a deployment this data dir does not trust...
+    forged_chain = str(tmp_path / "forged-chain_id.json")
+    chain_report = cli.run("verify", "--receipt", forged_chain).stdout
+    assert (
+        f"anchored in {contract} on chain 1, which is not a docanchor deployment "
+        "this verifier trusts"
+    ) in chain_report
+    # ...and once trusted, the node on chain 31337 is the wrong one to check it on.
+    trusting = cli.env(DOCANCHOR_TRUSTED_CONTRACTS=f"1:{contract}")
+    chain_report = cli.run("verify", "--receipt", forged_chain, env=trusting).stdout
     assert "belongs to chain 1" in chain_report and "31337" in chain_report
 
 
@@ -307,7 +335,12 @@ def test_batches_of_a_previous_deployment_are_left_to_it(cli: Cli, tmp_path: Pat
     contracts = {b["id"]: b["contract"] for b in status["batches"]}
     assert contracts[first["id"]] != contracts[first["id"] + 1]
     assert all(b["status"] == "confirmed" for b in status["batches"])
+    # The replaced deployment is still trusted: its receipts keep verifying.
+    record = json.loads((cli.data_dir / "deployment.json").read_text())
+    assert record["address"] == contracts[first["id"] + 1]
+    assert [p["address"] for p in record["previous"]] == [contracts[first["id"]]]
     cli.ok("verify", str(docs[0]), "--receipt", str(receipt))
+    cli.ok("verify", str(docs[0]))
 
 
 def test_the_signing_key_is_made_when_a_receipt_is_first_signed(cli: Cli, tmp_path: Path) -> None:

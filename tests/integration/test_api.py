@@ -168,6 +168,7 @@ def test_register_anchor_and_verify_end_to_end(api: Api, anvil: AnvilNode) -> No
     (key,) = api.client.get("/v1/keys").json()["keys"]
     verify_signature(receipt_json, bytes.fromhex(key["public_key_hex"]))
     from docanchor.chain import ChainClient
+    from docanchor.receipt import Deployment, trust_policy
     from docanchor.service import verify_receipt_on_chain
 
     trustless = verify_receipt_on_chain(
@@ -175,6 +176,7 @@ def test_register_anchor_and_verify_end_to_end(api: Api, anvil: AnvilNode) -> No
         ChainClient(rpc_url=anvil.rpc_url),
         document_sha256=hashlib.sha256(v2).digest(),
         required_confirmations=1,
+        trust=trust_policy({Deployment(anvil.chain_id, api.settings.contract_address or "")}),
     )
     assert trustless.valid, trustless.checks
 
@@ -634,6 +636,7 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
         ("/v1/batches/{batch_id}", "get"),
         ("/v1/batches/{batch_id}/leaves", "get"),
         ("/v1/keys", "get"),
+        ("/v1/deployments", "get"),
         ("/v1/documents", "post"),
         ("/v1/documents", "get"),
         ("/v1/documents/bulk", "post"),
@@ -644,6 +647,14 @@ def test_openapi_documents_every_endpoint(api: Api) -> None:
     assert expected <= {(p, m) for p, ops in paths.items() for m in ops}
     body = paths["/v1/verify"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= body.keys()
+    # The receipt check reads its body itself; the schema still says what it takes.
+    receipt_body = paths["/v1/receipts/verify"]["post"]["requestBody"]["content"]
+    assert receipt_body["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ReceiptCheckBody"
+    }
+    assert {"receipt", "sha256"} <= schema["components"]["schemas"]["ReceiptCheckBody"][
+        "properties"
+    ].keys()
     assert (
         "application/problem+json" in paths["/v1/documents"]["post"]["responses"]["422"]["content"]
     )

@@ -31,6 +31,7 @@ from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 
 WITHOUT_INPUTS = {
     "GET /v1/keys",
+    "GET /v1/deployments",
     "POST /v1/batches",
     "GET /healthz",
     "GET /readyz",

@@ -410,6 +410,11 @@ def test_receipt_check_lists_each_step_with_its_outcome(
         "Correcto"
     )
     expect(table).not_to_contain_text("Falló")
+    # The service signature, checked in this browser against the published key.
+    expect(page.get_by_text("Firma del servicio: verificada en este navegador")).to_be_visible()
+    expect(table.get_by_role("row", name=re.compile("Firma del servicio"))).to_contain_text(
+        "Correcto"
+    )
     sent = [r for r in tab.api_calls() if r.url.endswith("/v1/receipts/verify")]
     assert len(sent) == 1
     body = json.loads(sent[0].body)
@@ -427,6 +432,107 @@ def test_receipt_check_lists_each_step_with_its_outcome(
     shot(page, "4-receipt-wrong-document")
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "4-receipt-phone")
+
+
+def _site_receipt(site: Site) -> dict[str, Any]:
+    import httpx
+
+    answer = httpx.post(
+        f"{site.base_url}/v1/verify",
+        json={"sha256": hashlib.sha256(site.document).hexdigest()},
+        timeout=30,
+    )
+    receipt: dict[str, Any] = answer.json()["receipts"][0]
+    assert receipt["status"] == "confirmed" and "signature" in receipt
+    return receipt
+
+
+def _check_receipt_file(page: Page, path: Path) -> None:
+    page.goto("/#/receipt")
+    page.get_by_label("Constancia (JSON)").set_input_files(str(path))
+    page.get_by_role("button", name="Verificar constancia").click()
+
+
+def test_receipt_from_an_untrusted_deployment_is_refused_in_words(
+    tab: Tab, site: Site, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    elsewhere = "0x000000000000000000000000000000000000dEaD"
+    receipt = _site_receipt(site)
+    receipt["anchor"]["contract"] = elsewhere
+    path = tmp_path / "ajena.json"
+    path.write_text(json.dumps(receipt))
+    page = tab.page
+    _check_receipt_file(page, path)
+    expect(announced(page, "Constancia no válida")).to_be_visible()
+    expect(
+        announced(
+            page,
+            f"Anclada en {elsewhere} en la cadena 31337, que no es un despliegue de docanchor "
+            "en el que confíe este verificador.",
+        )
+    ).to_be_visible()
+    page.get_by_role("button", name="Switch to English").click()
+    expect(
+        announced(
+            page,
+            f"Anchored in {elsewhere} on chain 31337, which is not a docanchor deployment "
+            "this verifier trusts.",
+        )
+    ).to_be_visible()
+    calls = [r.url for r in tab.api_calls()]
+    assert any(url.endswith("/v1/deployments") for url in calls), calls
+    assert not any(url.endswith("/v1/receipts/verify") for url in calls), calls
+    shot(page, "4-receipt-untrusted")
+
+
+def test_receipt_with_a_duplicate_member_is_refused_as_malformed(
+    tab: Tab, site: Site, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    text = json.dumps(_site_receipt(site))
+    # JSON.parse would keep the second "status"; the page refuses the text.
+    path = tmp_path / "duplicada.json"
+    path.write_text('{"status": "pending", ' + text[1:])
+    page = tab.page
+    _check_receipt_file(page, path)
+    expect(
+        announced(
+            page,
+            "La constancia está mal formada y no se verificó: el miembro «status» aparece dos "
+            "veces en un mismo objeto",
+        )
+    ).to_be_visible()
+    for body, words in (
+        ('{"note": 1.5, ' + text[1:], "el número 1.5 tiene decimales o exponente"),
+        ('{"note": NaN, ' + text[1:], "NaN no es JSON"),
+        ('{"note": ' + "[" * 64 + "]" * 64 + ", " + text[1:], "anida más de 64 niveles"),
+    ):
+        path.write_text(body)
+        _check_receipt_file(page, path)
+        expect(announced(page, words)).to_be_visible()
+    assert not [r for r in tab.api_calls() if r.url.endswith("/v1/receipts/verify")]
+
+
+def test_receipt_with_a_forged_signature_is_not_valid(tab: Tab, site: Site, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    receipt = _site_receipt(site)
+    value = receipt["signature"]["value"]
+    receipt["signature"]["value"] = ("B" if value[0] == "A" else "A") + value[1:]
+    path = tmp_path / "firma.json"
+    path.write_text(json.dumps(receipt))
+    page = tab.page
+    _check_receipt_file(page, path)
+    expect(announced(page, "Constancia no válida")).to_be_visible()
+    expect(announced(page, "Firma del servicio: no es válida")).to_be_visible()
+    table = page.get_by_role("table").filter(has_text="Comprobaciones")
+    expect(table.get_by_role("row", name=re.compile("Firma del servicio"))).to_contain_text("Falló")
+    # The text sent is the file's own, byte for byte, inside the request body.
+    (sent,) = [r for r in tab.api_calls() if r.url.endswith("/v1/receipts/verify")]
+    assert path.read_bytes() in sent.body
 
 
 # --- 5. the root recomputed in the browser ------------------------------------------------

@@ -60,6 +60,9 @@ def test_environment_and_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ("DOCANCHOR_POA", "perhaps"),
         ("DOCANCHOR_ANCHOR_INTERVAL", "0"),
         ("DOCANCHOR_MAX_UPLOAD_BYTES", "1.5MB"),
+        ("DOCANCHOR_TRUSTED_CONTRACTS", "31337:0x1234"),
+        ("DOCANCHOR_TRUSTED_CONTRACTS", "0x5FbDB2315678afecb367f032d93F642f64180aa3"),
+        ("DOCANCHOR_TRUSTED_SIGNING_KEYS", "abcd"),
     ],
 )
 def test_a_bad_value_names_its_variable(
@@ -72,3 +75,72 @@ def test_a_bad_value_names_its_variable(
     assert name in message and "\n" not in message
     if "KEY" in name:
         assert value not in message  # secrets are never echoed
+
+
+A = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+B = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+C = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
+
+
+def test_a_bad_trusted_contract_names_the_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCANCHOR_TRUSTED_CONTRACTS", f"31337:{A}, 1:nothing")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "DOCANCHOR_TRUSTED_CONTRACTS" in str(caught.value)
+    assert "'1:nothing'" in str(caught.value)
+
+
+def test_trusted_deployments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from docanchor.receipt import Deployment
+
+    monkeypatch.setenv("DOCANCHOR_DATA_DIR", str(tmp_path))
+    assert load_settings().trusted_deployments(31337) == frozenset()
+    monkeypatch.setenv("DOCANCHOR_TRUSTED_CONTRACTS", f"5:{C}")
+    (tmp_path / "deployment.json").write_text(
+        json.dumps(
+            {
+                "address": A,
+                "chain_id": 31337,
+                "previous": [{"address": B.lower(), "chain_id": 31337, "version": 1}],
+            }
+        )
+    )
+    s = load_settings()
+    expected = {Deployment(31337, A), Deployment(31337, B), Deployment(5, C)}
+    assert s.trusted_deployments(31337) == frozenset(expected)
+    # The contract setting is trusted on the node's chain, or DOCANCHOR_CHAIN_ID's.
+    monkeypatch.setenv("DOCANCHOR_CONTRACT_ADDRESS", C)
+    s = load_settings()
+    assert s.trusted_deployments(None) == frozenset(expected)
+    assert s.trusted_deployments(7) == frozenset(expected | {Deployment(7, C)})
+    monkeypatch.setenv("DOCANCHOR_CHAIN_ID", "9")
+    assert load_settings().trusted_deployments(None) == frozenset(expected | {Deployment(9, C)})
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"address": A, "chain_id": "31337"},
+        {"address": A, "chain_id": 31337, "previous": {"address": B}},
+        {"address": A, "chain_id": 31337, "previous": [{"address": B}]},
+        {"address": A, "chain_id": 31337, "previous": [{"address": "0x12", "chain_id": 1}]},
+    ],
+)
+def test_a_damaged_deployment_record_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, record: dict[str, object]
+) -> None:
+    monkeypatch.setenv("DOCANCHOR_DATA_DIR", str(tmp_path))
+    (tmp_path / "deployment.json").write_text(json.dumps(record))
+    with pytest.raises(ConfigError) as caught:
+        load_settings().trusted_deployments(31337)
+    assert "deployment.json" in str(caught.value)
+
+
+def test_trusted_signing_keys_in_hex_or_base64(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    one, two = bytes(range(32)), bytes(range(32, 64))
+    monkeypatch.setenv(
+        "DOCANCHOR_TRUSTED_SIGNING_KEYS", f"{one.hex()}, {base64.b64encode(two).decode()}"
+    )
+    assert load_settings().signing_public_keys() == [one, two]

@@ -94,3 +94,23 @@ def test_text_that_is_not_utf8_is_refused() -> None:
 def test_valid_text_decodes_as_json_does() -> None:
     text = '{"a": [1, -2, "tres", true, false, null, {"b": "\\u00e9"}], "c": {}}'
     assert loads_strict(text) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("inner", "accepted"),
+    [(MAX_DEPTH - 1, True), (MAX_DEPTH, True), (MAX_DEPTH + 1, False)],
+)
+def test_enclosing_levels_are_not_counted(inner: int, accepted: bool) -> None:
+    # '{"receipt": <inner levels>}' holds a value nested `inner` levels deep.
+    text = '{"receipt": ' + "[" * inner + "]" * inner + "}"
+    if accepted:
+        assert loads_strict(text, enclosing=1, what="the receipt")["receipt"] is not None
+        return
+    with pytest.raises(JSONTextError) as caught:
+        loads_strict(text, enclosing=1, what="the receipt")
+    assert str(caught.value) == (
+        f"the receipt is nested {inner} levels deep; at most {MAX_DEPTH} are allowed"
+    )
+    with pytest.raises(JSONTextError) as alone:
+        loads_strict("[" * inner + "]" * inner, what="the receipt")
+    assert str(alone.value) == str(caught.value)

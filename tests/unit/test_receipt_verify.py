@@ -22,9 +22,11 @@ from docanchor.errors import InputError, RootMismatchError, VerificationError
 from docanchor.merkle import MerkleTree, inclusion_proof_size
 from docanchor.receipt import (
     CheckResult,
+    Deployment,
     OnChainRecord,
     Receipt,
     ReceiptStatus,
+    TrustPolicy,
     check_block_hash,
     check_chain_record,
     check_confirmations,
@@ -110,6 +112,10 @@ ZERO_RECORD = OnChainRecord(
 )
 
 
+TRUSTED = frozenset({Deployment(CHAIN_ID, CONTRACT)})
+TRUST = TrustPolicy(TRUSTED)
+
+
 def chain_values(**changes: Any) -> dict[str, Any]:
     """What an honest node of chain 31337 returns, five blocks after the anchor."""
     values: dict[str, Any] = {
@@ -119,6 +125,7 @@ def chain_values(**changes: Any) -> dict[str, Any]:
         "block_hash": BLOCK_HASH,
         "head_number": BLOCK_NUMBER + 5,
         "required_confirmations": 6,
+        "trust": TRUST,
     }
     values.update(changes)
     return values
@@ -189,8 +196,11 @@ def test_correct_receipt_passes_every_step() -> None:
     assert result.valid
     assert result.first_failure is None
     assert result.confirmations == 6
-    assert [check.step for check in result.checks] == [1, 2, 4, 5, 6, 7]
-    assert all(check.ok and not check.skipped for check in result.checks)
+    assert [check.step for check in result.checks] == [1, 2, 4, 5, 6, 7, 8]
+    assert all(check.ok and not check.skipped for check in result.checks[:-1])
+    # No signature in the receipt: the optional signature check is skipped, not failed.
+    signature = result.checks[-1]
+    assert signature.name == "signature" and signature.ok and signature.skipped
     assert "matches" in detail_of(result.checks, 1)
     assert ANCHORER in detail_of(result.checks, 5)
 
@@ -506,13 +516,13 @@ def test_step_functions_individually() -> None:
     assert not check_document(receipt, hashing.sha256(b"")).ok
     assert check_metadata(receipt).ok
     assert check_leaf_and_proof(receipt).ok
-    assert check_chain_record(receipt, CHAIN_ID, good_record()).ok
-    assert not check_chain_record(receipt, CHAIN_ID, ZERO_RECORD).ok
+    assert check_chain_record(receipt, CHAIN_ID, good_record(), TRUSTED).ok
+    assert not check_chain_record(receipt, CHAIN_ID, ZERO_RECORD, TRUSTED).ok
     assert check_block_hash(receipt, BLOCK_HASH).ok
     assert check_confirmations(receipt, BLOCK_NUMBER, 1).ok
     assert not check_confirmations(receipt, BLOCK_NUMBER, 2).ok
     # A record whose anchorer is written in another case is the same address.
-    assert check_chain_record(receipt, CHAIN_ID, good_record(anchorer=ANCHORER.lower())).ok
+    assert check_chain_record(receipt, CHAIN_ID, good_record(anchorer=ANCHORER.lower()), TRUSTED).ok
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from docanchor.api.views import ReceiptCache, VerifyCache
 from docanchor.config import Settings
 from docanchor.errors import ChainError, DocAnchorError
 from docanchor.metrics import Metrics
+from docanchor.receipt import Deployment, TrustPolicy
 from docanchor.service import ChainReader, DocAnchorService
 
 if TYPE_CHECKING:
@@ -106,6 +107,42 @@ class ApiContext:
                 self._reader = reader
             assert self._reader is not None
             return self._reader
+
+    def node_chain_id(self, *, lenient: bool) -> int | None:
+        """``DOCANCHOR_CHAIN_ID``, else the node's; with ``lenient``, None when it is down."""
+        if self.settings.chain_id is not None:
+            return self.settings.chain_id
+        try:
+            return self.reader().chain_id
+        except DocAnchorError:
+            if lenient:
+                return None
+            raise
+
+    def trust(self, node_chain_id: int | None) -> TrustPolicy:
+        """What this service trusts when it checks a receipt: its own deployment (and the
+        data dir's previous ones), ``DOCANCHOR_TRUSTED_CONTRACTS``, its signing key and
+        ``DOCANCHOR_TRUSTED_SIGNING_KEYS``.
+
+        ``node_chain_id`` (see :meth:`node_chain_id`) places
+        ``DOCANCHOR_CONTRACT_ADDRESS``; without it, that deployment is left out.
+        """
+        from docanchor.wiring import verifier_trust
+
+        signer: Any = self.service.signer
+        own_key = signer.public_raw if signer is not None else None
+        return verifier_trust(self.settings, node_chain_id, own_key=own_key)
+
+    def current_deployment(self, chain_id: int | None) -> Deployment | None:
+        """The contract this service anchors in, when its chain id is known."""
+        address = self.settings.contract_address
+        if address is None:
+            record = self.settings.recorded_deployment()
+            if record is not None and (chain_id is None or record.get("chain_id") == chain_id):
+                address, chain_id = str(record["address"]), record.get("chain_id")
+        if address is None or not isinstance(chain_id, int):
+            return None
+        return Deployment(chain_id, address)
 
     def node_head(self) -> int:
         """The node's head block number; raises the chain error when unreachable."""

@@ -2,7 +2,8 @@
 
 Everything here answers from the database except ``POST /v1/receipts/verify``,
 which checks a receipt against the chain only (the trustless check of spec
-section 6) and ``confirmations`` of a batch, which needs the node's head.
+section 6, for the deployments listed by ``GET /v1/deployments``) and
+``confirmations`` of a batch, which needs the node's head.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from docanchor.api.openapi import body_doc, problem_responses
 from docanchor.api.schemas import (
     BatchDetail,
     BatchPage,
+    DeploymentList,
     DigestQuery,
     KeyList,
     LeafPage,
-    ReceiptCheckBody,
     ReceiptCheckResult,
     VerifyResult,
 )
@@ -30,13 +31,17 @@ from docanchor.api.uploads import (
     UnsupportedMediaTypeError,
     is_json,
     is_multipart,
+    media_type,
+    read_body,
     read_form,
     read_json,
 )
 from docanchor.api.views import public_batch, verify_answer
-from docanchor.errors import DocAnchorError, NotFoundError
-from docanchor.receipt import parse_receipt
+from docanchor.errors import DocAnchorError, InputError, NotFoundError
+from docanchor.hashing import is_hex64
+from docanchor.receipt import Receipt, loads_receipt_text, parse_receipt
 from docanchor.service import leaf_hash_of_row, verify_receipt_on_chain
+from docanchor.signing import public_key_info
 
 router = APIRouter(prefix="/v1", tags=["public"])
 
@@ -98,15 +103,45 @@ async def verify(request: Request, ctx: Ctx) -> Response:
     return JSONResponse(answer)
 
 
-def _check_receipt(ctx: ApiContext, body: ReceiptCheckBody) -> dict[str, Any]:
-    receipt = parse_receipt(body.receipt)
+def _receipt_check_request(body: bytes) -> tuple[Receipt, dict[str, Any], bytes | None]:
+    """The receipt, its JSON object and the optional document digest of a check request.
+
+    The body goes through the one strict receipt decoder (as ``docanchor verify
+    --receipt`` does), never through a lenient parser first: a duplicate member,
+    a float, NaN or nesting deeper than 64 is refused in the same words.
+    """
+    data = loads_receipt_text(body, enclosing=1)
+    if not isinstance(data, dict):
+        raise InputError('the request body must be a JSON object {"receipt": {...}, "sha256": ...}')
+    unknown = sorted(set(data) - {"receipt", "sha256"})
+    if unknown:
+        raise InputError(
+            f"the request body has an unknown member {unknown[0][:80]!r}; "
+            "only receipt and sha256 are allowed"
+        )
+    if "receipt" not in data:
+        raise InputError("the request body has no member 'receipt'")
+    digest = data.get("sha256")
+    if digest is not None and (not isinstance(digest, str) or not is_hex64(digest)):
+        raise InputError(
+            "the request body's sha256 must be a SHA-256 digest as 64 lowercase hex characters"
+        )
+    source = data["receipt"]
+    receipt = parse_receipt(source)
+    return receipt, source, None if digest is None else bytes.fromhex(digest)
+
+
+def _check_receipt(ctx: ApiContext, body: bytes) -> dict[str, Any]:
+    receipt, source, digest = _receipt_check_request(body)
     reader = ctx.reader()
     required = ctx.settings.required_confirmations(reader.chain_id)
     result = verify_receipt_on_chain(
         receipt,
         reader,
-        document_sha256=None if body.sha256 is None else bytes.fromhex(body.sha256),
+        document_sha256=digest,
         required_confirmations=required,
+        trust=ctx.trust(ctx.node_chain_id(lenient=False)),
+        receipt_json=source,
     )
     return {
         "valid": result.valid,
@@ -130,10 +165,48 @@ def _check_receipt(ctx: ApiContext, body: ReceiptCheckBody) -> dict[str, Any]:
 async def verify_receipt(request: Request, ctx: Ctx) -> JSONResponse:
     """The checks of spec section 6, made against the configured node and the contract
     named in the receipt. ``valid`` is true only when every check passed, including
-    the required number of confirmations. Give ``sha256`` to check the document too.
+    the required number of confirmations, and the contract is a deployment this
+    service trusts (see ``GET /v1/deployments``). Give ``sha256`` to check the document
+    too. A receipt with a ``signature`` is checked against the service's key (step 8).
+    The body is parsed strictly: a duplicate member, a number with a fraction or
+    exponent, NaN, or nesting deeper than 64 levels is a 422.
     """
-    body = await read_json(request, ReceiptCheckBody, RECEIPT_BODY_LIMIT)
+    if not is_json(request):
+        raise UnsupportedMediaTypeError(
+            f"send the body as application/json, not {media_type(request) or 'no content type'}"
+        )
+    body = await read_body(request, RECEIPT_BODY_LIMIT)
     return JSONResponse(await run_in_threadpool(_check_receipt, ctx, body))
+
+
+@router.get(
+    "/deployments",
+    summary="The deployments and receipt signing keys this service trusts",
+    response_model=DeploymentList,
+)
+async def deployments(ctx: Ctx) -> dict[str, Any]:
+    """Receipts anchored in any other contract are not valid here (receipt spec, step 5),
+    and receipt signatures are checked against ``signing_keys`` (this service's key first,
+    then those of ``DOCANCHOR_TRUSTED_SIGNING_KEYS``). The web page uses this list for its
+    own checks. ``current`` marks the contract this service anchors in."""
+
+    def gather() -> dict[str, Any]:
+        chain_id = ctx.node_chain_id(lenient=True)
+        trust = ctx.trust(chain_id)
+        current = ctx.current_deployment(chain_id)
+        listed = sorted(trust.deployments, key=lambda d: (d.chain_id, d.address.lower()))
+        own = _key_infos(ctx)
+        others = [
+            public_key_info(raw)
+            for key_id, raw in sorted(trust.signing_keys.items())
+            if key_id not in {info["key_id"] for info in own}
+        ]
+        return {
+            "deployments": [{**d.to_json(), "current": d == current} for d in listed],
+            "signing_keys": own + others,
+        }
+
+    return await run_in_threadpool(gather)
 
 
 @router.get(
@@ -206,11 +279,15 @@ def get_leaves(
     }
 
 
-@router.get("/keys", summary="The public key that signs receipts", response_model=KeyList)
-async def public_keys(ctx: Ctx) -> dict[str, Any]:
+def _key_infos(ctx: ApiContext) -> list[dict[str, str]]:
     signer: Any = ctx.service.signer
     info = getattr(signer, "public_key_info", None)
-    return {"keys": [info()] if callable(info) else []}
+    return [info()] if callable(info) else []
+
+
+@router.get("/keys", summary="The public key that signs receipts", response_model=KeyList)
+async def public_keys(ctx: Ctx) -> dict[str, Any]:
+    return {"keys": _key_infos(ctx)}
 
 
 __all__ = ["router"]

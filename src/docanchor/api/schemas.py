@@ -72,7 +72,10 @@ class BulkBody(Strict):
 
 
 class ReceiptCheckBody(Strict):
-    receipt: dict[str, Any] = Field(description="A docanchor-receipt/1 receipt (JSON object).")
+    receipt: dict[str, Any] = Field(
+        description="A docanchor-receipt/1 receipt (JSON object). Parsed strictly: no "
+        "duplicate member, no number with a fraction or exponent, no NaN, at most 64 levels."
+    )
     sha256: Hex64 | None = Field(
         default=None, description="The document's SHA-256, to check it against the receipt too."
     )
@@ -205,6 +208,19 @@ class PublicKey(BaseModel):
 
 class KeyList(BaseModel):
     keys: list[PublicKey]
+
+
+class DeploymentOut(BaseModel):
+    chain_id: int
+    address: str = Field(description="The DocumentAnchor contract (0x address).")
+    current: bool = Field(description="True for the contract this service anchors in.")
+
+
+class DeploymentList(BaseModel):
+    deployments: list[DeploymentOut] = Field(
+        description="Receipts anchored elsewhere fail step 5 of the receipt check."
+    )
+    signing_keys: list[PublicKey] = Field(description="Keys that sign this service's receipts.")
 
 
 class DocumentOut(BaseModel):

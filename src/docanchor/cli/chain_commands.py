@@ -130,10 +130,17 @@ def deploy(
         "tx_hash": deployment.tx_hash,
         "block_number": deployment.block_number,
     }
-    _write_deployment(
-        cfg.deployment_path,
-        {**result, "deployed_at": datetime.now(UTC).isoformat(timespec="seconds")},
-    )
+    new_record: dict[str, Any] = {
+        **result,
+        "deployed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if record is not None:
+        # The replaced deployment stays trusted (receipt spec step 5): receipts it
+        # anchored keep verifying with this data dir.
+        earlier = record.get("previous")
+        replaced = {k: v for k, v in record.items() if k != "previous"}
+        new_record["previous"] = [*(earlier if isinstance(earlier, list) else []), replaced]
+    _write_deployment(cfg.deployment_path, new_record)
     if json_out:
         emit_json(result)
     else:

@@ -340,24 +340,42 @@ def verify(
     confirmations: Annotated[
         int | None, typer.Option("--confirmations", min=1, help="Confirmations you require.")
     ] = None,
+    signing_keys: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--signing-key",
+            help="A published receipt signing key (hex or base64) to check signatures "
+            "with; repeatable. The data dir's own key is always used.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check a document (and/or a receipt) against the chain. Exit 0 only when valid."""
-    from docanchor.receipt import parse_receipt_json
+    """Check a document (and/or a receipt) against the chain. Exit 0 only when valid.
+
+    Only receipts anchored in a trusted deployment can be valid: the data dir's
+    deployment and those of $DOCANCHOR_TRUSTED_CONTRACTS (CHAIN_ID:0xADDRESS,...).
+    """
+    from docanchor.receipt import ParsedReceipt, parse_receipt_text
 
     if document is None and receipt_file is None:
         raise InputError("give the document, or --receipt FILE (or both)")
     digest = _digest_file(document) if document is not None else None
     cfg = settings(rpc_url=rpc_url)
     from docanchor.chain import ChainClient
+    from docanchor.config import parse_public_keys
     from docanchor.service import verify_receipt_on_chain
+    from docanchor.wiring import verifier_trust
 
+    try:
+        flag_keys = [key for text in signing_keys or [] for key in parse_public_keys(text)]
+    except InputError as exc:
+        raise InputError(f"--signing-key: {exc}") from None
     if receipt_file is not None:
         try:
             text = receipt_file.read_bytes()
         except OSError as exc:
             raise InputError(f"{receipt_file}: cannot read ({exc.strerror})") from exc
-        receipts = [parse_receipt_json(text)]
+        parsed = [parse_receipt_text(text)]
     else:
         assert digest is not None
         service = _service()
@@ -368,12 +386,24 @@ def verify(
             else:
                 typer.echo(f"{document}: not registered (SHA-256 {digest.hex()})")
             raise typer.Exit(EXIT_CHECK_FAILED)
-        receipts = [service.receipt(v) for v in reversed(views)]
+        # The database's own receipts, unsigned: the signature check has nothing to do.
+        parsed = [
+            ParsedReceipt(r, r.to_json()) for r in (service.receipt(v) for v in reversed(views))
+        ]
+    receipts = [p.receipt for p in parsed]
     reader = ChainClient(rpc_url=cfg.rpc_url, poa=cfg.poa)
     required = confirmations or cfg.required_confirmations(reader.chain_id)
+    trust = verifier_trust(cfg, reader.chain_id, extra_keys=tuple(flag_keys))
     results = [
-        verify_receipt_on_chain(r, reader, document_sha256=digest, required_confirmations=required)
-        for r in receipts
+        verify_receipt_on_chain(
+            p.receipt,
+            reader,
+            document_sha256=digest,
+            required_confirmations=required,
+            trust=trust,
+            receipt_json=p.source,
+        )
+        for p in parsed
     ]
     best = next((r for r in results if r.valid), results[0])
     chosen = receipts[results.index(best)]

@@ -301,6 +301,20 @@
       check_chain_record: "Registro en el contrato de la cadena de bloques",
       check_block_hash: "El bloque sigue en la cadena",
       check_confirmations: "Confirmaciones suficientes",
+      check_signature: "Firma del servicio",
+      receiptMalformed: "La constancia está mal formada y no se verificó: {msg}",
+      strictDuplicate: "el miembro «{key}» aparece dos veces en un mismo objeto",
+      strictFloat: "el número {text} tiene decimales o exponente; solo se admiten enteros",
+      strictConstant: "{text} no es JSON",
+      strictDepth: "anida más de {max} niveles",
+      strictSyntax: "no es un JSON válido (posición {pos})",
+      receiptUntrusted: "Anclada en {contract} en la cadena {chain}, que no es un despliegue de docanchor en el que confíe este verificador.",
+      receiptUntrustedHint: "Este servicio solo da por válidas las constancias de sus propios contratos. No se consultó la cadena de bloques.",
+      sigOk: "Firma del servicio: verificada en este navegador (clave {key}).",
+      sigBad: "Firma del servicio: no es válida; la constancia se modificó después de firmarse o la firma es falsa.",
+      sigUnknownKey: "Firma del servicio: hecha con una clave que este servicio no publica.",
+      sigUnchecked: "Firma del servicio: no comprobada (este navegador no puede comprobar firmas Ed25519).",
+      sigNone: "La constancia no lleva firma del servicio.",
       batchesTitle: "Lotes anclados",
       batchesIntro: "Cada lote agrupa huellas de documentos en un árbol de Merkle (RFC 9162); su raíz se publica en la cadena de bloques.",
       batchesLoading: "Cargando lotes…",
@@ -444,6 +458,20 @@
       check_chain_record: "Record in the blockchain contract",
       check_block_hash: "The block is still on the chain",
       check_confirmations: "Enough confirmations",
+      check_signature: "Service signature",
+      receiptMalformed: "The receipt is malformed and was not checked: {msg}",
+      strictDuplicate: "the member '{key}' appears twice in one object",
+      strictFloat: "the number {text} has a fraction or exponent; only integers are allowed",
+      strictConstant: "{text} is not JSON",
+      strictDepth: "it is nested more than {max} levels deep",
+      strictSyntax: "it is not valid JSON (position {pos})",
+      receiptUntrusted: "Anchored in {contract} on chain {chain}, which is not a docanchor deployment this verifier trusts.",
+      receiptUntrustedHint: "This service only accepts receipts from its own contracts. The blockchain was not asked.",
+      sigOk: "Service signature: verified in this browser (key {key}).",
+      sigBad: "Service signature: it does not verify; the receipt was altered after it was signed, or the signature is forged.",
+      sigUnknownKey: "Service signature: made with a key this service does not publish.",
+      sigUnchecked: "Service signature: not checked (this browser cannot check Ed25519 signatures).",
+      sigNone: "The receipt carries no service signature.",
       batchesTitle: "Anchored batches",
       batchesIntro: "Each batch gathers document fingerprints in a Merkle tree (RFC 9162); its root is published on the blockchain.",
       batchesLoading: "Loading batches…",
@@ -691,11 +719,11 @@
     this.status = status;
   }
 
-  async function api(method, path, body) {
+  async function api(method, path, body, rawText) {
     var init = { method: method, headers: { Accept: "application/json" } };
-    if (body !== undefined) {
+    if (body !== undefined || rawText !== undefined) {
       init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
+      init.body = rawText !== undefined ? rawText : JSON.stringify(body);
     }
     var res;
     try {
@@ -933,6 +961,156 @@
     return file.text ? file.text() : new Response(file).text();
   }
 
+  // Strict JSON, as the service parses receipts (receipt-v1 section 5): JSON.parse
+  // keeps the last of two members with one name and accepts floats, so the page
+  // reads the text itself. Objects have no prototype ("__proto__" is a name).
+  var MAX_DEPTH = 64;
+
+  function StrictJsonError(code, vars) {
+    this.code = code;
+    this.vars = vars || {};
+    this.message = code;
+  }
+
+  function parseStrictJson(text) {
+    var pos = 0;
+    var depth = 0;
+    function fail(code, vars) { throw new StrictJsonError(code, vars); }
+    function space() {
+      while (pos < text.length) {
+        var c = text.charCodeAt(pos);
+        if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) pos++; else break;
+      }
+    }
+    // Sticky expressions read at pos without copying the rest of the text.
+    var STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+    var WORD = /(true|false|null)(?![A-Za-z0-9_])/y;
+    var CONSTANT = /-?(NaN|Infinity)/y;
+    var NUMBER = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+    function at(re) { re.lastIndex = pos; return re.exec(text); }
+    function stringToken() {
+      var m = at(STRING);
+      if (!m) fail("syntax", { pos: pos });
+      pos += m[0].length;
+      return JSON.parse(m[0]);
+    }
+    function value() {
+      space();
+      var c = text.charAt(pos);
+      if (c === "{" || c === "[") {
+        depth++;
+        if (depth > MAX_DEPTH) fail("depth", { max: MAX_DEPTH });
+        pos++;
+        var out = c === "{" ? Object.create(null) : [];
+        space();
+        var close = c === "{" ? "}" : "]";
+        if (text.charAt(pos) === close) { pos++; depth--; return out; }
+        for (;;) {
+          if (c === "{") {
+            space();
+            if (text.charAt(pos) !== "\"") fail("syntax", { pos: pos });
+            var key = stringToken();
+            if (key in out) fail("duplicate", { key: key });
+            space();
+            if (text.charAt(pos) !== ":") fail("syntax", { pos: pos });
+            pos++;
+            out[key] = value();
+          } else {
+            out.push(value());
+          }
+          space();
+          var next = text.charAt(pos);
+          pos++;
+          if (next === close) { depth--; return out; }
+          if (next !== ",") fail("syntax", { pos: pos - 1 });
+        }
+      }
+      if (c === "\"") return stringToken();
+      var word = at(WORD);
+      if (word) { pos += word[0].length; return word[0] === "null" ? null : word[0] === "true"; }
+      var constant = at(CONSTANT);
+      if (constant) fail("constant", { text: constant[0] });
+      var num = at(NUMBER);
+      if (!num) fail("syntax", { pos: pos });
+      if (num[2] || num[3]) fail("float", { text: num[0].slice(0, 40) });
+      pos += num[0].length;
+      return Number(num[0]);
+    }
+    var result = value();
+    space();
+    if (pos !== text.length) fail("syntax", { pos: pos });
+    return result;
+  }
+
+  function strictMessage(e) {
+    var key = { duplicate: "strictDuplicate", "float": "strictFloat", constant: "strictConstant", depth: "strictDepth" }[e.code] || "strictSyntax";
+    return t(key, e.vars);
+  }
+
+  function isObject(v) { return v !== null && typeof v === "object" && !Array.isArray(v); }
+
+  // RFC 8785 of what the strict parser returns (strings, safe integers, booleans,
+  // null, arrays, objects): keys sorted by UTF-16 code units, as Array.sort does.
+  function canonicalJson(v) {
+    if (v === null || typeof v === "boolean" || typeof v === "string") return JSON.stringify(v);
+    if (typeof v === "number") {
+      if (!Number.isSafeInteger(v)) throw new Error("unsafe integer");
+      return String(v);
+    }
+    if (Array.isArray(v)) return "[" + v.map(canonicalJson).join(",") + "]";
+    return "{" + Object.keys(v).sort().map(function (k) {
+      return JSON.stringify(k) + ":" + canonicalJson(v[k]);
+    }).join(",") + "}";
+  }
+
+  function fromBase64(text) {
+    var raw = atob(text);
+    var out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+    return out;
+  }
+
+  // The service signature, checked here against the keys the service publishes:
+  // "none", "ok", "bad", "unknownKey" or "unchecked" (no Ed25519 in this browser).
+  async function checkSignature(receipt, keys) {
+    if (!("signature" in receipt)) return { outcome: "none" };
+    var sig = receipt.signature;
+    if (!isObject(sig) || sig.alg !== "Ed25519" || typeof sig.key_id !== "string" || typeof sig.value !== "string") {
+      return { outcome: "bad" };
+    }
+    var key = (keys || []).filter(function (k) { return k.key_id === sig.key_id; })[0];
+    if (!key) return { outcome: "unknownKey" };
+    var unsigned = Object.create(null);
+    Object.keys(receipt).forEach(function (k) { if (k !== "signature") unsigned[k] = receipt[k]; });
+    var message, signature, publicKey;
+    try {
+      message = new TextEncoder().encode(canonicalJson(unsigned));
+      signature = fromBase64(sig.value);
+      publicKey = fromBase64(key.public_key);
+    } catch (e) {
+      return { outcome: "bad" };
+    }
+    var imported;
+    try {
+      imported = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+    } catch (e) {
+      return { outcome: "unchecked" };
+    }
+    try {
+      var ok = await crypto.subtle.verify({ name: "Ed25519" }, imported, signature, message);
+      return { outcome: ok ? "ok" : "bad", keyId: sig.key_id };
+    } catch (e) {
+      return { outcome: "bad" };
+    }
+  }
+
+  function trustedDeployment(anchor, deployments) {
+    var contract = String(anchor.contract).toLowerCase();
+    return (deployments || []).some(function (d) {
+      return d.chain_id === anchor.chain_id && String(d.address).toLowerCase() === contract;
+    });
+  }
+
   async function checkReceipt(ev) {
     ev.preventDefault();
     var receiptInput = $("receipt-file"), docInput = $("receipt-doc");
@@ -945,21 +1123,44 @@
       receiptInput.focus();
       return;
     }
-    var receipt;
+    var text, receipt;
     try {
-      receipt = JSON.parse(await readText(file));
+      text = await readText(file);
     } catch (e) {
-      receiptState = { error: t("receiptNotJson", { msg: e.message }) };
+      receiptState = { error: t("errorReadFile", { msg: e.message }) };
+      renderReceipt();
+      return;
+    }
+    try {
+      receipt = parseStrictJson(text);
+    } catch (e) {
+      if (!(e instanceof StrictJsonError)) throw e;
+      receiptState = { error: t("receiptMalformed", { msg: strictMessage(e) }) };
       renderReceipt();
       return;
     }
     announce("receipt-status", t("receiptChecking"));
     $("receipt-result").setAttribute("aria-busy", "true");
-    var body = { receipt: receipt };
+    var trust;
+    try {
+      trust = await api("GET", "/v1/deployments");
+    } catch (e) {
+      receiptState = { error: e.message };
+      renderReceipt();
+      return;
+    }
+    if (isObject(receipt) && isObject(receipt.anchor) && !trustedDeployment(receipt.anchor, trust.deployments)) {
+      // Step 5 fails whatever the chain says; nothing is sent for it.
+      receiptState = { untrusted: { contract: String(receipt.anchor.contract), chain: String(receipt.anchor.chain_id) } };
+      renderReceipt();
+      return;
+    }
+    var signature = isObject(receipt) ? await checkSignature(receipt, trust.signing_keys) : { outcome: "none" };
+    var extra = "";
     var doc = docInput.files && docInput.files[0];
     if (doc) {
       try {
-        body.sha256 = await hashFile(doc);
+        extra = ", \"sha256\": \"" + await hashFile(doc) + "\"";
       } catch (e) {
         receiptState = { error: t("errorReadFile", { msg: e.message }) };
         renderReceipt();
@@ -967,7 +1168,10 @@
       }
     }
     try {
-      receiptState = { data: await api("POST", "/v1/receipts/verify", body) };
+      // The receipt's own text, untouched: the service parses it as strictly as the
+      // page did, and its signature covers exactly what the file holds.
+      var body = "{\"receipt\": " + text + extra + "}";
+      receiptState = { data: await api("POST", "/v1/receipts/verify", undefined, body), signature: signature };
     } catch (e) {
       receiptState = { error: e.message };
     }
@@ -985,12 +1189,26 @@
       out.appendChild(errorBox(s.error));
       return;
     }
+    if (s.untrusted) {
+      clear($("receipt-status"));
+      $("receipt-status").appendChild(el("div", { className: "verdict verdict-bad" }, [
+        el("p", { className: "verdict-title" }, [el("span", { className: "verdict-icon", "aria-hidden": "true", text: "✖" }), t("receiptInvalid")]),
+        el("p", { className: "verdict-text", text: t("receiptUntrusted", s.untrusted) }),
+        el("p", { className: "verdict-text", text: t("receiptUntrustedHint") })
+      ]));
+      return;
+    }
     var d = s.data;
-    var tone = d.valid ? "good" : "bad";
+    var sigOutcome = s.signature ? s.signature.outcome : "none";
+    var sigBad = sigOutcome === "bad" || sigOutcome === "unknownKey";
+    var valid = d.valid && !sigBad;
+    var tone = valid ? "good" : "bad";
+    var sigText = t({ ok: "sigOk", bad: "sigBad", unknownKey: "sigUnknownKey", unchecked: "sigUnchecked", none: "sigNone" }[sigOutcome], { key: shortHash((s.signature && s.signature.keyId) || "") });
     clear($("receipt-status"));
     $("receipt-status").appendChild(el("div", { className: "verdict verdict-" + tone }, [
-      el("p", { className: "verdict-title" }, [el("span", { className: "verdict-icon", "aria-hidden": "true", text: d.valid ? "✔" : "✖" }), t(d.valid ? "receiptValid" : "receiptInvalid")]),
-      el("p", { className: "verdict-text", text: t("receiptConfirmations", { n: formatNumber(d.confirmations), req: formatNumber(d.required_confirmations) }) })
+      el("p", { className: "verdict-title" }, [el("span", { className: "verdict-icon", "aria-hidden": "true", text: valid ? "✔" : "✖" }), t(valid ? "receiptValid" : "receiptInvalid")]),
+      el("p", { className: "verdict-text", text: t("receiptConfirmations", { n: formatNumber(d.confirmations), req: formatNumber(d.required_confirmations) }) }),
+      el("p", { className: "verdict-text signature-" + sigOutcome, text: sigText })
     ]));
     var body = el("tbody");
     (d.checks || []).forEach(function (c) {
