@@ -238,7 +238,7 @@ def rpc(url: str, method: str, params: list[Any] | None = None) -> Any:
 
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
     req = urllib.request.Request(url, body.encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as answer:  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(req, timeout=5) as answer:
         return json.load(answer)["result"]
 
 
@@ -331,8 +331,11 @@ def _doc(i: int) -> dict[str, Any]:
 
 
 def run_client(
-    client: Client, queue: list[tuple[str, list[dict[str, Any]]]], qlock: threading.Lock,
-    tally: Tally, phase: dict[str, str],
+    client: Client,
+    queue: list[tuple[str, list[dict[str, Any]]]],
+    qlock: threading.Lock,
+    tally: Tally,
+    phase: dict[str, str],
 ) -> None:
     while True:
         with qlock:
@@ -532,7 +535,10 @@ def run(args: argparse.Namespace, stack: Stack, proxy: SwitchableProxy) -> int:
     subprocess.run([DOCANCHOR, "deploy"], env=stack.env, check=True, capture_output=True)
     key = subprocess.run(
         [DOCANCHOR, "keys", "create", "--role", "entity", "--entity", ENTITY],
-        env=stack.env, check=True, capture_output=True, text=True,
+        env=stack.env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     stack.start_serve()
 
@@ -598,7 +604,10 @@ def run(args: argparse.Namespace, stack: Stack, proxy: SwitchableProxy) -> int:
     def all_confirmed() -> bool:
         status, answer = get(stack.api_port, "/v1/batches?limit=1000")
         pending = subprocess.run(
-            [DOCANCHOR, "status", "--json"], env=stack.env, capture_output=True, text=True,
+            [DOCANCHOR, "status", "--json"],
+            env=stack.env,
+            capture_output=True,
+            text=True,
             check=False,
         )
         counts = json.loads(pending.stdout)["documents"] if pending.returncode == 0 else {}
