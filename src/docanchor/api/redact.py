@@ -1,29 +1,15 @@
-"""Keeps secrets out of what the API shows: a node URL is reduced to its origin.
-
-Provider URLs often carry an access key in their path or query
-(``https://host/v3/<key>``); error messages that quote the URL are
-rewritten before they reach a response or a log line.
-"""
+"""Keeps secrets out of what the API shows (see :mod:`docanchor.redaction`,
+shared with the command line): a node URL is reduced to its origin."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
+from docanchor import redaction
 from docanchor.config import Settings
-
-
-def origin(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
+from docanchor.redaction import origin
 
 
 def redact(text: str, settings: Settings) -> str:
-    url = settings.rpc_url
-    if url and url in text:
-        text = text.replace(url, origin(url))
-    return text
+    return redaction.redact(text, settings.rpc_url)
 
 
 __all__ = ["origin", "redact"]
