@@ -151,5 +151,6 @@ def load_settings(**overrides: Any) -> Settings:
         loc = first.get("loc") or ("?",)
         name = "DOCANCHOR_" + str(loc[0]).upper()
         raw = first.get("input")
-        shown = "" if "key" in name.lower() or "password" in name.lower() else f" (got {raw!r})"
+        given = repr(raw) if len(repr(raw)) <= 80 else repr(raw)[:80] + "…"
+        shown = "" if "key" in name.lower() or "password" in name.lower() else f" (got {given})"
         raise ConfigError(f"{name} is invalid: {first.get('msg', 'bad value')}{shown}") from None

@@ -17,17 +17,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from docanchor.cli import JsonOpt, app, emit_json, settings
+from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, settings
 from docanchor.config import DEV_CHAIN_ID, Settings
 from docanchor.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from docanchor.chain import ChainClient
-
-RpcUrlOpt = Annotated[
-    str | None,
-    typer.Option("--rpc-url", help="Ethereum JSON-RPC URL (overrides $DOCANCHOR_RPC_URL)."),
-]
 
 anchorers_app = typer.Typer(
     name="anchorers",
@@ -50,7 +45,10 @@ def _connect(rpc_url: str | None) -> tuple[Settings, ChainClient]:
 @app.command()
 def devnet(
     port: Annotated[
-        int, typer.Option("--port", min=1, max=65535, help="Port to listen on (127.0.0.1).")
+        int,
+        typer.Option(
+            "--port", min=1, max=65535, metavar="PORT", help="Port to listen on (127.0.0.1)."
+        ),
     ] = 8545,
     silent: Annotated[bool, typer.Option("--silent", help="Hide Anvil's own output.")] = False,
 ) -> None:
@@ -147,7 +145,9 @@ def deploy(
 # --- anchorers ---------------------------------------------------------------
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-AddressArg = Annotated[str, typer.Argument(help="The account's 0x address.", show_default=False)]
+AddressArg = Annotated[
+    str, typer.Argument(help="The account's 0x address.", metavar="ADDRESS", show_default=False)
+]
 
 
 def _change_role(address: str, grant: bool, json_out: bool, rpc_url: str | None) -> None:
