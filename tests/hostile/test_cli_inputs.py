@@ -137,6 +137,13 @@ def data_dir_is_a_file(env: Env) -> tuple[list[str], dict[str, str]]:
     return ["status"], {"DOCANCHOR_DATA_DIR": str(env.file("data-file", b"keep me"))}
 
 
+def data_dir_file_for(*argv: str) -> Build:
+    def build(env: Env) -> tuple[list[str], dict[str, str]]:
+        return list(argv), {"DOCANCHOR_DATA_DIR": str(env.file("data-file", b"keep me"))}
+
+    return build
+
+
 def data_dir_under_a_file(env: Env) -> tuple[list[str], dict[str, str]]:
     return ["status"], {"DOCANCHOR_DATA_DIR": str(env.file("data-file", b"keep me") / "sub")}
 
@@ -335,6 +342,18 @@ CASES = [
         "not a folder",
         file_kept("data-file"),
     ),
+    # Checked before the node is asked anything: deploy never deploys a
+    # contract it could not record.
+    *[
+        Case(
+            f"{' '.join(argv)} with DOCANCHOR_DATA_DIR a file",
+            data_dir_file_for(*argv),
+            3,
+            "not a folder",
+            file_kept("data-file"),
+        )
+        for argv in (["deploy"], ["audit"], ["anchor"], ["keys", "list"], ["serve"])
+    ],
     Case(
         "DOCANCHOR_DATA_DIR under a file",
         data_dir_under_a_file,

@@ -209,6 +209,10 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
+# What a write to a full, broken or closed output fails with.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EBADF})
+
+
 def _usage_line(exc: Any) -> str:
     ctx = getattr(exc, "ctx", None)
     where = f"see `{ctx.command_path} --help`" if ctx is not None else "see `docanchor --help`"
@@ -233,11 +237,13 @@ def _run() -> int:
         if exc.errno == errno.EPIPE:  # the reader went away (| head): not an error
             _silence_stdout()
             return 0
-        _silence_stdout()
-        target = f" {exc.filename}" if exc.filename else " standard output"
-        return _fail(
-            f"cannot write{target}: {exc.strerror or type(exc).__name__}", EXIT_ENVIRONMENT
-        )
+        reason = exc.strerror or type(exc).__name__
+        if exc.filename:
+            return _fail(f"{exc.filename}: {reason}", EXIT_ENVIRONMENT)
+        if exc.errno in _WRITE_ERRNOS:
+            _silence_stdout()
+            return _fail(f"cannot write standard output: {reason}", EXIT_ENVIRONMENT)
+        return _fail(reason, EXIT_ENVIRONMENT)
     except click_types as exc:
         name = type(exc).__name__
         if name == "Abort":

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, settings
+from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, ready_data_dir, settings
 from docanchor.config import DEV_CHAIN_ID, Settings
 from docanchor.errors import ConfigError, InputError
 
@@ -104,6 +104,7 @@ def deploy(
     Does nothing (and says where the contract is) when the recorded deployment
     still has code on the node's chain, unless --force.
     """
+    ready_data_dir(settings(rpc_url=rpc_url))  # where the deployment will be recorded
     cfg, client = _connect(rpc_url)
     chain_id = client.chain_id
     record = cfg.recorded_deployment()

@@ -635,6 +635,7 @@ def audit(
 ) -> None:
     """Match the contract's Anchored events with the database and recompute every root."""
     cfg = settings(rpc_url=rpc_url)
+    ready_data_dir(cfg)
     from docanchor.wiring import build_service, open_chain
 
     service = build_service(cfg, chain_client=open_chain(cfg, signer=False))
