@@ -50,7 +50,7 @@ from web3.exceptions import (
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import RPCEndpoint
 
-from docanchor.config import ANVIL_DEV_PRIVATE_KEY, DEV_CHAIN_ID, Settings, node_origin
+from docanchor.config import ANVIL_DEV_PRIVATE_KEY, DEV_CHAIN_ID, Settings
 from docanchor.contracts import load_artifact
 from docanchor.errors import (
     ChainError,
@@ -61,6 +61,7 @@ from docanchor.errors import (
     InputError,
     NodeUnavailableError,
 )
+from docanchor.redaction import origin as node_origin
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ import base64
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,21 +22,6 @@ DEV_CHAIN_ID = 31337
 # Anvil's first development account (public knowledge; refused off chain 31337).
 ANVIL_DEV_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEPLOYMENT_FILE = "deployment.json"
-
-
-def node_origin(url: str) -> str:
-    """``scheme://host[:port]`` of a node URL: what may be shown of it.
-
-    Provider URLs often carry an access key in their path, query or user
-    part (``https://host/v3/<key>``); messages and logs name the origin only.
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "(an invalid URL)"
-    return f"{parts.scheme}://{host}{port}"
 
 
 class Settings(BaseSettings):
@@ -250,5 +234,6 @@ def load_settings(**overrides: Any) -> Settings:
         loc = first.get("loc") or ("?",)
         name = "DOCANCHOR_" + str(loc[0]).upper()
         raw = first.get("input")
-        shown = "" if "key" in name.lower() or "password" in name.lower() else f" (got {raw!r})"
+        given = repr(raw) if len(repr(raw)) <= 80 else repr(raw)[:80] + "…"
+        shown = "" if "key" in name.lower() or "password" in name.lower() else f" (got {given})"
         raise ConfigError(f"{name} is invalid: {first.get('msg', 'bad value')}{shown}") from None

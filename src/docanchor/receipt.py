@@ -1003,7 +1003,7 @@ def check_confirmations(receipt: Receipt, head_number: int, required: int) -> Ch
         STEP_CONFIRMATIONS,
         name,
         True,
-        f"the anchor has {count} confirmations ({required} required)",
+        f"the anchor has {count} confirmation{'' if count == 1 else 's'} ({required} required)",
     )
 
 

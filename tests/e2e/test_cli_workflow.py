@@ -60,6 +60,7 @@ def test_submit_anchor_and_verify_every_receipt_trustlessly(cli: Cli, tmp_path: 
         ENTITY,
         "--meta",
         "supplier_ruc=20601234567",
+        "--as-versions",
         "--json",
     ).json_lines()
     assert len(lines) == 4 and all(
@@ -183,7 +184,7 @@ def forge(receipt: dict[str, Any], what: str) -> dict[str, Any]:
 
 def test_forged_receipts_are_rejected(cli: Cli, tmp_path: Path) -> None:
     docs = make_docs(tmp_path / "in", 3)
-    cli.ok("submit", *map(str, docs), "--entity", ENTITY, "--reference", "OC-9")
+    cli.ok("submit", *map(str, docs), "--entity", ENTITY, "--reference", "OC-9", "--as-versions")
     cli.ok("anchor")
     receipt = json.loads(cli.ok("receipt", str(docs[0])).stdout)
 

@@ -45,7 +45,7 @@ def submit_some(cli: Cli, tmp_path: Path, n: int = 5) -> None:
     folder.mkdir(exist_ok=True)
     for i in range(n):
         (folder / f"factura-{i}.pdf").write_bytes(f"factura {i} {tmp_path.name}".encode())
-    cli.ok("submit", str(folder), "--entity", ENTITY, "--reference", "OC-55")
+    cli.ok("submit", str(folder), "--entity", ENTITY, "--reference", "OC-55", "--as-versions")
 
 
 def crash_at(cli: Cli, point: str) -> None:

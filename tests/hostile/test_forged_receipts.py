@@ -91,7 +91,17 @@ def setup(tmp_path_factory: pytest.TempPathFactory, anvil: AnvilNode) -> Iterato
         path = folder / f"orden-{n}.txt"
         path.write_bytes(f"orden de compra {n}\n".encode())
         documents.append(str(path))
-    cli.ok("submit", *documents, "--entity", ENTITY, "--reference", "OC-H", "--meta", "n:=1")
+    cli.ok(
+        "submit",
+        *documents,
+        "--entity",
+        ENTITY,
+        "--reference",
+        "OC-H",
+        "--as-versions",
+        "--meta",
+        "n:=1",
+    )
     cli.ok("anchor")
     signed = json.loads(cli.ok("receipt", documents[0]).stdout)
     assert signed["status"] == "confirmed" and "signature" in signed

@@ -31,6 +31,7 @@ from docanchor.api.logs import RequestMiddleware, configure_logging
 from docanchor.api.openapi import install_openapi
 from docanchor.api.problems import PROBLEM_JSON, install_problem_handlers, problem_body
 from docanchor.config import Settings, load_settings
+from docanchor.errors import NotFoundError
 from docanchor.service import DocAnchorService
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -54,6 +55,46 @@ def _problem_500(path: str) -> tuple[bytes, bytes]:
         instance=path,
     )
     return json.dumps(body).encode("utf-8"), PROBLEM_JSON.encode("ascii")
+
+
+# The Swagger UI files /docs needs, from the swagger-ui-bundle-v2 package
+# (Apache-2.0): served by the app itself, so /docs works offline and loads
+# nothing from another host.
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+}
+
+
+def _install_docs(app: FastAPI) -> None:
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import FileResponse, HTMLResponse
+    from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+
+    assets = Path(str(swagger_ui_path))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="docanchor API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/favicon.svg",
+            # No validator badge: it would load an image from another host.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> FileResponse:
+        media_type = DOCS_ASSETS.get(name)
+        if media_type is None:
+            raise NotFoundError(f"there is no documentation asset {name!r}")
+        return FileResponse(
+            assets / name,
+            media_type=media_type,
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
 
 def create_app(
@@ -87,7 +128,7 @@ def create_app(
         title="docanchor",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served by _install_docs, with bundled assets
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
@@ -95,6 +136,7 @@ def create_app(
     app.state.ctx = ctx
     install_problem_handlers(app)
     install_openapi(app)
+    _install_docs(app)
 
     from docanchor.api import routes_entity, routes_ops, routes_public
 

@@ -80,6 +80,10 @@ def configure_logging(*, json_logs: bool = True, level: int = logging.INFO) -> N
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # docanchor.http writes the one access line of each request. uvicorn's own
+    # access log stays off even where this runs after uvicorn configured it
+    # (each worker of `serve --workers N` builds its app afterwards).
+    logging.getLogger("uvicorn.access").propagate = False
     # Schema migrations narrate every plugin at INFO; their outcome is enough.
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
 

@@ -1,22 +1,15 @@
-"""Keeps secrets out of what the API shows: a node URL is reduced to its origin.
-
-Provider URLs often carry an access key in their path or query
-(``https://host/v3/<key>``); error messages that quote the URL are
-rewritten before they reach a response or a log line.
-"""
+"""Keeps secrets out of what the API shows (see :mod:`docanchor.redaction`,
+shared with the command line): a node URL is reduced to its origin."""
 
 from __future__ import annotations
 
-from docanchor.config import Settings, node_origin
-
-origin = node_origin
+from docanchor import redaction
+from docanchor.config import Settings
+from docanchor.redaction import origin
 
 
 def redact(text: str, settings: Settings) -> str:
-    url = settings.rpc_url
-    if url and url in text:
-        text = text.replace(url, origin(url))
-    return text
+    return redaction.redact(text, settings.rpc_url)
 
 
 __all__ = ["origin", "redact"]

@@ -17,17 +17,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from docanchor.cli import JsonOpt, app, emit_json, settings
+from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, ready_data_dir, settings
 from docanchor.config import DEV_CHAIN_ID, Settings
 from docanchor.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from docanchor.chain import ChainClient
-
-RpcUrlOpt = Annotated[
-    str | None,
-    typer.Option("--rpc-url", help="Ethereum JSON-RPC URL (overrides $DOCANCHOR_RPC_URL)."),
-]
 
 anchorers_app = typer.Typer(
     name="anchorers",
@@ -50,7 +45,10 @@ def _connect(rpc_url: str | None) -> tuple[Settings, ChainClient]:
 @app.command()
 def devnet(
     port: Annotated[
-        int, typer.Option("--port", min=1, max=65535, help="Port to listen on (127.0.0.1).")
+        int,
+        typer.Option(
+            "--port", min=1, max=65535, metavar="PORT", help="Port to listen on (127.0.0.1)."
+        ),
     ] = 8545,
     silent: Annotated[bool, typer.Option("--silent", help="Hide Anvil's own output.")] = False,
 ) -> None:
@@ -106,6 +104,7 @@ def deploy(
     Does nothing (and says where the contract is) when the recorded deployment
     still has code on the node's chain, unless --force.
     """
+    ready_data_dir(settings(rpc_url=rpc_url))  # where the deployment will be recorded
     cfg, client = _connect(rpc_url)
     chain_id = client.chain_id
     record = cfg.recorded_deployment()
@@ -154,7 +153,9 @@ def deploy(
 # --- anchorers ---------------------------------------------------------------
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-AddressArg = Annotated[str, typer.Argument(help="The account's 0x address.", show_default=False)]
+AddressArg = Annotated[
+    str, typer.Argument(help="The account's 0x address.", metavar="ADDRESS", show_default=False)
+]
 
 
 def _change_role(address: str, grant: bool, json_out: bool, rpc_url: str | None) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,12 +13,21 @@ from typing import Annotated, Any
 import typer
 
 from docanchor import hashing
-from docanchor.cli import JsonOpt, app, emit_json, settings
-from docanchor.errors import EXIT_CHECK_FAILED, InputError, NotFoundError
+from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, plural, ready_data_dir, settings
+from docanchor.errors import (
+    EXIT_CHECK_FAILED,
+    DocAnchorError,
+    InputError,
+    NotFoundError,
+)
+from docanchor.jsontext import loads_strict
 from docanchor.service import DocAnchorService, batch_json, not_found
 from docanchor.store import DocumentView
 
 SUBMIT_CHUNK = 50_000
+# How long `anchor` holds the anchoring lease at most (one pass sends and waits
+# for transactions); released as soon as the command ends.
+ANCHOR_LEASE_SECONDS = 600.0
 
 
 def _progress(total: int, label: str) -> Any:
@@ -42,36 +53,69 @@ def _stop(bar: Any) -> None:
         bar[0].stop()
 
 
+def shown(text: object) -> str:
+    """``text`` safe to print: bytes that are not UTF-8 (in a file name) as escapes."""
+    try:
+        raw = os.fsencode(str(text))
+    except UnicodeError:
+        raw = str(text).encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _no_nul(value: Any, what: str) -> None:
+    """Refuse NUL characters anywhere in a value given on the command line."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InputError(f"{what} holds a NUL character")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key, what)
+            _no_nul(item, what)
+    elif isinstance(value, list):
+        for item in value:
+            _no_nul(item, what)
+
+
 def _parse_meta(pairs: list[str]) -> dict[str, Any]:
     """``KEY=VALUE`` (a string) or ``KEY:=JSON`` (a typed value) pairs."""
     meta: dict[str, Any] = {}
     for pair in pairs:
         if ":=" in pair and pair.index(":=") < pair.find("=") + 1:
             key, raw = pair.split(":=", 1)
-            try:
-                meta[key] = json.loads(raw)
-            except ValueError:
-                raise InputError(f"--meta {pair!r}: the value after := is not JSON") from None
+            # The one strict decoder: depth measured before parsing, no duplicates, no NaN.
+            # Floats are decoded so that the metadata check names them and says what to do.
+            meta[key] = loads_strict(
+                raw, floats=True, what=f"--meta {_short(key)}: the value after :="
+            )
         elif "=" in pair:
             key, value = pair.split("=", 1)
             meta[key] = value
         else:
-            raise InputError(f"--meta {pair!r} is not KEY=VALUE (or KEY:=JSON)")
+            raise InputError(f"--meta {_short(pair)} is not KEY=VALUE (or KEY:=JSON)")
         if not key:
-            raise InputError(f"--meta {pair!r} has an empty key")
+            raise InputError(f"--meta {_short(pair)} has an empty key")
+        _no_nul(key, f"--meta {_short(key)}")
+        _no_nul(meta[key], f"--meta {_short(key)}")
     return meta
 
 
 def _walk(paths: list[Path]) -> Iterator[Path]:
     for path in paths:
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file():
-                    yield child
-        elif path.is_file():
-            yield path
-        else:
-            raise InputError(f"{path}: no such file or folder")
+        try:
+            if path.is_dir():
+                for child in sorted(path.rglob("*")):
+                    if child.is_file():
+                        yield child
+            elif path.is_file():
+                yield path
+            else:
+                raise InputError(f"{shown(path)}: no such file or folder")
+        except OSError as exc:
+            raise InputError(f"{shown(path)}: cannot read ({exc.strerror})") from None
 
 
 def _digest_file(path: Path) -> bytes:
@@ -79,18 +123,22 @@ def _digest_file(path: Path) -> bytes:
         with path.open("rb") as handle:
             return hashing.digest_stream(handle)[0]
     except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+        raise InputError(f"{shown(path)}: cannot read ({exc.strerror})") from None
 
 
 def _read_hashes(path: Path) -> list[bytes]:
     """Hex SHA-256 digests, one per line; blank lines and # comments skipped."""
     digests: list[bytes] = []
     try:
-        handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+        handle = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+        raise InputError(f"{shown(path)}: cannot read ({exc.strerror})") from None
     with handle:
-        for number, line in enumerate(handle, 1):
+        for number, raw in enumerate(_lines(handle, path), 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"{shown(path)}, line {number}: not UTF-8 text") from None
             text = line.strip()
             if len(text) == 64:  # the common case, without the lenient parser's cost
                 try:
@@ -106,16 +154,26 @@ def _read_hashes(path: Path) -> list[bytes]:
                 digests.append(hashing.parse_sha256_lenient(text.split()[0]))
             except InputError:
                 raise InputError(
-                    f"{path}, line {number}: not a SHA-256 digest "
-                    f"(64 hex characters): {text[:80]!r}"
+                    f"{shown(path)}, line {number}: not a SHA-256 digest "
+                    f"(64 hex characters): {_short(text)}"
                 ) from None
     return digests
+
+
+def _lines(handle: Any, path: Path) -> Iterator[bytes]:
+    """The lines of a binary file; a read error (a folder, an I/O error) is bad input."""
+    try:
+        yield from handle
+    except OSError as exc:
+        raise InputError(f"{shown(path)}: cannot read ({exc.strerror})") from None
 
 
 def _service(*, chain: bool = False, **overrides: Any) -> DocAnchorService:
     from docanchor.wiring import build_service
 
-    return build_service(settings(**overrides), chain=chain)
+    cfg = settings(**overrides)
+    ready_data_dir(cfg)
+    return build_service(cfg, chain=chain)
 
 
 def _doc_json(service: DocAnchorService, view: DocumentView, **extra: Any) -> dict[str, Any]:
@@ -136,32 +194,60 @@ def _doc_json(service: DocAnchorService, view: DocumentView, **extra: Any) -> di
 @app.command()
 def submit(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files, or folders (recursively).")
+        list[Path] | None,
+        typer.Argument(help="Files, or folders (recursively).", metavar="PATH", show_default=False),
     ] = None,
     reference: Annotated[
         str | None,
-        typer.Option("--reference", help="Order or contract number, e.g. OC-2025-000123."),
+        typer.Option(
+            "--reference", metavar="REF", help="Order or contract number, e.g. OC-2025-000123."
+        ),
     ] = None,
     doc_type: Annotated[
-        str | None, typer.Option("--type", help="Document type, e.g. purchase_order.")
+        str | None,
+        typer.Option("--type", metavar="TYPE", help="Document type, e.g. purchase_order."),
     ] = None,
     entity: Annotated[
-        str | None, typer.Option("--entity", help="The registering entity's RUC.")
+        str | None, typer.Option("--entity", metavar="RUC", help="The registering entity's RUC.")
     ] = None,
     meta: Annotated[
         list[str] | None,
-        typer.Option("--meta", help="More metadata: KEY=VALUE (string) or KEY:=JSON. Repeatable."),
+        typer.Option(
+            "--meta",
+            metavar="KEY=VALUE",
+            help="More metadata: KEY=VALUE (string) or KEY:=JSON. Repeatable.",
+        ),
     ] = None,
     hashes: Annotated[
         Path | None,
-        typer.Option("--hashes", help="A file of hex SHA-256 digests, one per line (- for stdin)."),
+        typer.Option(
+            "--hashes",
+            metavar="FILE",
+            help="A file of hex SHA-256 digests, one per line (- for stdin).",
+        ),
     ] = None,
+    as_versions: Annotated[
+        bool,
+        typer.Option(
+            "--as-versions",
+            help="With --reference and several documents: register them all as versions "
+            "of that one reference (else refused).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register documents (their SHA-256 and metadata) for the next batch."""
+    """Register documents (their SHA-256 and metadata) for the next batch.
+
+    --reference names one document (an order, a contract): with several files,
+    a folder or --hashes, every document would become a version of that one
+    reference, so that is refused unless --as-versions says so.
+    """
     if not paths and hashes is None:
         raise InputError("give files or folders to submit, or --hashes FILE")
     metadata = _parse_meta(meta or [])
+    for flag, value in (("--reference", reference), ("--type", doc_type), ("--entity", entity)):
+        if value is not None:
+            _no_nul(value, flag)
     if reference is not None:
         metadata["reference"] = reference
     if doc_type is not None:
@@ -169,6 +255,14 @@ def submit(
     if entity is not None and not entity.strip():
         raise InputError("--entity must not be empty")
     hashing.canonical_metadata(metadata)  # refuse bad metadata before reading anything
+    if "reference" in metadata and not as_versions:
+        several = hashes is not None or len(paths or []) > 1 or any(p.is_dir() for p in paths or [])
+        if several:
+            raise InputError(
+                "--reference with several documents (a folder, several files or --hashes) "
+                "would make each one a version of the same reference: submit them one by one, "
+                "or add --as-versions if they are versions of one document"
+            )
 
     labelled: list[tuple[str, bytes]] = []
     if hashes is not None:
@@ -201,16 +295,25 @@ def submit(
             created += result.created
             view = result.view._replace(version=versions.get(result.view.document.id))
             if as_json:
-                emit_json({"path": label, "created": result.created, **_doc_json(service, view)})
+                emit_json(
+                    {"path": shown(label), "created": result.created, **_doc_json(service, view)}
+                )
             else:
                 mark = "registered" if result.created else "already registered"
-                typer.echo(f"{result.view.document.sha256}  {label}  ({mark})")
+                typer.echo(f"{result.view.document.sha256}  {shown(label)}  ({mark})")
         _advance(bar, len(chunk))
     _stop(bar)
     if not as_json:
+        pending = service.store.document_counts().get("pending", 0)
+        hint = (
+            f"; {pending} pending: run `docanchor anchor` to anchor "
+            + ("it" if pending == 1 else "them")
+            if pending
+            else ""
+        )
         typer.echo(
-            f"{created} document(s) registered, {len(labelled) - created} already registered; "
-            "run `docanchor anchor` to anchor them"
+            f"{plural(created, 'document')} registered, "
+            f"{len(labelled) - created} already registered{hint}"
         )
 
 
@@ -219,19 +322,33 @@ def anchor(
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait until every batch is confirmed.")
     ] = False,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait with --wait.")] = 600,
-    rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Ethereum JSON-RPC URL.")] = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0, metavar="SECONDS", help="Seconds to wait with --wait."),
+    ] = 600,
+    rpc_url: RpcUrlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Seal pending documents into a batch and anchor every sealed batch on chain.
 
     Also the recovery path after a crash: sealed batches are reconciled with
-    the chain and never anchored twice.
+    the chain and never anchored twice. Takes the same anchoring lease as
+    `docanchor serve`: while another process holds it, exits 3 at once
+    without sending anything.
     """
     service = _service(chain=True, rpc_url=rpc_url)
-    reports = service.run_once()
-    if wait:
-        service.wait_until_confirmed(timeout=timeout)
+    lease = ANCHOR_LEASE_SECONDS + (timeout if wait else 0)
+    try:
+        reports = service.run_locked(ttl_seconds=lease)
+        if reports is None:
+            raise DocAnchorError(
+                "the anchoring lease is held by another process (a `docanchor serve` or another "
+                "`docanchor anchor` on this database); nothing was sent, try again later"
+            )
+        if wait:
+            service.wait_until_confirmed(timeout=timeout)
+    finally:
+        service.release()  # only ever releases this process's own lease
     touched = {r.batch.id for r in reports}
     batches = [b for b in service.store.batches() if b.id in touched]
     if as_json:
@@ -251,7 +368,7 @@ def anchor(
         typer.echo("nothing to anchor: no pending documents and no sealed batches")
     for b in batches:
         typer.echo(
-            f"batch {b.id}: {b.size} document(s), root {b.root}, {b.status}"
+            f"batch {b.id}: {plural(b.size, 'document')}, root {b.root}, {b.status}"
             + (f", seq {b.seq}, block {b.block_number}, tx {b.tx_hash}" if b.tx_hash else "")
         )
 
@@ -268,7 +385,7 @@ def status(as_json: JsonOpt = False) -> None:
     typer.echo("documents: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     for b in batches:
         typer.echo(
-            f"batch {b['id']}: {b['size']} document(s) {b['status']}, root {b['root']}"
+            f"batch {b['id']}: {plural(b['size'], 'document')} {b['status']}, root {b['root']}"
             + (f", seq {b['seq']}, block {b['block_number']}" if b["seq"] is not None else "")
         )
 
@@ -281,29 +398,84 @@ def _views_for(service: DocAnchorService, target: str) -> tuple[bytes, list[Docu
         try:
             digest = hashing.parse_sha256_lenient(target)
         except InputError:
-            raise InputError(f"{target}: neither a file nor a SHA-256 digest") from None
+            raise InputError(
+                f"{shown(_short(target))}: neither a file nor a SHA-256 digest"
+            ) from None
     return digest, service.lookup(digest)
+
+
+def _write_error(path: Path, exc: OSError) -> DocAnchorError:
+    """A failed write as one line: a wrong path is bad input (2), the rest environment (3)."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.ENAMETOOLONG):
+        return InputError(f"-o {shown(path)}: cannot write there ({reason})")
+    return DocAnchorError(f"-o {shown(path)}: cannot write there ({reason})")
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"-o {shown(out_dir)} is a file, not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _write_error(out_dir, exc) from None
+
+
+def _write_receipt(path: Path, data: dict[str, Any]) -> None:
+    """Write ``path`` whole or not at all (a temporary file, then a rename)."""
+    if path.is_dir():
+        raise InputError(f"-o: {shown(path)} is a folder; remove it or choose another -o")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(path, exc) from None
 
 
 @app.command()
 def receipt(
-    targets: Annotated[list[str], typer.Argument(help="Files or hex SHA-256 digests.")],
+    targets: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files or hex SHA-256 digests.", metavar="FILE|SHA256", show_default=False
+        ),
+    ],
     out_dir: Annotated[
-        Path | None, typer.Option("-o", "--out", help="Write DIR/<sha256>.receipt.json files.")
+        Path | None,
+        typer.Option("-o", "--out", metavar="DIR", help="Write DIR/<sha256>.receipt.json files."),
     ] = None,
     every: Annotated[bool, typer.Option("--all", help="Every registered version.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="With -o: one JSON line per document naming the files written."
+        ),
+    ] = False,
 ) -> None:
-    """Print (one document) or write (-o DIR) the receipts of registered documents."""
-    service = _service()
+    """Print (one document) or write (-o DIR) the receipts of registered documents.
+
+    A receipt is JSON already: without -o it is printed as it is.
+    """
     if out_dir is None and len(targets) != 1:
         raise InputError("give exactly one document without -o, or -o DIR for several")
+    for target in targets:
+        _no_nul(target, "the document name")
+    if out_dir is not None:
+        _prepare_out_dir(out_dir)
+    service = _service()
     missing = 0
     for target in targets:
         digest, views = _views_for(service, target)
         if not views:
             if out_dir is None:
                 raise not_found(digest)
-            typer.echo(f"docanchor: {target}: not registered", err=True)
+            if as_json:
+                emit_json({"target": shown(target), "sha256": digest.hex(), "files": []})
+            else:
+                typer.echo(f"docanchor: {shown(target)}: not registered", err=True)
             missing += 1
             continue
         chosen = views if every else [views[-1]]
@@ -312,15 +484,43 @@ def receipt(
             payload: Any = receipts if every else receipts[0]
             sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
             continue
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for n, (view, data) in enumerate(zip(chosen, receipts, strict=True)):
+        written: list[Path] = []
+        for view, data in zip(chosen, receipts, strict=True):
             suffix = f".v{view.document.id}" if every and len(chosen) > 1 else ""
-            name = f"{digest.hex()}{suffix}.receipt.json"
-            (out_dir / name).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-            del n
-        typer.echo(f"{target}: {len(chosen)} receipt(s) written to {out_dir}")
+            path = out_dir / f"{digest.hex()}{suffix}.receipt.json"
+            _write_receipt(path, data)
+            written.append(path)
+        if as_json:
+            emit_json(
+                {
+                    "target": shown(target),
+                    "sha256": digest.hex(),
+                    "files": [shown(p) for p in written],
+                }
+            )
+        else:
+            typer.echo(
+                f"{shown(target)}: {plural(len(chosen), 'receipt')} written to {shown(out_dir)}"
+            )
     if missing:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+_VERDICTS = {"valid": "VALID", "not_yet_confirmed": "NOT YET CONFIRMED", "not_valid": "NOT VALID"}
+
+
+def _verdict(result: Any, receipt: Any) -> str:
+    """``valid``; ``not_yet_confirmed`` when the document and metadata match and
+    only what time brings is missing (the anchor of a pending or sealed receipt,
+    or confirmations); else ``not_valid``."""
+    if result.valid:
+        return "valid"
+    from docanchor.receipt import STEP_CONFIRMATIONS, STEP_DOCUMENT, STEP_METADATA
+
+    failed = {c.step for c in result.checks if not c.ok}
+    if receipt.anchor is None:
+        return "not_valid" if failed & {STEP_DOCUMENT, STEP_METADATA} else "not_yet_confirmed"
+    return "not_yet_confirmed" if failed == {STEP_CONFIRMATIONS} else "not_valid"
 
 
 def _print_checks(result: Any) -> None:
@@ -331,14 +531,21 @@ def _print_checks(result: Any) -> None:
 
 @app.command()
 def verify(
-    document: Annotated[Path | None, typer.Argument(help="The document file.")] = None,
+    document: Annotated[
+        Path | None, typer.Argument(help="The document file.", metavar="FILE", show_default=False)
+    ] = None,
     receipt_file: Annotated[
         Path | None,
-        typer.Option("--receipt", help="Check this receipt against the chain only (no database)."),
+        typer.Option(
+            "--receipt",
+            metavar="FILE",
+            help="Check this receipt against the chain only (no database).",
+        ),
     ] = None,
-    rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Your Ethereum node.")] = None,
+    rpc_url: RpcUrlOpt = None,
     confirmations: Annotated[
-        int | None, typer.Option("--confirmations", min=1, help="Confirmations you require.")
+        int | None,
+        typer.Option("--confirmations", min=1, metavar="N", help="Confirmations you require."),
     ] = None,
     signing_keys: Annotated[
         list[str] | None,
@@ -354,6 +561,9 @@ def verify(
 
     Only receipts anchored in a trusted deployment can be valid: the data dir's
     deployment and those of $DOCANCHOR_TRUSTED_CONTRACTS (CHAIN_ID:0xADDRESS,...).
+    The verdict is VALID, NOT YET CONFIRMED (every check passed but the anchor
+    is missing or has fewer confirmations than required: ask again later) or
+    NOT VALID; both of the latter exit 1.
     """
     from docanchor.receipt import ParsedReceipt, parse_receipt_text
 
@@ -405,12 +615,14 @@ def verify(
         )
         for p in parsed
     ]
-    best = next((r for r in results if r.valid), results[0])
-    chosen = receipts[results.index(best)]
+    verdicts = [_verdict(r, c) for r, c in zip(results, receipts, strict=True)]
+    index = next((verdicts.index(v) for v in ("valid", "not_yet_confirmed") if v in verdicts), 0)
+    best, chosen, verdict = results[index], receipts[index], verdicts[index]
     if as_json:
         emit_json(
             {
                 "valid": best.valid,
+                "verdict": verdict,
                 "status": chosen.status.value,
                 "confirmations": best.confirmations,
                 "required_confirmations": required,
@@ -427,9 +639,9 @@ def verify(
             }
         )
     else:
-        verdict = "VALID" if best.valid else "NOT VALID"
         typer.echo(
-            f"{verdict}: {best.confirmations} confirmation(s), {required} required"
+            f"{_VERDICTS[verdict]}: {plural(best.confirmations, 'confirmation')}, "
+            f"{required} required"
             + (
                 f" (anchored at block {chosen.anchor.block_number}, tx {chosen.anchor.tx_hash})"
                 if chosen.anchor
@@ -444,13 +656,14 @@ def verify(
 @app.command()
 def audit(
     from_block: Annotated[
-        int, typer.Option("--from-block", min=0, help="First block to scan.")
+        int, typer.Option("--from-block", min=0, metavar="N", help="First block to scan.")
     ] = 0,
-    rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Ethereum JSON-RPC URL.")] = None,
+    rpc_url: RpcUrlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Match the contract's Anchored events with the database and recompute every root."""
     cfg = settings(rpc_url=rpc_url)
+    ready_data_dir(cfg)
     from docanchor.wiring import build_service, open_chain
 
     service = build_service(cfg, chain_client=open_chain(cfg, signer=False))
@@ -459,8 +672,9 @@ def audit(
         emit_json(report.to_json())
     else:
         typer.echo(
-            f"{report.events} Anchored event(s), {report.batches_checked} batch(es) checked: "
-            + ("all consistent" if report.ok else f"{len(report.findings)} problem(s)")
+            f"{plural(report.events, 'Anchored event')}, "
+            f"{plural(report.batches_checked, 'batch', 'batches')} checked: "
+            + ("all consistent" if report.ok else plural(len(report.findings), "problem"))
         )
         for finding in report.findings:
             typer.echo(f"  [{finding.kind}] {finding.detail}")

@@ -11,8 +11,16 @@ from typing import Annotated
 
 import typer
 
-from docanchor.cli import JsonOpt, app, emit_json, settings
-from docanchor.errors import NotFoundError
+from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, ready_data_dir, settings
+from docanchor.config import Settings
+from docanchor.errors import InputError, NotFoundError
+
+
+def ready_settings() -> Settings:
+    cfg = settings()
+    ready_data_dir(cfg)
+    return cfg
+
 
 keys_app = typer.Typer(
     name="keys",
@@ -24,10 +32,16 @@ app.add_typer(keys_app, name="keys")
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")] = 1,
-    rpc_url: Annotated[str | None, typer.Option("--rpc-url", help="Ethereum JSON-RPC URL.")] = None,
+    host: Annotated[
+        str, typer.Option("--host", metavar="ADDRESS", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, metavar="PORT", help="Port.")
+    ] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, metavar="N", help="Worker processes.")
+    ] = 1,
+    rpc_url: RpcUrlOpt = None,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs) and the anchoring loop.
 
@@ -42,6 +56,7 @@ def serve(
     from docanchor.wiring import open_store
 
     cfg = settings(rpc_url=rpc_url)
+    ready_data_dir(cfg)
     configure_logging(json_logs=cfg.log_json)
     open_store(cfg).close()  # migrate once, before any worker starts
     if workers == 1:
@@ -74,20 +89,26 @@ def serve(
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[str, typer.Option("--role", help="entity, auditor or admin.")],
+    role: Annotated[str, typer.Option("--role", metavar="ROLE", help="entity, auditor or admin.")],
     entity: Annotated[
-        str | None, typer.Option("--entity", help="The entity's RUC (required for role entity).")
+        str | None,
+        typer.Option(
+            "--entity", metavar="RUC", help="The entity's RUC (required for role entity)."
+        ),
     ] = None,
     label: Annotated[
-        str | None, typer.Option("--label", help="A note to recognise the key.")
+        str | None, typer.Option("--label", metavar="TEXT", help="A note to recognise the key.")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API key and print it once (it cannot be shown again)."""
+    for flag, value in (("--role", role), ("--entity", entity), ("--label", label)):
+        if value is not None and "\x00" in value:
+            raise InputError(f"{flag} holds a NUL character")
     from docanchor.api.auth import create_key
     from docanchor.wiring import open_store
 
-    store = open_store(settings())
+    store = open_store(ready_settings())
     try:
         made = create_key(store, role=role, entity_ruc=entity, label=label)
     finally:
@@ -111,7 +132,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
     from docanchor.api.auth import key_json
     from docanchor.wiring import open_store
 
-    store = open_store(settings())
+    store = open_store(ready_settings())
     try:
         keys = [key_json(k) for k in store.api_keys()]
     finally:
@@ -131,14 +152,19 @@ def keys_list(as_json: JsonOpt = False) -> None:
 
 @keys_app.command("revoke")
 def keys_revoke(
-    key_id: Annotated[int, typer.Argument(help="The key's id (see docanchor keys list).")],
+    key_id: Annotated[
+        int,
+        typer.Argument(
+            help="The key's id (see docanchor keys list).", metavar="ID", show_default=False
+        ),
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke an API key; requests with it are refused (401) from now on."""
     from docanchor.store import utcnow
     from docanchor.wiring import open_store
 
-    store = open_store(settings())
+    store = open_store(ready_settings())
     try:
         key = store.revoke_api_key(key_id, utcnow())
     finally:
