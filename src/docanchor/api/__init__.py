@@ -27,6 +27,7 @@ from docanchor import __version__
 from docanchor.api.context import ApiContext
 from docanchor.api.fastpath import PATH as VERIFY_PATH
 from docanchor.api.fastpath import REGISTER_PATH, RegisterFastPath, VerifyFastPath
+from docanchor.api.guards import RefuseNul, SecurityHeaders
 from docanchor.api.logs import RequestMiddleware, configure_logging
 from docanchor.api.openapi import install_openapi
 from docanchor.api.problems import PROBLEM_JSON, install_problem_handlers, problem_body
@@ -118,8 +119,11 @@ def create_app(
         route=verify_route,
         inline=service.store.dialect == "sqlite",
     )
-    # Added last, so outermost: request ids, logs and metrics cover the fast path too.
+    app.add_middleware(RefuseNul)
+    # Request ids, logs and metrics cover the fast paths and the refusals too.
     app.add_middleware(RequestMiddleware, metrics=ctx.metrics, problem_500=_problem_500)
+    # Added last, so outermost: every answer carries the headers, a last-resort 500 too.
+    app.add_middleware(SecurityHeaders)
     # The web page answers whatever no route matched. As the router's default app
     # (rather than a Mount at "/") it never shadows an API route, and a wrong
     # method on an API path still gets that route's 405.

@@ -132,7 +132,8 @@ async def verify_receipt(request: Request, ctx: Ctx) -> JSONResponse:
     named in the receipt. ``valid`` is true only when every check passed, including
     the required number of confirmations. Give ``sha256`` to check the document too.
     """
-    body = await read_json(request, ReceiptCheckBody, RECEIPT_BODY_LIMIT)
+    # Decoded as a receipt file is: no fraction or exponent anywhere (receipt-v1.md).
+    body = await read_json(request, ReceiptCheckBody, RECEIPT_BODY_LIMIT, floats=False)
     return JSONResponse(await run_in_threadpool(_check_receipt, ctx, body))
 
 
