@@ -410,6 +410,12 @@ class Store:
             with Session(self.engine, expire_on_commit=False) as session:
                 yield session
         except OperationalError as exc:
+            state = _sqlstate(exc)
+            if state in _RETRYABLE:
+                raise RetryLaterError(
+                    f"the transaction was aborted by a concurrent one (SQLSTATE {state}); "
+                    "nothing was stored"
+                ) from exc
             raise StoreError(f"database unavailable: {_describe(exc)}") from exc
 
     def ping(self) -> None:
@@ -464,6 +470,13 @@ class Store:
             except Exception as exc:
                 state = _sqlstate(exc)
                 if state not in _RETRYABLE:
+                    # The rows go through the driver's own cursor: its errors are
+                    # not SQLAlchemy's, and are StoreErrors here all the same.
+                    if isinstance(exc, self.engine.dialect.loaded_dbapi.Error):
+                        text = str(exc).strip().splitlines()
+                        raise StoreError(
+                            f"database error: {text[0] if text else type(exc).__name__}"
+                        ) from exc
                     raise
                 if attempt + 1 == _ATTEMPTS:
                     raise RetryLaterError(

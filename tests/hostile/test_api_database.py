@@ -22,10 +22,11 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from hostileapi import ENTITY, Api, assert_alive, assert_problem, make_api, settings_for
+from sqlalchemy.exc import OperationalError
 
 from anvil import AnvilNode
 from docanchor.api import create_app
-from docanchor.errors import RetryLaterError
+from docanchor.errors import RetryLaterError, StoreError
 from docanchor.service import DocAnchorService
 from docanchor.store import Store
 
@@ -130,6 +131,34 @@ def test_a_deadlock_that_persists_is_503_with_retry_after(
     assert api.client.post("/v1/verify", json={"sha256": "bb" * 32}).json()["status"] == (
         "not_found"
     )
+    assert_alive(api.client)
+
+
+def test_a_deadlock_in_any_transaction_is_retry_later(api: Api) -> None:
+    store: Store = api.client.app.state.ctx.service.store  # type: ignore[attr-defined]
+    with pytest.raises(RetryLaterError, match="40P01") as caught, store.session():
+        raise OperationalError("SELECT 1", {}, _deadlock())
+    assert caught.value.http_status == 503
+    with pytest.raises(StoreError, match="database unavailable") as other, store.session():
+        raise OperationalError("SELECT 1", {}, psycopg.OperationalError("server closed"))
+    assert not isinstance(other.value, RetryLaterError)
+
+
+def test_a_driver_error_while_registering_is_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Store = api.client.app.state.ctx.service.store  # type: ignore[attr-defined]
+    driver = store.engine.dialect.loaded_dbapi
+
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        raise driver.OperationalError("the connection to secretdb was lost")
+
+    monkeypatch.setattr(store, "_register_once", lost)
+    response = api.client.post(
+        "/v1/documents", json={"sha256": "dd" * 32}, headers=api.auth("entity")
+    )
+    problem = assert_problem(response, 503)
+    assert problem["detail"] == "database unreachable" and "secretdb" not in response.text
+    assert "retry-after" not in response.headers
+    monkeypatch.undo()
     assert_alive(api.client)
 
 
