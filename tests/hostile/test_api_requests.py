@@ -212,6 +212,7 @@ def test_a_reference_is_one_history_whatever_its_normalisation(api: Api) -> None
             "/v1/documents", params={"reference": asked}, headers=api.auth("entity")
         )
         assert listed.status_code == 200, listed.text
+        assert listed.json()["reference"] == composed
         assert [d["version"] for d in listed.json()["documents"]] == [1, 2]
         assert {d["reference"] for d in listed.json()["documents"]} == {composed}
     # Other metadata values are the caller's, byte for byte.

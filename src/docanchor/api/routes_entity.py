@@ -41,7 +41,7 @@ from docanchor.api.uploads import (
 )
 from docanchor.api.views import document_json, encode_json, public_batch
 from docanchor.errors import InputError, MetadataError, PermissionDeniedError
-from docanchor.service import DocAnchorService, Registration
+from docanchor.service import DocAnchorService, Registration, identifier
 from docanchor.store import ApiKey, Batch, DocumentView, NewRegistration
 
 router = APIRouter(prefix="/v1", tags=["registration"])
@@ -355,7 +355,7 @@ def list_documents(
         entity = key.entity_ruc
     views = ctx.service.versions(reference, entity)
     return {
-        "reference": reference,
+        "reference": identifier(reference, "the reference"),  # as stored: NFC
         "documents": [document_json(v, ctx.receipts) for v in views],
     }
 
