@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 from hostileapi import ENTITY, HEX, Api, assert_alive, assert_problem, make_api, settings_for
 
 from anvil import AnvilNode
 from dbfixtures import database_kinds, fresh_database_url
+from docanchor.api import routes_entity, routes_ops, routes_public
 from docanchor.api.fastpath import MAX_BODY
 from docanchor.api.routes_entity import BULK_BODY_LIMIT, REGISTER_BODY_LIMIT
 from docanchor.api.routes_public import DIGEST_BODY_LIMIT, RECEIPT_BODY_LIMIT
@@ -307,3 +309,20 @@ def test_the_limits_themselves_are_accepted(api: Api) -> None:
     assert fast.status_code == slow.status_code == 200
     assert fast.json() == slow.json() and fast.json()["status"] == "pending"
     assert_alive(api.client)
+
+
+def test_no_route_lets_the_framework_parse_a_body(api: Api) -> None:
+    """FastAPI would decode a declared body model with its own parser, before any
+    check of ours: every route reads its body itself (uploads.read_json, the one
+    strict decoder) and declares it for OpenAPI with ``openapi_extra`` instead."""
+    routes = [
+        r
+        for module in (routes_public, routes_entity, routes_ops)
+        for r in module.router.routes
+        if isinstance(r, APIRoute)
+    ]
+    assert {r.path for r in routes} >= {"/v1/verify", "/v1/documents", "/v1/documents/bulk"}
+    assert [r.path for r in routes if r.body_field is not None] == []
+    documented = api.client.get("/openapi.json").json()["paths"]
+    for path in ("/v1/verify", "/v1/documents", "/v1/documents/bulk", "/v1/receipts/verify"):
+        assert "application/json" in documented[path]["post"]["requestBody"]["content"]
