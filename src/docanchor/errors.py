@@ -168,3 +168,17 @@ class StoreError(DocAnchorError):
     exit_code = EXIT_ENVIRONMENT
     http_status = 503
     title = "Database error"
+
+
+class RetryLaterError(StoreError):
+    """The database gave up on a transaction that may succeed when tried again
+    (a deadlock or a serialization failure that retries did not overcome).
+
+    Nothing was stored. HTTP 503 with ``Retry-After: retry_after``.
+    """
+
+    title = "Database busy"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -8,6 +8,8 @@ Every JSON text that docanchor reads from outside goes through :func:`loads_stri
   it do);
 - an object member that appears twice is refused (never "last one wins");
 - ``NaN``, ``Infinity`` and ``-Infinity`` are refused (they are not JSON);
+- a string holding a lone surrogate (``"\\ud800"``) is refused: it has no
+  UTF-8 form, so it could be neither stored nor canonicalised (RFC 8785);
 - numbers with a fraction or an exponent are refused unless asked for.
 
 Pure core: standard library and :mod:`docanchor.errors` only; no I/O.
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import json
 import re
+from array import array
+from collections.abc import Iterator
 from itertools import accumulate
 from typing import Any, Final, NoReturn
 
@@ -24,11 +28,17 @@ from docanchor.errors import InputError
 
 MAX_DEPTH: Final = 64
 
-# A JSON string: a quote, then runs of plain characters or escapes, then a
-# quote. Possessive quantifiers: no backtracking, linear in the text.
-_STRING: Final = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
-_NOT_BRACKET: Final = re.compile(rb"[^\[\]{}]++")
-_STEP: Final = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+# Strings are removed in two linear passes: escapes first (a backslash and the
+# character after it), then what is left of each string, quote to quote.
+# Possessive quantifiers: no backtracking.
+_ESCAPE: Final = re.compile(rb"\\.", re.DOTALL)
+_STRING: Final = re.compile(rb'"[^"]*+"')
+# One pass of bytes.translate keeps the brackets only, opening ones as 1 and
+# closing ones as 255 (-1 as a signed byte); the running sum is the depth.
+_STEPS: Final = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
+# An escape of a UTF-16 surrogate (high or low); only then can a string hold one.
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class JSONTextError(InputError):
@@ -55,10 +65,12 @@ def json_text_depth(text: str | bytes) -> int:
     only an estimate; the parser refuses such text anyway.
     """
     raw = _as_bytes(text, "the JSON text")
-    brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b"", raw))
-    if not brackets:
+    if b"\\" in raw:
+        raw = _ESCAPE.sub(b"", raw)
+    steps = _STRING.sub(b"", raw).translate(_STEPS, _NOT_BRACKETS)
+    if not steps:
         return 0
-    return max(0, max(accumulate(_STEP[b] for b in brackets)))
+    return max(0, max(accumulate(array("b", steps))))
 
 
 def check_depth(
@@ -80,12 +92,38 @@ class _Refusal(Exception):
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _Refusal(f"the member {key!r} appears twice in one object")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Refusal(f"the member {key!r} appears twice in one object")
+            seen.add(key)
     return out
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in decoded JSON (member names included). Iterative."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            yield from item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _check_surrogates(value: Any) -> None:
+    for text in _strings(value):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Refusal(
+                f"the string {text[:40]!r} holds a lone UTF-16 surrogate, which is not Unicode text"
+            ) from None
 
 
 def _no_float(text: str) -> NoReturn:
@@ -117,12 +155,15 @@ def loads_strict(
     except UnicodeDecodeError as exc:
         raise JSONTextError(f"{what} is not UTF-8 text: {exc}") from None
     try:
-        return json.loads(
+        value = json.loads(
             decoded,
             object_pairs_hook=_no_duplicates,
             parse_constant=_no_constant,
             parse_float=float if floats else _no_float,
         )
+        if _SURROGATE_ESCAPE.search(raw) is not None:
+            _check_surrogates(value)
+        return value
     except _Refusal as exc:
         raise JSONTextError(f"{what} is not acceptable JSON: {exc}") from None
     except RecursionError:

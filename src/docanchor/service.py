@@ -19,11 +19,12 @@ import json
 import os
 import threading
 import time
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from docanchor import hashing
 from docanchor.errors import (
@@ -31,6 +32,7 @@ from docanchor.errors import (
     ChainResetError,
     ContractRevertError,
     InputError,
+    MetadataError,
     NotFoundError,
     VerificationError,
 )
@@ -261,6 +263,43 @@ def root_of_rows(rows: Iterable[tuple[str, str, str]]) -> bytes:
     return MerkleTree([leaf_hash_of_row(*r) for r in rows]).root
 
 
+NUL: Final = "\x00"
+
+
+def _refuse_nul(value: Any, what: str) -> None:
+    """Raise InputError when a string in ``value`` (a member name too) holds U+0000.
+
+    PostgreSQL text cannot hold it, and no procurement field needs it. Iterative.
+    """
+    stack: list[tuple[Any, str]] = [(value, what)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                raise MetadataError(f"{path} holds a NUL character (U+0000), which is not allowed")
+        elif isinstance(item, Mapping):
+            for key, child in item.items():
+                if isinstance(key, str) and NUL in key:
+                    raise MetadataError(
+                        f"a member name in {path} holds a NUL character (U+0000), "
+                        "which is not allowed"
+                    )
+                stack.append((child, f"{path}.{key}"))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
+
+
+def identifier(value: str, what: str) -> str:
+    """A reference or entity RUC as docanchor stores and looks it up: NFC, no NUL.
+
+    Text that looks the same must name the same version history, whichever
+    Unicode normalisation the client's keyboard produced.
+    """
+    if NUL in value:
+        raise InputError(f"{what} holds a NUL character (U+0000), which is not allowed")
+    return unicodedata.normalize("NFC", value)
+
+
 def metadata_for(
     metadata: Mapping[str, Any] | None, entity_ruc: str | None
 ) -> tuple[dict[str, Any], str]:
@@ -269,12 +308,27 @@ def metadata_for(
     The entity is ``entity_ruc`` when given (and then must agree with any
     ``entity_ruc`` in the metadata, which it fills in when absent), else the
     metadata's ``entity_ruc``, else none (the empty string).
+
+    The ``reference`` and ``entity_ruc`` members are replaced by their NFC form
+    (they key the version history); no other value is changed. A NUL character
+    anywhere (names included) is refused, and so is an empty ``entity_ruc``.
     """
     meta = dict(metadata or {})
+    _refuse_nul(meta, "metadata")
     named = meta.get("entity_ruc")
-    if named is not None and not isinstance(named, str):
-        raise InputError("metadata entity_ruc must be a string")
+    if named is not None:
+        if not isinstance(named, str):
+            raise InputError("metadata entity_ruc must be a string")
+        if not named.strip():
+            raise MetadataError(
+                "metadata entity_ruc is empty: name the entity's RUC or leave the member out"
+            )
+        named = meta["entity_ruc"] = identifier(named, "metadata entity_ruc")
+    reference = meta.get("reference")
+    if isinstance(reference, str):
+        meta["reference"] = identifier(reference, "metadata reference")
     if entity_ruc:
+        entity_ruc = identifier(entity_ruc, "the entity RUC")
         if named is not None and named != entity_ruc:
             raise InputError(
                 f"metadata names entity {named}, but the registration is for entity {entity_ruc}"
@@ -396,6 +450,10 @@ class DocAnchorService:
         return self.store.by_sha256(sha256.hex())
 
     def versions(self, reference: str, entity_ruc: str | None = None) -> list[DocumentView]:
+        """Every registration under ``reference`` (in NFC, as stored), oldest first."""
+        reference = identifier(reference, "the reference")
+        if entity_ruc is not None:
+            entity_ruc = identifier(entity_ruc, "the entity RUC")
         return self.store.by_reference(reference, entity_ruc)
 
     @staticmethod

@@ -16,7 +16,9 @@ sealing never rewrites a document row.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,12 +33,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
-from docanchor.errors import ConfigError, StoreError
+from docanchor.errors import ConfigError, RetryLaterError, StoreError
 
 SCHEMA_HEAD: Final = "0001"
 STATUSES: Final = ("pending", "sealed", "anchored", "confirmed")
 BATCH_STATUSES: Final = ("sealed", "anchored", "confirmed")
 _CHUNK: Final = 500
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was
+# rolled back and may be tried again as it was.
+_RETRYABLE: Final = frozenset({"40P01", "40001"})
+_ATTEMPTS: Final = 5
 
 
 def utcnow() -> datetime:
@@ -290,7 +296,8 @@ def _pg_insert(cursor: Any, values: Sequence[tuple[Any, ...]]) -> int:
     """PostgreSQL: COPY the rows into a temporary table, insert the new ones in order.
 
     COPY is an order of magnitude faster than row-by-row inserts; ``ord`` keeps
-    the ids in submission order (and so the leaf order of the next batch). The
+    the rows in the order given (their unique key's, so that concurrent inserts
+    cannot deadlock), and so the ids and the leaf order of the next batch. The
     rows stay in ``document_in`` until :func:`_pg_stored_keys` or the commit.
     Returns how many rows were new.
     """
@@ -325,6 +332,19 @@ def _pg_stored_keys(cursor: Any) -> list[_StoredKey]:
     )
     rows: list[_StoredKey] = cursor.fetchall()
     return rows
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, looked for through the chain of causes
+    (the driver's own error, SQLAlchemy's wrapping of it, a StoreError above both)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        for candidate in (seen, getattr(seen, "orig", None)):
+            state = getattr(candidate, "sqlstate", None)
+            if isinstance(state, str):
+                return state
+        seen = seen.__cause__
+    return None
 
 
 def _describe(exc: SQLAlchemyError) -> str:
@@ -390,6 +410,12 @@ class Store:
             with Session(self.engine, expire_on_commit=False) as session:
                 yield session
         except OperationalError as exc:
+            state = _sqlstate(exc)
+            if state in _RETRYABLE:
+                raise RetryLaterError(
+                    f"the transaction was aborted by a concurrent one (SQLSTATE {state}); "
+                    "nothing was stored"
+                ) from exc
             raise StoreError(f"database unavailable: {_describe(exc)}") from exc
 
     def ping(self) -> None:
@@ -435,6 +461,35 @@ class Store:
     def _register(
         self, items: Sequence[NewRegistration], *, now: datetime | None, with_rows: bool
     ) -> Any:
+        """:meth:`_register_once`, tried again when PostgreSQL aborts it as a deadlock
+        or a serialization failure (the whole transaction was rolled back, so trying
+        again is safe); :class:`RetryLaterError` when every attempt failed so."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                return self._register_once(items, now=now, with_rows=with_rows)
+            except Exception as exc:
+                state = _sqlstate(exc)
+                if state not in _RETRYABLE:
+                    # The rows go through the driver's own cursor: its errors are
+                    # not SQLAlchemy's, and are StoreErrors here all the same.
+                    if isinstance(exc, self.engine.dialect.loaded_dbapi.Error):
+                        text = str(exc).strip().splitlines()
+                        raise StoreError(
+                            f"database error: {text[0] if text else type(exc).__name__}"
+                        ) from exc
+                    raise
+                if attempt + 1 == _ATTEMPTS:
+                    raise RetryLaterError(
+                        f"the registration was aborted {_ATTEMPTS} times by concurrent "
+                        f"writes (SQLSTATE {state}); nothing was stored"
+                    ) from exc
+                # Jitter, so that the transactions that collided do not collide again.
+                time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _register_once(
+        self, items: Sequence[NewRegistration], *, now: datetime | None, with_rows: bool
+    ) -> Any:
         created_at = now or utcnow()
         by_entity: dict[str, dict[tuple[str, str], NewRegistration]] = {}
         for item in items:
@@ -456,7 +511,13 @@ class Store:
         inserted = 0
         with self.session() as session:
             cursor = session.connection().connection.cursor()
-            for entity, group in by_entity.items():
+            # Rows go in in the order of their unique key (entity, then digest and
+            # metadata digest), whatever the order of the request: two transactions
+            # inserting overlapping rows then wait for each other in one direction
+            # only, and cannot deadlock. The ids (and so the leaf order of the next
+            # batch) follow that order within one request.
+            for entity in sorted(by_entity):
+                group = by_entity[entity]
                 if entity:
                     self._ensure_entity(session, entity)
                 values = [
@@ -470,7 +531,7 @@ class Store:
                         i.doc_type,
                         created_value,
                     )
-                    for i in group.values()
+                    for i in (group[k] for k in sorted(group))
                 ]
                 if self.dialect == "postgresql":
                     inserted += _pg_insert(cursor, values)

@@ -438,7 +438,7 @@ def test_malformed_multipart_and_media_types(api: Api) -> None:
         data={"metadata": "{not json"},
         headers=headers,
     )
-    assert_problem(bad_meta, 422, "not JSON")
+    assert_problem(bad_meta, 422, "not valid JSON")
     list_meta = api.client.post(
         "/v1/documents", files={"file": ("a", b"1")}, data={"metadata": "[1]"}, headers=headers
     )

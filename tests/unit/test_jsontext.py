@@ -114,3 +114,36 @@ def test_enclosing_levels_are_not_counted(inner: int, accepted: bool) -> None:
     with pytest.raises(JSONTextError) as alone:
         loads_strict("[" * inner + "]" * inner, what="the receipt")
     assert str(alone.value) == str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"\\ud800"',  # a high surrogate alone
+        '["ok", "\\udfff"]',  # a low surrogate alone
+        '{"\\udc00": 1}',  # in a member name
+        '{"a": {"b": ["x\\ud83dy"]}}',  # a high surrogate followed by no low one
+        '"\\ude00\\ud83d"',  # a pair in the wrong order
+    ],
+)
+def test_lone_surrogates_are_refused(text: str) -> None:
+    with pytest.raises(JSONTextError, match="lone UTF-16 surrogate"):
+        loads_strict(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('"\\ud83d\\ude00"', "\N{GRINNING FACE}"),  # a proper pair is one character
+        ('"\\uD83D\\uDE00"', "\N{GRINNING FACE}"),
+        ('"\\\\ud800"', "\\ud800"),  # an escaped backslash, then plain letters
+        ('"\\ud7ff\\ue000"', "\ud7ff\ue000"),  # the neighbours of the surrogate range
+    ],
+)
+def test_surrogate_lookalikes_are_accepted(text: str, value: str) -> None:
+    assert loads_strict(text) == value
+
+
+def test_depth_of_a_long_flat_text_is_measured_quickly() -> None:
+    # 4 million brackets at depth 1 (8 MB): measured in C, not in a Python loop.
+    assert json_text_depth(b"[" + b"[]," * 2_000_000 + b"[]]") == 2

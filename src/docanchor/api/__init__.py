@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +28,7 @@ from docanchor import __version__
 from docanchor.api.context import ApiContext
 from docanchor.api.fastpath import PATH as VERIFY_PATH
 from docanchor.api.fastpath import REGISTER_PATH, RegisterFastPath, VerifyFastPath
+from docanchor.api.guards import RefuseNul, SecurityHeaders
 from docanchor.api.logs import RequestMiddleware, configure_logging
 from docanchor.api.openapi import install_openapi
 from docanchor.api.problems import PROBLEM_JSON, install_problem_handlers, problem_body
@@ -66,8 +68,37 @@ DOCS_ASSETS = {
 }
 
 
+# /docs itself: the assets above and a start script of its own (below), so
+# that the page runs under the Content-Security-Policy (script-src 'self'),
+# which refuses the inline script FastAPI's own Swagger UI page starts with.
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>docanchor API</title>
+<link rel="icon" href="/favicon.svg">
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/start.js"></script>
+</body>
+</html>
+"""
+# No validator badge: it would load an image from another host.
+DOCS_START = """window.ui = SwaggerUIBundle({
+  url: "/openapi.json",
+  dom_id: "#swagger-ui",
+  validatorUrl: null,
+  deepLinking: true,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+  layout: "BaseLayout",
+});
+"""
+
+
 def _install_docs(app: FastAPI) -> None:
-    from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.responses import FileResponse, HTMLResponse
     from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
@@ -75,18 +106,16 @@ def _install_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="docanchor API",
-            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/favicon.svg",
-            # No validator badge: it would load an image from another host.
-            swagger_ui_parameters={"validatorUrl": None},
-        )
+        return HTMLResponse(DOCS_PAGE)
 
     @app.get("/docs/assets/{name}", include_in_schema=False)
-    async def docs_asset(name: str) -> FileResponse:
+    async def docs_asset(name: str) -> Response:
+        if name == "start.js":
+            return Response(
+                DOCS_START,
+                media_type="text/javascript; charset=utf-8",
+                headers={"Cache-Control": "public, max-age=86400"},
+            )
         media_type = DOCS_ASSETS.get(name)
         if media_type is None:
             raise NotFoundError(f"there is no documentation asset {name!r}")
@@ -160,8 +189,11 @@ def create_app(
         route=verify_route,
         inline=service.store.dialect == "sqlite",
     )
-    # Added last, so outermost: request ids, logs and metrics cover the fast path too.
+    app.add_middleware(RefuseNul)
+    # Request ids, logs and metrics cover the fast paths and the refusals too.
     app.add_middleware(RequestMiddleware, metrics=ctx.metrics, problem_500=_problem_500)
+    # Added last, so outermost: every answer carries the headers, a last-resort 500 too.
+    app.add_middleware(SecurityHeaders)
     # The web page answers whatever no route matched. As the router's default app
     # (rather than a Mount at "/") it never shadows an API route, and a wrong
     # method on an API path still gets that route's 405.

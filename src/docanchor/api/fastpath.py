@@ -18,11 +18,10 @@ than a small body before handing it on.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Final
 
-from pydantic import ValidationError
+from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from docanchor.api.context import ApiContext
@@ -190,7 +189,7 @@ class RegisterFastPath:
             answer = await run_in_threadpool(
                 self._register, secret, content_type.decode("latin-1"), body
             )
-        except (DocAnchorError, ValueError):
+        except (DocAnchorError, RequestValidationError, ValueError):
             answer = None
         if answer is None:
             await self.app(scope, _replay(messages, receive), send)
@@ -209,9 +208,13 @@ class RegisterFastPath:
     def _register(self, secret: str, content_type: str, body: bytes) -> tuple[bytes, bool] | None:
         """The answer, or None when the route should take the request."""
         from docanchor.api.auth import authenticate
-        from docanchor.api.routes_entity import REGISTER_BODY_LIMIT, registration_answer
+        from docanchor.api.routes_entity import (
+            REGISTER_BODY_LIMIT,
+            metadata_field,
+            registration_answer,
+        )
         from docanchor.api.schemas import RegisterBody
-        from docanchor.api.uploads import parse_form
+        from docanchor.api.uploads import parse_form, parse_json
 
         if not secret:
             return None
@@ -230,9 +233,7 @@ class RegisterFastPath:
             )
             assert form.sha256 is not None
             digest = form.sha256
-            metadata = _metadata_object(form.fields.get("metadata"))
-            if metadata is _NOT_AN_OBJECT:
-                return None
+            metadata = metadata_field(form.fields.get("metadata"))
         elif kind == "application/json" or (
             kind.startswith("application/") and kind.endswith("+json")
         ):
@@ -241,33 +242,11 @@ class RegisterFastPath:
             key = authenticate(ctx.service.store, secret)
             if key.role not in _REGISTRAR_ROLES:
                 return None
-            try:
-                parsed = RegisterBody.model_validate_json(body)
-            except ValidationError:
-                return None
+            parsed = parse_json(body, RegisterBody)  # refused: the route words it
             digest, metadata = bytes.fromhex(parsed.sha256), parsed.metadata
         else:
             return None
         return registration_answer(ctx, key, digest, metadata)
-
-
-_NOT_AN_OBJECT: Final[dict[str, Any]] = {}
-
-
-def _metadata_object(raw: bytes | None) -> dict[str, Any] | None:
-    """The metadata form field as the route reads it; ``_NOT_AN_OBJECT`` when the
-    route would refuse it (it then words the problem)."""
-    if raw is None or not raw.strip():
-        return None
-    try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError):
-        return _NOT_AN_OBJECT
-    return value if isinstance(value, dict) else _NOT_AN_OBJECT
-
-
-def _refuse_constant(text: str) -> Any:
-    raise ValueError(f"{text} is not JSON")
 
 
 __all__ = [

@@ -10,6 +10,7 @@ client.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Final
@@ -21,9 +22,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from docanchor.api.logs import current_request_id
 from docanchor.api.redact import redact
-from docanchor.errors import AuthenticationError, DocAnchorError
+from docanchor.errors import AuthenticationError, DocAnchorError, RetryLaterError, StoreError
 
 PROBLEM_JSON: Final = "application/problem+json"
+DATABASE_UNREACHABLE: Final = "database unreachable"
+log = logging.getLogger("docanchor.api")
 _MAX_DETAIL: Final = 2000
 
 
@@ -99,12 +102,30 @@ def validation_detail(errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]
     return detail, items
 
 
+def public_store_detail(exc: StoreError) -> str:
+    """What a caller learns of a database failure: never a host, a database or a user
+    name (the driver's message names them); the log has the whole message."""
+    log.warning("database error: %s", exc.message)
+    if isinstance(exc, RetryLaterError):
+        return (
+            "the database is busy with concurrent writes; nothing was stored, "
+            f"retry in {exc.retry_after} s"
+        )
+    return DATABASE_UNREACHABLE
+
+
 async def _docanchor_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DocAnchorError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    headers: dict[str, str] | None = None
+    if isinstance(exc, AuthenticationError):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, RetryLaterError):
+        headers = {"Retry-After": str(exc.retry_after)}
     detail = exc.message
     ctx = getattr(request.app.state, "ctx", None)
-    if ctx is not None:
+    if isinstance(exc, StoreError):
+        detail = public_store_detail(exc)
+    elif ctx is not None:
         detail = redact(detail, ctx.settings)
     return problem(
         request, exc.http_status, exc.title, detail, type_=exc.problem_type, headers=headers
@@ -140,4 +161,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
 
-__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem", "problem_body"]
+__all__ = [
+    "DATABASE_UNREACHABLE",
+    "PROBLEM_JSON",
+    "install_problem_handlers",
+    "problem",
+    "problem_body",
+    "public_store_detail",
+]

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from docanchor.api.auth import ReaderKey, RegistrarKey
@@ -31,17 +30,18 @@ from docanchor.api.schemas import (
 )
 from docanchor.api.uploads import (
     UnsupportedMediaTypeError,
+    decode_json,
     is_json,
     is_multipart,
     media_type,
     read_body,
     read_form,
     read_json,
-    validation_error,
+    validate_object,
 )
 from docanchor.api.views import document_json, encode_json, public_batch
 from docanchor.errors import InputError, MetadataError, PermissionDeniedError
-from docanchor.service import DocAnchorService, Registration
+from docanchor.service import DocAnchorService, Registration, identifier
 from docanchor.store import ApiKey, Batch, DocumentView, NewRegistration
 
 router = APIRouter(prefix="/v1", tags=["registration"])
@@ -50,17 +50,11 @@ REGISTER_BODY_LIMIT: Final = 256 * 1024
 BULK_BODY_LIMIT: Final = 64 * 1024 * 1024
 
 
-def _refuse_json_constant(text: str) -> Any:
-    raise ValueError(f"{text} is not JSON")
-
-
-def _metadata_field(raw: bytes | None) -> dict[str, Any] | None:
+def metadata_field(raw: bytes | None) -> dict[str, Any] | None:
+    """The ``metadata`` form field of a multipart registration: a JSON object, or none."""
     if raw is None or not raw.strip():
         return None
-    try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_refuse_json_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MetadataError(f"the metadata form field is not JSON: {exc}") from None
+    value = decode_json(raw, "the metadata form field")
     if not isinstance(value, dict):
         raise MetadataError("the metadata form field must be a JSON object")
     return value
@@ -69,19 +63,30 @@ def _metadata_field(raw: bytes | None) -> dict[str, Any] | None:
 def entity_for(key: ApiKey, metadata: dict[str, Any] | None) -> str | None:
     """The entity to register for, or None to take the one the metadata names.
 
-    Raises PermissionDeniedError when an entity key's metadata names another entity.
+    Raises PermissionDeniedError when an entity key's metadata names another entity,
+    and MetadataError (422) when ``entity_ruc`` is empty, or when an admin key without
+    an entity of its own leaves it out: every registration through the API names
+    its entity.
     """
     named = (metadata or {}).get("entity_ruc")
     if named is not None and not isinstance(named, str):
         raise MetadataError("metadata entity_ruc must be a string (the entity's RUC)")
     if key.role == "entity":
+        if named is not None and not named.strip():
+            raise MetadataError(
+                "metadata entity_ruc is empty: name the key's entity, or leave the member out"
+            )
         if named is not None and named != key.entity_ruc:
             raise PermissionDeniedError(
                 f"this key registers for entity {key.entity_ruc}; the metadata names entity "
                 f"{named}. Use that entity's key, or leave entity_ruc out."
             )
         return key.entity_ruc
-    return None if named is not None else key.entity_ruc
+    if named is not None and named.strip():
+        return None
+    if key.entity_ruc:
+        return key.entity_ruc
+    raise MetadataError("an admin key must name the entity: entity_ruc")
 
 
 def _stored_view(service: DocAnchorService, registration: Registration) -> DocumentView:
@@ -143,7 +148,7 @@ async def register(request: Request, ctx: Ctx, key: RegistrarKey) -> Response:
         )
         assert form.sha256 is not None
         digest = form.sha256
-        metadata = _metadata_field(form.fields.get("metadata"))
+        metadata = metadata_field(form.fields.get("metadata"))
     elif is_json(request):
         body = await read_json(request, RegisterBody, REGISTER_BODY_LIMIT)
         digest, metadata = bytes.fromhex(body.sha256), body.metadata
@@ -170,10 +175,7 @@ def _bulk_entries(raw: bytes) -> list[BulkEntry]:
     check does not accept is validated by ``BulkBody`` after all, so that every
     422 names the member at fault in the words of every other endpoint.
     """
-    try:
-        body = json.loads(raw, parse_constant=_refuse_json_constant)
-    except (UnicodeDecodeError, ValueError):
-        body = None
+    body = decode_json(raw)
     documents = body.get("documents") if isinstance(body, dict) and len(body) == 1 else None
     if isinstance(documents, list) and len(documents) <= MAX_BULK:
         entries: list[BulkEntry] = []
@@ -191,10 +193,7 @@ def _bulk_entries(raw: bytes) -> list[BulkEntry]:
             append((sha, metadata))
         else:
             return entries
-    try:
-        model = BulkBody.model_validate_json(raw)
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    model = validate_object(body, BulkBody)
     return [(item.sha256, item.metadata) for item in model.documents]
 
 
@@ -356,9 +355,9 @@ def list_documents(
         entity = key.entity_ruc
     views = ctx.service.versions(reference, entity)
     return {
-        "reference": reference,
+        "reference": identifier(reference, "the reference"),  # as stored: NFC
         "documents": [document_json(v, ctx.receipts) for v in views],
     }
 
 
-__all__ = ["REGISTER_BODY_LIMIT", "entity_for", "registration_answer", "router"]
+__all__ = ["REGISTER_BODY_LIMIT", "entity_for", "metadata_field", "registration_answer", "router"]

@@ -13,9 +13,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from docanchor.api.context import ApiContext, Ctx
+from docanchor.api.problems import public_store_detail
 from docanchor.api.redact import redact
 from docanchor.api.schemas import Health
-from docanchor.errors import ChainIdentityError
+from docanchor.errors import ChainIdentityError, StoreError
 from docanchor.metrics import CONTENT_TYPE
 from docanchor.store import SCHEMA_HEAD
 
@@ -25,6 +26,8 @@ router = APIRouter(tags=["operations"])
 def _check(ctx: ApiContext, probe: Callable[[], str]) -> dict[str, Any]:
     try:
         return {"ok": True, "detail": probe()}
+    except StoreError as exc:
+        return {"ok": False, "detail": public_store_detail(exc)}
     except Exception as exc:
         return {"ok": False, "detail": redact(str(exc) or type(exc).__name__, ctx.settings)}
 

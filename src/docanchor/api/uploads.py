@@ -22,10 +22,13 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from docanchor.errors import DocAnchorError, InputError, PayloadTooLargeError
+from docanchor.jsontext import MAX_DEPTH, loads_strict
 
 M = TypeVar("M", bound=BaseModel)
 
 MAX_FIELD_BYTES: Final = 64 * 1024
+# A body wraps its receipt (at most MAX_DEPTH levels) or metadata in one object.
+MAX_BODY_DEPTH: Final = MAX_DEPTH + 1
 # Part headers, boundaries and small fields around the file itself.
 FORM_OVERHEAD: Final = 256 * 1024
 
@@ -88,24 +91,63 @@ def validation_error(exc: ValidationError, prefix: tuple[str | int, ...] = ("bod
     return RequestValidationError(errors)
 
 
-async def read_json(request: Request, model: type[M], limit: int) -> M:
+def decode_json(raw: bytes, what: str = "the request body", *, floats: bool = True) -> Any:
+    """Untrusted JSON text decoded strictly (:func:`docanchor.jsontext.loads_strict`).
+
+    The one way the API decodes JSON it receives: the nesting is measured on the
+    raw text before anything is parsed (no body can exhaust the decoder's stack);
+    a member named twice, ``NaN``, a lone surrogate and, unless ``floats``, a
+    number with a fraction or exponent are refused (422). Metadata refuses
+    floating-point numbers itself, naming the member; a receipt is decoded
+    without them, as :func:`docanchor.receipt.parse_receipt_json` does.
+    """
+    return loads_strict(raw, max_depth=MAX_BODY_DEPTH, floats=floats, what=what)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    return "a number" if not isinstance(value, bool) else "a boolean"
+
+
+def parse_json(
+    raw: bytes,
+    model: type[M],
+    prefix: tuple[str | int, ...] = ("body",),
+    *,
+    floats: bool = True,
+) -> M:
+    """``raw`` decoded by :func:`decode_json`, then validated as ``model``."""
+    what = "the request body" if len(prefix) < 2 else f"the {prefix[-1]} field"
+    return validate_object(decode_json(raw, what, floats=floats), model, prefix)
+
+
+def validate_object(value: Any, model: type[M], prefix: tuple[str | int, ...] = ("body",)) -> M:
+    """Decoded JSON validated as ``model`` (422 naming the member at fault)."""
+    if not isinstance(value, dict):
+        what = "the request body" if len(prefix) < 2 else f"the {prefix[-1]} field"
+        raise InputError(f"{what} must be a JSON object, not {_json_kind(value)}")
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise validation_error(exc, prefix) from None
+
+
+async def read_json(request: Request, model: type[M], limit: int, *, floats: bool = True) -> M:
     """The body parsed and validated as ``model`` (422 with the member at fault)."""
     if not is_json(request):
         raise UnsupportedMediaTypeError(
             f"send the body as application/json, not {media_type(request) or 'no content type'}"
         )
-    body = await read_body(request, limit)
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    return parse_json(await read_body(request, limit), model, floats=floats)
 
 
 def parse_json_field(raw: bytes, name: str, model: type[M]) -> M:
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise validation_error(exc, ("body", name)) from None
+    return parse_json(raw, model, ("body", name))
 
 
 @dataclass
@@ -315,13 +357,17 @@ async def read_form(
 
 
 __all__ = [
+    "MAX_BODY_DEPTH",
     "FormUpload",
     "UnsupportedMediaTypeError",
+    "decode_json",
     "is_json",
     "is_multipart",
     "parse_form",
+    "parse_json",
     "parse_json_field",
     "read_body",
     "read_form",
     "read_json",
+    "validate_object",
 ]

@@ -53,6 +53,7 @@ def serve(
     import uvicorn
 
     from docanchor.api.logs import configure_logging
+    from docanchor.api.server import MAX_HEAD_BYTES, CappedHttpToolsProtocol
     from docanchor.wiring import open_store
 
     cfg = settings(rpc_url=rpc_url)
@@ -69,6 +70,9 @@ def serve(
             log_config=None,
             access_log=False,
             server_header=False,
+            # The request head is capped (431 beyond MAX_HEAD_BYTES) by either parser.
+            http=CappedHttpToolsProtocol,
+            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         )
         return
     # Workers are new processes that read their settings from the environment.
@@ -84,6 +88,8 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
+        http=CappedHttpToolsProtocol,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
     )
 
 
