@@ -474,7 +474,7 @@ class DocAnchorService:
         from docanchor.pdf.stamp import open_pdf, stamp_pdf, verify_url_for
 
         opened = open_pdf(pdf)  # a file that cannot be stamped is refused before the look-up
-        digest = hashing.sha256(pdf)
+        digest = opened.sha256
         views = self.lookup(digest)
         if not views:
             raise not_found(digest)

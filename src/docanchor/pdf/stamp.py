@@ -58,6 +58,8 @@ class OpenedPdf:
     """What the update needs to know about the original."""
 
     reader: PdfReader
+    strict: bool
+    sha256: bytes
     startxref: int
     xref_is_stream: bool
     size: int
@@ -70,8 +72,26 @@ class OpenedPdf:
 # --- reading the original ------------------------------------------------------------------
 
 
-def open_pdf(original: bytes) -> OpenedPdf:
-    """The original's structure, or :class:`PdfError` when it cannot be stamped."""
+class _Source(io.BytesIO):
+    """The original as a stream pypdf reads without copying it.
+
+    pypdf asks a stream with ``getbuffer`` for its size that way, which makes
+    ``BytesIO`` copy the bytes it shares with the caller (50 ms per 10 MB);
+    without it, pypdf seeks to the end instead.
+    """
+
+    @property
+    def getbuffer(self) -> Any:
+        raise AttributeError("getbuffer")
+
+
+def open_pdf(original: bytes, *, strict: bool = True) -> OpenedPdf:
+    """The original's structure, or :class:`PdfError` when it cannot be stamped.
+
+    ``strict`` reads the cross-reference as written (fast); the lenient reading
+    also checks every object's offset and repairs what it can (slower: one
+    seek per object), for files a strict reading refuses.
+    """
     if b"%PDF-" not in original[:_HEADER_WINDOW]:
         raise PdfError("the file is not a PDF (no %PDF- header at its start)")
     matches = list(_STARTXREF.finditer(original[-_TAIL_WINDOW:]))
@@ -88,7 +108,7 @@ def open_pdf(original: bytes) -> OpenedPdf:
     else:
         raise PdfError("the PDF is damaged: its startxref does not point to a cross-reference")
     try:
-        reader = PdfReader(io.BytesIO(original), strict=False)
+        reader = PdfReader(_Source(original), strict=strict)
         if reader.is_encrypted:
             raise PdfError("the PDF is encrypted; only unencrypted PDFs can be stamped")
         trailer = reader.trailer
@@ -114,8 +134,12 @@ def open_pdf(original: bytes) -> OpenedPdf:
     except PdfError:
         raise
     except (PyPdfError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        if strict:
+            return open_pdf(original, strict=False)
         raise PdfError(f"the PDF is damaged: {exc}") from None
     return OpenedPdf(
+        strict=strict,
+        sha256=hashlib.sha256(original).digest(),
         reader=reader,
         startxref=startxref,
         xref_is_stream=xref_is_stream,
@@ -486,7 +510,8 @@ def stamp_pdf(
     the caller already has it.
     """
     receipt = parse_receipt_json(receipt_json)
-    digest = hashlib.sha256(original).digest()
+    pdf = opened if opened is not None else open_pdf(original)
+    digest = pdf.sha256
     if receipt.document.sha256 != digest:
         raise InputError(
             f"the receipt is for the document {receipt.document.sha256.hex()}, "
@@ -499,8 +524,20 @@ def stamp_pdf(
         )
     if not verify_url.isascii() or any(c in verify_url for c in "()\\\r\n"):
         raise InputError("the verification URL must be printable ASCII without ( ) or \\")
-    pdf = opened if opened is not None else open_pdf(original)
-    reader = pdf.reader
+    try:
+        return _write_stamp(original, receipt, receipt_json, verify_url, pdf)
+    except PdfError:
+        if not pdf.strict:
+            raise
+        # Read strictly, the file held less than it seemed: read it again leniently.
+        lenient = open_pdf(original, strict=False)
+        return _write_stamp(original, receipt, receipt_json, verify_url, lenient)
+
+
+def _write_stamp(
+    original: bytes, receipt: Receipt, receipt_json: bytes, verify_url: str, pdf: OpenedPdf
+) -> bytes:
+    digest = pdf.sha256
     catalog = pdf.catalog_ref.get_object()
     pages = pdf.pages_ref.get_object()
     assert isinstance(catalog, DictionaryObject) and isinstance(pages, DictionaryObject)
@@ -603,7 +640,6 @@ def stamp_pdf(
         _finish_stream(update, pdf, size, new_id)
     else:
         _finish_table(update, pdf, size, new_id)
-    del reader
     return original + bytes(update.out)
 
 
