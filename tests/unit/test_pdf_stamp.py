@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from docanchor.errors import (
     PdfError,
     VerificationError,
 )
-from docanchor.pdf.stamp import page_language, stamp_pdf, verify_url_for
+from docanchor.pdf.stamp import open_pdf, page_language, stamp_pdf, verify_url_for
 from docanchor.pdf.stamped import STAMP_MARKER, find_stamp, read_stamp, read_stamp_stream
 from docanchor.receipt import check_document, parse_receipt_json
 from pdfsamples import (
@@ -244,3 +245,31 @@ def test_a_record_inside_the_receipt_is_not_a_stamp() -> None:
     assert found is not None and found.original_length == len(original)
     with pytest.raises(VerificationError):  # a record whose marker is not where it says
         read_stamp(original + fake)
+
+
+def test_the_lenient_reading_writes_the_same_stamp() -> None:
+    """The fallback for files a strict reading refuses gives the same update."""
+    for original in (classic_pdf(), (DATA / REAL_WORLD[0]).read_bytes()):
+        receipt, url = receipt_for(original), "http://x/"
+        lenient = open_pdf(original, strict=False)
+        assert not lenient.strict and open_pdf(original).strict
+        assert stamp_pdf(original, receipt, verify_url=url, opened=lenient) == stamp_pdf(
+            original, receipt, verify_url=url
+        )
+
+
+def test_a_broken_prev_pointer_in_the_original_still_stamps() -> None:
+    """pypdf repairs what an earlier update's /Prev gets wrong; the stamp points at the
+    original's own last section, which is right."""
+    original = _incremental(classic_pdf())
+    tail = original[len(classic_pdf()) :]
+    prev = re.search(rb"/Prev (\d+)", tail)
+    assert prev is not None
+    broken = original[: len(classic_pdf())] + tail.replace(
+        prev.group(0), b"/Prev %d" % (int(prev.group(1)) + 5)
+    )
+    stamped = _stamp(broken)
+    assert stamped.startswith(broken)
+    assert len(PdfReader(io.BytesIO(stamped)).pages) == 3
+    found = read_stamp(stamped)
+    assert found is not None and found.original_length == len(broken)
