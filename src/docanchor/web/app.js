@@ -222,6 +222,15 @@
       hashProgress: "{done} de {total} leídos",
       querying: "Consultando el registro…",
       fileLine: "Archivo: {name} ({size})",
+      stampedLine: "PDF sellado: el documento original son sus primeros {n} bytes; se comprueba ese original, y la constancia va adjunta al PDF.",
+      stampChanged: "Este PDF lleva un sello de docanchor, pero su parte original ya no termina donde el sello indica: el archivo fue modificado después de sellarse.",
+      landingLine: "Documento con la huella {digest}, abierto desde su código QR.",
+      landingTitle: "Estado del documento: {status}",
+      landingVerdict: "Este es el registro del documento que nombra el código QR; todavía no se ha comprobado ningún archivo.",
+      landingDigestLabel: "Huella SHA-256 que indica el código QR",
+      landingInvite: "Elija su copia del archivo para comprobarla byte por byte: su huella se calcula en este navegador y se compara con esta.",
+      landingMatch: "Su copia coincide byte por byte con el documento del código QR.",
+      landingMismatch: "Su copia NO coincide con el documento del código QR: su huella es otra.",
       digestLabel: "Huella SHA-256 calculada en su navegador",
       stConfirmedTitle: "Documento auténtico y confirmado",
       stConfirmedText: "Este archivo es idéntico, byte por byte, al documento registrado, y su registro está anclado y confirmado en la cadena de bloques.",
@@ -365,6 +374,15 @@
       hashProgress: "{done} of {total} read",
       querying: "Looking up the register…",
       fileLine: "File: {name} ({size})",
+      stampedLine: "Stamped PDF: the original document is its first {n} bytes; that original is checked, and the receipt is attached to the PDF.",
+      stampChanged: "This PDF carries a docanchor stamp, but its original part no longer ends where the stamp says: the file was changed after it was stamped.",
+      landingLine: "Document with the fingerprint {digest}, opened from its QR code.",
+      landingTitle: "Document status: {status}",
+      landingVerdict: "This is the record of the document the QR code names; no file has been checked yet.",
+      landingDigestLabel: "SHA-256 fingerprint named by the QR code",
+      landingInvite: "Choose your copy of the file to check it byte for byte: its fingerprint is computed in this browser and compared with this one.",
+      landingMatch: "Your copy matches the document of the QR code byte for byte.",
+      landingMismatch: "Your copy does NOT match the document of the QR code: its fingerprint differs.",
       digestLabel: "SHA-256 fingerprint computed in your browser",
       stConfirmedTitle: "Authentic document, confirmed",
       stConfirmedText: "This file is identical, byte for byte, to the registered document, and its registration is anchored and confirmed on the blockchain.",
@@ -721,11 +739,70 @@
   }
 
   // ---------------------------------------------------------------------------
+  // Stamped PDFs ("docanchor stamp, version 1", docs/stamping.md): the original
+  // is the file's first N bytes and the receipt lies, unfiltered, at O..O+L.
+  // ---------------------------------------------------------------------------
+
+  var STAMP_MARKER = "\n%docanchor-stamp/1\n";
+  var STAMP_RECORD = /\/DocAnchorOriginalLength (0|[1-9][0-9]{0,14}) \/DocAnchorOriginalSHA256 \(([0-9a-f]{64})\) \/DocAnchorReceiptOffset ([1-9][0-9]{0,14}) \/DocAnchorReceiptLength ([1-9][0-9]{0,14})/g;
+  var STAMP_TAIL = 1024 * 1024; // the update is a few KB; the record is in the file's end
+
+  // One character per byte, so that offsets in the string are offsets in the bytes.
+  function latin1(bytes) {
+    var parts = [];
+    for (var i = 0; i < bytes.length; i += 0x8000) {
+      parts.push(String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000)));
+    }
+    return parts.join("");
+  }
+
+  // null (not stamped), {changed: true}, or {originalLength, receipt (bytes), recordedSha256}.
+  async function readStamp(file) {
+    var head = latin1(new Uint8Array(await file.slice(0, 1024).arrayBuffer()));
+    if (head.indexOf("%PDF-") < 0) return null;
+    var start = Math.max(0, file.size - STAMP_TAIL);
+    var tail = new Uint8Array(await file.slice(start).arrayBuffer());
+    var text = latin1(tail);
+    var matches = [], m;
+    STAMP_RECORD.lastIndex = 0;
+    while ((m = STAMP_RECORD.exec(text)) !== null) matches.push(m);
+    for (var i = matches.length - 1; i >= 0; i--) {
+      m = matches[i];
+      var n = Number(m[1]), offset = Number(m[3]), length = Number(m[4]);
+      if (n < start || text.substr(n - start, STAMP_MARKER.length) !== STAMP_MARKER) continue;
+      if (offset < n + STAMP_MARKER.length || offset + length > file.size) continue;
+      if (start + m.index < offset + length) continue;
+      return {
+        originalLength: n,
+        receipt: tail.slice(offset - start, offset - start + length),
+        recordedSha256: m[2]
+      };
+    }
+    return matches.length ? { changed: true } : null;
+  }
+
+  // ---------------------------------------------------------------------------
   // Supplier view.
   // ---------------------------------------------------------------------------
 
-  var verifyState = null; // {file, digest, data} or {file, error}
+  var verifyState = null; // {file, digest, data, stamp} or {file, error}; file null on the QR landing
   var verifyRun = 0;
+  var landingDigest = null; // the SHA-256 named by ?sha256= (the QR code of a stamped PDF)
+
+  async function openLanding(digest) {
+    var run = ++verifyRun;
+    landingDigest = digest;
+    announce("verify-status", t("querying"));
+    try {
+      var data = await api("POST", "/v1/verify", { sha256: digest });
+      if (run !== verifyRun) return;
+      verifyState = { file: null, digest: digest, data: data };
+    } catch (e) {
+      if (run !== verifyRun) return;
+      verifyState = { file: null, digest: digest, error: e.message };
+    }
+    renderVerify();
+  }
 
   async function verifyFile(file) {
     var run = ++verifyRun;
@@ -733,9 +810,16 @@
     clear($("verify-result"));
     $("verify-result").setAttribute("aria-busy", "true");
     announce("verify-status", t("hashing", { name: file.name }));
-    var digest;
+    var digest, stamp = null;
     try {
-      digest = await hashFile(file, function (done, total) {
+      stamp = await readStamp(file);
+      if (run !== verifyRun) return;
+      if (stamp && stamp.changed) {
+        verifyState = { file: file, error: t("stampChanged") };
+        renderVerify();
+        return;
+      }
+      digest = await hashFile(stamp ? file.slice(0, stamp.originalLength) : file, function (done, total) {
         if (run !== verifyRun) return;
         showProgress("verify", done, total, t("hashProgress", { done: formatBytes(done), total: formatBytes(total) }));
       });
@@ -752,10 +836,10 @@
     try {
       var data = await api("POST", "/v1/verify", { sha256: digest });
       if (run !== verifyRun) return;
-      verifyState = { file: file, digest: digest, data: data };
+      verifyState = { file: file, digest: digest, data: data, stamp: stamp };
     } catch (e) {
       if (run !== verifyRun) return;
-      verifyState = { file: file, digest: digest, error: e.message };
+      verifyState = { file: file, digest: digest, error: e.message, stamp: stamp };
     }
     renderVerify();
   }
@@ -869,7 +953,21 @@
     out.removeAttribute("aria-busy");
     var s = verifyState;
     if (!s) { announce("verify-status", ""); return; }
-    var fileFacts = el("p", { className: "file-line" }, [t("fileLine", { name: s.file.name, size: formatBytes(s.file.size) })]);
+    var fileFacts = el("div", null, [
+      s.file
+        ? el("p", { className: "file-line" }, [t("fileLine", { name: s.file.name, size: formatBytes(s.file.size) })])
+        : el("p", { className: "file-line" }, [t("landingLine", { digest: s.digest })])
+    ]);
+    if (s.stamp) fileFacts.appendChild(el("p", { className: "notice stamped-line", text: t("stampedLine", { n: formatNumber(s.stamp.originalLength) }) }));
+    if (!s.file) {
+      fileFacts.appendChild(el("p", { className: "notice landing-invite", text: t("landingInvite") }));
+    } else if (landingDigest && s.digest) {
+      var same = s.digest === landingDigest;
+      fileFacts.appendChild(el("p", {
+        className: "notice landing-" + (same ? "match notice-good" : "mismatch notice-bad"),
+        text: t(same ? "landingMatch" : "landingMismatch")
+      }));
+    }
     if (s.error && !s.data) {
       announce("verify-status", s.error);
       out.appendChild(fileFacts);
@@ -880,6 +978,10 @@
     var view = STATUS_VIEW[data.status] || STATUS_VIEW.pending;
     var title = t("st" + view.key + "Title");
     var text = t("st" + view.key + "Text");
+    if (!s.file) { // the QR landing: the document's record; no file checked yet
+      title = t("landingTitle", { status: t("status_" + data.status) });
+      text = t("landingVerdict");
+    }
     // The live region carries the verdict in words; the details follow below it.
     clear($("verify-status"));
     $("verify-status").appendChild(el("div", { className: "verdict verdict-" + view.tone }, [
@@ -888,7 +990,7 @@
     ]));
     out.appendChild(fileFacts);
     out.appendChild(el("div", { className: "digest" }, [
-      el("span", { className: "digest-label", text: t("digestLabel") }),
+      el("span", { className: "digest-label", text: t(s.file ? "digestLabel" : "landingDigestLabel") }),
       hashCode(s.digest, "selectable")
     ]));
     var regs = data.registrations || [];
@@ -1338,6 +1440,11 @@
     currentRoute = parseRoute();
     setLang(storedLang() || "es", false);
     route(true);
+    // The QR code of a stamped PDF opens /?sha256=<hex>: that document's status and versions.
+    var named = new URLSearchParams(window.location.search).get("sha256");
+    if (named && /^[0-9a-f]{64}$/.test(named.toLowerCase()) && currentRoute.view === "verify") {
+      openLanding(named.toLowerCase());
+    }
   }
 
   // Exposed for checking the in-browser hashing against other implementations.
@@ -1347,6 +1454,7 @@
     sha256Chunked: sha256Chunked,
     hashFile: hashFile,
     merkleRoot: merkleRoot,
+    readStamp: readStamp,
     toHex: toHex,
     config: config
   };
