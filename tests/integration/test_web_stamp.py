@@ -38,6 +38,8 @@ UI_TIMEOUT_MS = 20_000
 @dataclass
 class StampSite:
     base_url: str
+    rpc_url: str
+    receipt: Path
     original: bytes
     stamped: Path
     other: Path
@@ -91,6 +93,9 @@ def site(anvil: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     changed[stamped.index(b"OC-2025-000001") + 13] = ord("5")
     files["changed"].write_bytes(bytes(changed))
     (qr_url,) = decode_qr(stamped, pdfinfo_pages(stamped), folder)
+    receipt = folder / "receipt.json"
+    (view,) = service.lookup(hashlib.sha256(original).digest())
+    receipt.write_text(json.dumps(service.receipt_json(view), indent=2), encoding="utf-8")
 
     app = create_app(settings, service=service, start_loop=False)
     server = uvicorn.Server(
@@ -102,7 +107,14 @@ def site(anvil: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         _wait_until(lambda: server.started or not thread.is_alive(), "uvicorn did not start")
         assert server.started, "uvicorn exited during startup"
         yield StampSite(
-            base_url, original, files["stamped"], files["other"], files["changed"], qr_url
+            base_url,
+            anvil.rpc_url,
+            receipt,
+            original,
+            files["stamped"],
+            files["other"],
+            files["changed"],
+            qr_url,
         )
     finally:
         server.should_exit = True
@@ -137,7 +149,15 @@ def page(browser: Browser, site: StampSite) -> Iterator[tuple[Page, list[Request
     tab.on("request", lambda request: sent.append(request))
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    # The browser logs the refused connection to the unreachable node of one test.
+    tab.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and "ERR_CONNECTION_REFUSED" not in m.text
+            else None
+        ),
+    )
     try:
         yield tab, sent
     finally:
@@ -208,3 +228,58 @@ def test_the_qr_code_opens_the_document_and_invites_a_byte_check(
     expect(_announced(tab, "Documento auténtico y confirmado")).to_be_visible()
     tab.locator('input[type="file"]').first.set_input_files(str(site.other))
     expect(tab.locator(".landing-mismatch")).to_contain_text("NO coincide")
+
+
+def test_a_stamped_pdf_is_checked_with_only_the_users_node(
+    page: tuple[Page, list[Request]], site: StampSite
+) -> None:
+    from playwright.sync_api import expect
+
+    tab, sent = page
+    tab.goto(f"/?rpc={site.rpc_url}#/receipt")
+    expect(tab.get_by_label("Su nodo Ethereum")).to_have_value(site.rpc_url)
+    loaded = len(sent)
+    tab.get_by_label("Constancia (JSON) o PDF sellado").set_input_files(str(site.stamped))
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Constancia válida")).to_be_visible()
+    expect(tab.locator(".node-line")).to_contain_text(f"Respondió su nodo: {site.rpc_url}")
+    expect(tab.locator(".node-line")).to_contain_text("chain id 31337")
+    rows = tab.locator("table.checks tbody tr")
+    expect(rows).to_have_count(6)  # steps 1, 2, 4, 5, 6, 7
+    expect(tab.locator("table.checks tbody tr.check-fail")).to_have_count(0)
+    expect(tab.locator("table.checks")).to_contain_text(hashlib.sha256(site.original).hexdigest())
+    after = sent[loaded:]
+    assert not [r.url for r in after if "/v1/" in r.url], "the check asked the service"
+    to_node = [r for r in after if r.url.rstrip("/") == site.rpc_url.rstrip("/")]
+    methods = [json.loads(r.post_data or "{}").get("method") for r in to_node]
+    assert {"eth_chainId", "eth_call", "eth_getBlockByNumber", "eth_blockNumber"} <= set(methods)
+    _shot(tab, "own-node")
+
+    # a copy whose original part was changed fails at step 1, still with the user's node only
+    tab.get_by_label("Constancia (JSON) o PDF sellado").set_input_files(str(site.changed))
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Constancia no válida")).to_be_visible()
+    expect(tab.locator("table.checks tbody tr.check-fail")).to_have_count(1)
+    expect(tab.locator("table.checks tbody tr.check-fail")).to_contain_text("1")
+    assert not [r.url for r in sent[loaded:] if "/v1/" in r.url]
+
+
+def test_a_json_receipt_with_a_node_entered_on_the_page(
+    page: tuple[Page, list[Request]], site: StampSite
+) -> None:
+    from playwright.sync_api import expect
+
+    tab, sent = page
+    tab.goto("/#/receipt")
+    tab.get_by_label("Su nodo Ethereum").fill(site.rpc_url)
+    tab.get_by_label("Constancia (JSON) o PDF sellado").set_input_files(str(site.receipt))
+    loaded = len(sent)
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Constancia válida")).to_be_visible()
+    expect(tab.locator(".node-line")).to_contain_text(site.rpc_url)
+    assert not [r.url for r in sent[loaded:] if "/v1/" in r.url]
+
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    tab.get_by_label("Su nodo Ethereum").fill(nowhere)
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, f"No se pudo contactar con el nodo {nowhere}")).to_be_visible()

@@ -284,11 +284,18 @@
       errorReadFile: "No se pudo leer el archivo: {msg}",
       receiptTitle: "Verificar una constancia",
       receiptIntro: "Cargue la constancia (archivo JSON) que recibió al registrar el documento. Si adjunta también el documento, se comprueba que la constancia le corresponde; su contenido tampoco sale de su equipo.",
-      receiptFileLabel: "Constancia (JSON)",
+      receiptFileLabel: "Constancia (JSON) o PDF sellado",
       receiptFileHint: "Obligatorio. El archivo descargado con el botón «Descargar constancia».",
       receiptDocLabel: "Documento (opcional)",
       receiptDocHint: "Opcional. Se calcula su huella en este navegador; el archivo no se envía.",
       receiptSubmit: "Verificar constancia",
+      receiptRpcLabel: "Su nodo Ethereum (URL JSON-RPC, opcional)",
+      receiptRpcHint: "Con un nodo, la constancia se comprueba por completo en este navegador: los pasos 1 a 4 aquí mismo y los pasos 5 a 7 preguntando a ese nodo, sin consultar al servicio. También puede indicarlo en la dirección de la página con ?rpc=URL.",
+      nodeAnswered: "Respondió su nodo: {node} (chain id {chain}). El servicio no fue consultado.",
+      serviceAnswered: "Respondió el servicio docanchor, con su propio nodo. Indique un nodo suyo para no depender del servicio.",
+      nodeUnreachable: "No se pudo contactar con el nodo {node}.",
+      nodeFailed: "La comprobación con el nodo {node} falló: {msg}",
+      nodeBadUrl: "La URL del nodo debe empezar con http:// o https://.",
       receiptMissing: "Elija primero el archivo de la constancia.",
       receiptNotJson: "El archivo de la constancia no es un JSON válido: {msg}",
       receiptChecking: "Verificando la constancia…",
@@ -436,11 +443,18 @@
       errorReadFile: "Could not read the file: {msg}",
       receiptTitle: "Verify a receipt",
       receiptIntro: "Load the receipt (JSON file) you received when the document was registered. If you also attach the document, the page checks that the receipt belongs to it; its content does not leave your device either.",
-      receiptFileLabel: "Receipt (JSON)",
+      receiptFileLabel: "Receipt (JSON) or stamped PDF",
       receiptFileHint: "Required. The file saved with the “Download receipt” button.",
       receiptDocLabel: "Document (optional)",
       receiptDocHint: "Optional. Its fingerprint is computed in this browser; the file is not sent.",
       receiptSubmit: "Verify receipt",
+      receiptRpcLabel: "Your Ethereum node (JSON-RPC URL, optional)",
+      receiptRpcHint: "With a node, the receipt is checked entirely in this browser: steps 1 to 4 here and steps 5 to 7 by asking that node, without asking the service. You can also give it in the page's address with ?rpc=URL.",
+      nodeAnswered: "Your node answered: {node} (chain id {chain}). The service was not asked.",
+      serviceAnswered: "The docanchor service answered, with its own node. Give a node of your own to rely on no service.",
+      nodeUnreachable: "The node {node} could not be reached.",
+      nodeFailed: "The check with the node {node} failed: {msg}",
+      nodeBadUrl: "The node's URL must start with http:// or https://.",
       receiptMissing: "First choose the receipt file.",
       receiptNotJson: "The receipt file is not valid JSON: {msg}",
       receiptChecking: "Verifying the receipt…",
@@ -1025,6 +1039,173 @@
     window.addEventListener("drop", function (e) { e.preventDefault(); });
   }
 
+
+  // ---------------------------------------------------------------------------
+  // A receipt checked against the user's own node only: steps 1-4 here (this
+  // file's SHA-256 and Merkle code), steps 5-7 by JSON-RPC to that node. No
+  // request goes to the service's /v1/ API for this check.
+  // ---------------------------------------------------------------------------
+
+  // keccak256("getAnchor(bytes32)")[:4], computed once with
+  // eth_utils.keccak(text="getAnchor(bytes32)")[:4].hex() and written here.
+  var GET_ANCHOR_SELECTOR = "7feb51d9";
+  var DEV_CHAIN_ID = 31337;
+
+  function fromHex(hex) {
+    if (typeof hex !== "string" || !/^[0-9a-f]*$/.test(hex) || hex.length % 2) throw new Error("not lowercase hex: " + hex);
+    var out = new Uint8Array(hex.length / 2);
+    for (var i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+    return out;
+  }
+
+  function concatBytes(parts) {
+    var n = 0, at = 0;
+    parts.forEach(function (p) { n += p.length; });
+    var out = new Uint8Array(n);
+    parts.forEach(function (p) { out.set(p, at); at += p.length; });
+    return out;
+  }
+
+  // RFC 8785 for metadata (strings, integers, booleans, null, arrays, objects):
+  // keys sorted by UTF-16 code units, values as ECMAScript's JSON.stringify writes them.
+  function canonicalJson(value) {
+    if (Array.isArray(value)) return "[" + value.map(canonicalJson).join(",") + "]";
+    if (value !== null && typeof value === "object") {
+      return "{" + Object.keys(value).sort().map(function (k) {
+        return JSON.stringify(k) + ":" + canonicalJson(value[k]);
+      }).join(",") + "}";
+    }
+    return JSON.stringify(value);
+  }
+
+  // RFC 9162 section 2.1.3.2: the root an inclusion proof leads to (throws when malformed).
+  function rootFromInclusionProof(leaf, index, size, path) {
+    if (!(index >= 0 && index < size)) throw new Error("leaf index " + index + " is not below tree size " + size);
+    var fn = index, sn = size - 1, r = leaf;
+    for (var i = 0; i < path.length; i++) {
+      if (sn === 0) throw new Error("the proof is longer than the tree is deep");
+      var p = path[i];
+      if (fn % 2 === 1 || fn === sn) {
+        r = sha256(concatBytes([new Uint8Array([1]), p, r]));
+        if (fn % 2 === 0) {
+          while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+        }
+      } else {
+        r = sha256(concatBytes([new Uint8Array([1]), r, p]));
+      }
+      fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
+    }
+    if (sn !== 0) throw new Error("the proof is shorter than the tree is deep");
+    return r;
+  }
+
+  var rpcId = 0;
+  async function rpc(url, method, params) {
+    var res;
+    try {
+      res = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: ++rpcId, method: method, params: params })
+      });
+    } catch (e) {
+      throw new Error(t("nodeUnreachable", { node: url }));
+    }
+    var body = await res.json();
+    if (body.error) throw new Error(method + ": " + (body.error.message || JSON.stringify(body.error)));
+    return body.result;
+  }
+
+  function word(hex, i) { return hex.substr(i * 64, 64); }
+
+  async function checkWithNode(receipt, documentSha256, nodeUrl) {
+    var checks = [];
+    function add(step, name, ok, detail, skipped) {
+      checks.push({ step: step, name: name, ok: ok, skipped: !!skipped, detail: detail });
+    }
+    var d = receipt.document || {};
+    if (!documentSha256) add(1, "document", true, "no document given; only the receipt was checked", true);
+    else if (documentSha256 === d.sha256) add(1, "document", true, "the document matches this receipt (SHA-256 " + documentSha256 + ")");
+    else add(1, "document", false, "the document does not match this receipt: its SHA-256 is " + documentSha256 + ", the receipt is for " + d.sha256);
+
+    if (d.metadata === undefined) {
+      add(2, "metadata", true, "the receipt carries no metadata; its digest is checked as part of the leaf", true);
+    } else {
+      var md = toHex(sha256(new TextEncoder().encode(canonicalJson(d.metadata))));
+      if (md === d.metadata_sha256) add(2, "metadata", true, "the metadata matches its digest");
+      else add(2, "metadata", false, "the metadata in this receipt was altered: it hashes to " + md + ", the receipt records " + d.metadata_sha256);
+    }
+
+    var proof = receipt.proof, batch = receipt.batch, a = receipt.anchor;
+    if (!proof || !batch) {
+      add(4, "merkle_proof", false, "this receipt is pending: there is no proof to check yet");
+    } else {
+      try {
+        var leaf = sha256(concatBytes([new Uint8Array([0]), fromHex(d.salt), fromHex(d.sha256), fromHex(d.metadata_sha256)]));
+        var root = toHex(rootFromInclusionProof(leaf, proof.leaf_index, proof.tree_size, proof.path.map(fromHex)));
+        if (root === batch.root) add(4, "merkle_proof", true, "the document is leaf " + proof.leaf_index + " of " + proof.tree_size + " in the tree with root " + batch.root);
+        else add(4, "merkle_proof", false, "the receipt's proof does not lead to batch root " + batch.root + " (it leads to " + root + "): the receipt was altered");
+      } catch (e) {
+        add(4, "merkle_proof", false, "the inclusion proof is malformed: " + e.message);
+      }
+    }
+
+    var chainId = parseInt(await rpc(nodeUrl, "eth_chainId", []), 16);
+    var required = chainId === DEV_CHAIN_ID ? 1 : 12;
+    var confirmations = 0;
+    if (!a || !batch || !proof) {
+      add(5, "chain_record", false, "this receipt is " + receipt.status + ": its batch root is not anchored yet");
+    } else if (chainId !== a.chain_id) {
+      add(5, "chain_record", false, "this receipt belongs to chain " + a.chain_id + "; the node is on chain " + chainId);
+    } else {
+      var where = "on chain " + a.chain_id + " at " + a.contract;
+      var out = String(await rpc(nodeUrl, "eth_call", [{ to: a.contract, data: "0x" + GET_ANCHOR_SELECTOR + batch.root }, "latest"])).replace(/^0x/, "");
+      if (out.length < 5 * 64) {
+        add(5, "chain_record", false, "no anchor record could be read " + where);
+      } else {
+        var rec = {
+          seq: Number(BigInt("0x" + word(out, 0))),
+          tree_size: Number(BigInt("0x" + word(out, 1))),
+          timestamp: Number(BigInt("0x" + word(out, 2))),
+          block_number: Number(BigInt("0x" + word(out, 3))),
+          anchorer: "0x" + word(out, 4).substr(24)
+        };
+        if (/^0x0{40}$/.test(rec.anchorer)) {
+          add(5, "chain_record", false, "this root is not anchored " + where + " (root " + batch.root + ")");
+        } else {
+          var diffs = [["the tree size", rec.tree_size, proof.tree_size], ["the block number", rec.block_number, a.block_number], ["the timestamp", rec.timestamp, a.timestamp], ["the sequence number", rec.seq, a.seq]]
+            .filter(function (x) { return x[1] !== x[2]; })
+            .map(function (x) { return x[0] + " is " + x[1] + " on chain but " + x[2] + " in the receipt"; });
+          if (diffs.length) add(5, "chain_record", false, "the anchor " + where + " does not match this receipt: " + diffs.join("; "));
+          else add(5, "chain_record", true, "the root is anchored " + where + " as number " + rec.seq + ", in block " + rec.block_number + ", by " + rec.anchorer);
+        }
+      }
+    }
+    if (!a || chainId !== a.chain_id) {
+      var why = !a ? "the receipt has no anchor yet" : "the node is on chain " + chainId + ", not " + a.chain_id;
+      add(6, "block_hash", true, "not checked: " + why, true);
+      add(7, "confirmations", true, "not checked: " + why, true);
+    } else {
+      var block = await rpc(nodeUrl, "eth_getBlockByNumber", ["0x" + a.block_number.toString(16), false]);
+      var hash = block && block.hash ? block.hash.toLowerCase() : null;
+      if (!hash) add(6, "block_hash", false, "chain " + a.chain_id + " has no block " + a.block_number + ": the chain was reset or the node is behind");
+      else if (hash !== a.block_hash.toLowerCase()) add(6, "block_hash", false, "block " + a.block_number + " on chain " + a.chain_id + " is " + hash + ", not " + a.block_hash + " as in the receipt");
+      else add(6, "block_hash", true, "block " + a.block_number + " has hash " + a.block_hash.toLowerCase());
+      var head = parseInt(await rpc(nodeUrl, "eth_blockNumber", []), 16);
+      confirmations = Math.max(0, head - a.block_number + 1);
+      if (confirmations < required) add(7, "confirmations", false, "the anchor has " + confirmations + " of the " + required + " confirmations required; it is not confirmed yet");
+      else add(7, "confirmations", true, "the anchor has " + confirmations + " confirmations (" + required + " required)");
+    }
+    return {
+      valid: checks.every(function (c) { return c.ok; }),
+      status: receipt.status,
+      confirmations: confirmations,
+      required_confirmations: required,
+      checks: checks,
+      node: { url: nodeUrl, chainId: chainId }
+    };
+  }
+
   // ---------------------------------------------------------------------------
   // Receipt check.
   // ---------------------------------------------------------------------------
@@ -1047,9 +1228,19 @@
       receiptInput.focus();
       return;
     }
-    var receipt;
+    var receipt, stamp = null, documentSha256 = null;
     try {
-      receipt = JSON.parse(await readText(file));
+      stamp = await readStamp(file);
+    } catch (e) {
+      stamp = null;
+    }
+    if (stamp && stamp.changed) {
+      receiptState = { error: t("stampChanged") };
+      renderReceipt();
+      return;
+    }
+    try {
+      receipt = JSON.parse(stamp ? new TextDecoder().decode(stamp.receipt) : await readText(file));
     } catch (e) {
       receiptState = { error: t("receiptNotJson", { msg: e.message }) };
       renderReceipt();
@@ -1057,19 +1248,35 @@
     }
     announce("receipt-status", t("receiptChecking"));
     $("receipt-result").setAttribute("aria-busy", "true");
-    var body = { receipt: receipt };
-    var doc = docInput.files && docInput.files[0];
+    var doc = stamp ? file.slice(0, stamp.originalLength) : docInput.files && docInput.files[0];
     if (doc) {
       try {
-        body.sha256 = await hashFile(doc);
+        documentSha256 = await hashFile(doc);
       } catch (e) {
         receiptState = { error: t("errorReadFile", { msg: e.message }) };
         renderReceipt();
         return;
       }
     }
+    var node = $("receipt-rpc").value.trim();
+    if (node) {
+      if (!/^https?:\/\/\S+$/.test(node)) {
+        receiptState = { error: t("nodeBadUrl") };
+        renderReceipt();
+        return;
+      }
+      try {
+        receiptState = { data: await checkWithNode(receipt, documentSha256, node), stamp: stamp };
+      } catch (e) {
+        receiptState = { error: t("nodeFailed", { node: node, msg: e.message }) };
+      }
+      renderReceipt();
+      return;
+    }
+    var body = { receipt: receipt };
+    if (documentSha256) body.sha256 = documentSha256;
     try {
-      receiptState = { data: await api("POST", "/v1/receipts/verify", body) };
+      receiptState = { data: await api("POST", "/v1/receipts/verify", body), stamp: stamp };
     } catch (e) {
       receiptState = { error: e.message };
     }
@@ -1094,6 +1301,8 @@
       el("p", { className: "verdict-title" }, [el("span", { className: "verdict-icon", "aria-hidden": "true", text: d.valid ? "✔" : "✖" }), t(d.valid ? "receiptValid" : "receiptInvalid")]),
       el("p", { className: "verdict-text", text: t("receiptConfirmations", { n: formatNumber(d.confirmations), req: formatNumber(d.required_confirmations) }) })
     ]));
+    if (s.stamp) out.appendChild(el("p", { className: "notice stamped-line", text: t("stampedLine", { n: formatNumber(s.stamp.originalLength) }) }));
+    out.appendChild(el("p", { className: "notice node-line", text: d.node ? t("nodeAnswered", { node: d.node.url, chain: String(d.node.chainId) }) : t("serviceAnswered") }));
     var body = el("tbody");
     (d.checks || []).forEach(function (c) {
       var outcome = c.skipped ? "skipped" : c.ok ? "ok" : "fail";
@@ -1434,6 +1643,9 @@
   function init() {
     setupVerify();
     $("receipt-form").addEventListener("submit", checkReceipt);
+    // ?rpc=URL (or the field) names the user's own node for the receipt check.
+    var rpcParam = new URLSearchParams(window.location.search).get("rpc");
+    if (rpcParam) $("receipt-rpc").value = rpcParam;
     $("recompute-btn").addEventListener("click", recomputeRoot);
     $("lang-toggle").addEventListener("click", function () { setLang(lang === "es" ? "en" : "es", true); });
     window.addEventListener("hashchange", function () { route(false); });
@@ -1455,6 +1667,8 @@
     hashFile: hashFile,
     merkleRoot: merkleRoot,
     readStamp: readStamp,
+    canonicalJson: canonicalJson,
+    rootFromInclusionProof: rootFromInclusionProof,
     toHex: toHex,
     config: config
   };
