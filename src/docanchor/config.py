@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".docanchor"))
     database_url: str | None = None
     rpc_url: str = "http://127.0.0.1:8545"
+    public_url: str = "http://127.0.0.1:8000"
     contract_address: str | None = None
     private_key: str | None = Field(default=None, repr=False)
     keystore: Path | None = None
@@ -75,6 +76,16 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        text = value.strip()
+        if not text.startswith(("http://", "https://")) or len(text) > 200:
+            raise ValueError("must be an http:// or https:// URL (at most 200 characters)")
+        if not text.isascii() or any(c in text for c in ' ()\\"<>?#'):
+            raise ValueError("must be a plain URL, without spaces, a query or a fragment")
+        return text.rstrip("/")
 
     @field_validator("contract_address")
     @classmethod

@@ -58,6 +58,12 @@ class ReceiptFormatError(InputError):
     title = "Malformed receipt"
 
 
+class PdfError(InputError):
+    """A file that cannot be stamped or read as a PDF: not a PDF, damaged, or encrypted."""
+
+    title = "Unusable PDF"
+
+
 class PayloadTooLargeError(InputError):
     http_status = 413
     title = "Payload too large"
@@ -107,6 +113,12 @@ class ConflictError(DocAnchorError):
     exit_code = EXIT_CHECK_FAILED
     http_status = 409
     title = "Conflict"
+
+
+class NotAnchoredError(ConflictError):
+    """The document is registered but its batch is not anchored yet (pending or sealed)."""
+
+    title = "Not anchored yet"
 
 
 # --- access (HTTP 401/403) ---------------------------------------------------

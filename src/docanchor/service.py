@@ -33,6 +33,7 @@ from docanchor.errors import (
     ContractRevertError,
     InputError,
     MetadataError,
+    NotAnchoredError,
     NotFoundError,
     VerificationError,
 )
@@ -524,6 +525,31 @@ class DocAnchorService:
         data = self.receipt(view).to_json()
         return self.signer.sign(data) if self.signer is not None else data
 
+    def stamp(self, pdf: bytes, *, public_url: str) -> bytes:
+        """``pdf`` followed by an incremental update that carries its receipt and a QR code.
+
+        A file that is not a usable PDF is refused first (``PdfError``). The
+        document must be registered (``NotFoundError``) and anchored
+        (``NotAnchoredError`` while it is pending or sealed). The receipt is
+        the newest anchored registration's, signed, as ``receipt_json`` gives
+        it; the QR code opens ``{public_url}/?sha256=<hex>``.
+        """
+        from docanchor.pdf.stamp import open_pdf, stamp_pdf, verify_url_for
+
+        opened = open_pdf(pdf)  # a file that cannot be stamped is refused before the look-up
+        digest = opened.sha256
+        views = self.lookup(digest)
+        if not views:
+            raise not_found(digest)
+        anchored = [v for v in views if v.status in ("anchored", "confirmed")]
+        if not anchored:
+            raise NotAnchoredError(
+                f"the document {digest.hex()} is {self.best_status(views)}, not anchored yet; "
+                "it can be stamped once its batch is anchored"
+            )
+        receipt = receipt_bytes(self.receipt_json(anchored[-1]))
+        return stamp_pdf(pdf, receipt, verify_url=verify_url_for(public_url, digest), opened=opened)
+
     # --- sealing and anchoring ----------------------------------------------------------
 
     def seal(self, *, now: datetime | None = None) -> Batch | None:
@@ -896,6 +922,11 @@ def verify_receipt_on_chain(
         trust=trust,
         receipt_json=receipt_json,
     )
+
+
+def receipt_bytes(receipt_json: Mapping[str, Any]) -> bytes:
+    """A receipt as the service writes it to a file: indented UTF-8 JSON and a final newline."""
+    return (json.dumps(receipt_json, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def not_found(sha256: bytes) -> NotFoundError:

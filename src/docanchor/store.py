@@ -511,13 +511,28 @@ class Store:
         inserted = 0
         with self.session() as session:
             cursor = session.connection().connection.cursor()
-            # Rows go in in the order of their unique key (entity, then digest and
-            # metadata digest), whatever the order of the request: two transactions
-            # inserting overlapping rows then wait for each other in one direction
-            # only, and cannot deadlock. The ids (and so the leaf order of the next
-            # batch) follow that order within one request.
+            # Rows go in in a deterministic order, whatever the order of the
+            # request: by entity, then by unique key (digest and metadata digest),
+            # so that two transactions inserting overlapping rows wait for each
+            # other in one direction only and cannot deadlock. Rows that name a
+            # reference keep the request's order among themselves (by reference),
+            # because their ids number the reference's versions; two requests that
+            # send the same versions in different orders at the same moment may
+            # still deadlock, which the retry below absorbs.
             for entity in sorted(by_entity):
                 group = by_entity[entity]
+                position = {k: n for n, k in enumerate(group)}
+
+                def insert_order(
+                    k: tuple[str, str],
+                    group: dict[tuple[str, str], NewRegistration] = group,
+                    position: dict[tuple[str, str], int] = position,
+                ) -> tuple[int, str, int, tuple[str, str]]:
+                    reference = group[k].reference
+                    if reference is None:
+                        return (1, "", 0, k)
+                    return (0, reference, position[k], k)
+
                 if entity:
                     self._ensure_entity(session, entity)
                 values = [
@@ -531,7 +546,7 @@ class Store:
                         i.doc_type,
                         created_value,
                     )
-                    for i in (group[k] for k in sorted(group))
+                    for i in (group[k] for k in sorted(group, key=insert_order))
                 ]
                 if self.dialect == "postgresql":
                     inserted += _pg_insert(cursor, values)

@@ -65,3 +65,20 @@ def test_the_service_does_not_import_web3_or_the_web_stack() -> None:
     for name in imports_of("service"):
         assert not name.startswith(("web3", "eth_", "fastapi", "docanchor.chain", "docanchor.api"))
         assert not name.startswith("docanchor.config"), "settings are read at the edges only"
+
+
+def test_the_pdf_stamp_is_pure() -> None:
+    """Bytes in, bytes out: the stamp reader needs nothing but the standard library, the
+    writer only pypdf and segno besides the core; neither reads the environment."""
+    for name in imports_of("pdf/stamped"):
+        assert not name.startswith(FORBIDDEN_IN_CORE), name
+        if name.startswith("docanchor."):
+            assert name.split(".")[1] in CORE, name
+    for name in imports_of("pdf/stamp"):
+        assert not name.startswith(FORBIDDEN_IN_CORE), name
+        assert not name.startswith(("docanchor.store", "docanchor.chain", "docanchor.config"))
+    for module in ("pdf/stamp", "pdf/stamped"):
+        tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        assert not {"environ", "getenv", "open"} & (names | attributes), module

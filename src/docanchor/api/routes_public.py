@@ -4,11 +4,13 @@ Everything here answers from the database except ``POST /v1/receipts/verify``,
 which checks a receipt against the chain only (the trustless check of spec
 section 6, for the deployments listed by ``GET /v1/deployments``) and
 ``confirmations`` of a batch, which needs the node's head.
+``POST /v1/stamp`` is public too: the receipt it embeds is public anyway.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,6 +41,7 @@ from docanchor.api.uploads import (
 from docanchor.api.views import public_batch, verify_answer
 from docanchor.errors import DocAnchorError, InputError, NotFoundError
 from docanchor.hashing import is_hex64
+from docanchor.pdf.stamped import find_stamp
 from docanchor.receipt import Receipt, loads_receipt_text, parse_receipt
 from docanchor.service import leaf_hash_of_row, verify_receipt_on_chain
 from docanchor.signing import public_key_info
@@ -51,6 +54,8 @@ MAX_LEAVES: Final = 10_000
 MAX_BATCH_PAGE: Final = 1_000
 BIG: Final = 2**62
 MAX_ID: Final = 2**31 - 1  # the id columns are 32-bit integers on PostgreSQL
+# How much of an upload's end /v1/verify keeps to find a stamp (the update is a few KB).
+STAMP_TAIL: Final = 1 << 20
 
 BatchId = Annotated[int, Path(ge=1, le=MAX_ID, description="The batch's id.")]
 Offset = Annotated[int, Query(ge=0, le=BIG, description="Items to skip.")]
@@ -72,15 +77,24 @@ async def verify(request: Request, ctx: Ctx) -> Response:
     its registrations and every version registered under the same reference.
 
     Send the file as ``multipart/form-data`` (part ``file``), or its SHA-256 as JSON
-    ``{"sha256": "<64 lowercase hex>"}``.
+    ``{"sha256": "<64 lowercase hex>"}``. A stamped PDF is answered for its original
+    (the bytes before the stamp): its SHA-256, its status, and ``stamped``.
     """
     filename: str | None = None
     size: int | None = None
+    stamped: dict[str, int] | None = None
     try:
         if is_multipart(request):
-            form = await read_form(request, max_file_bytes=ctx.settings.max_upload_bytes)
+            form = await read_form(
+                request, max_file_bytes=ctx.settings.max_upload_bytes, tail_window=STAMP_TAIL
+            )
             assert form.sha256 is not None
             digest, filename, size = form.sha256, form.filename, form.size
+            location = find_stamp(form.tail, window_start=form.tail_start, total_length=form.size)
+            if location is not None:
+                digest = form.prefix_sha256(location.original_length)
+                stamped = {"size": form.size, "original_length": location.original_length}
+                size = location.original_length
         elif is_json(request):
             body = await read_json(request, DigestQuery, DIGEST_BODY_LIMIT)
             status, content = await run_in_threadpool(
@@ -99,8 +113,64 @@ async def verify(request: Request, ctx: Ctx) -> Response:
     answer = await run_in_threadpool(
         verify_answer, ctx.service, ctx.receipts, digest, filename=filename, size=size
     )
+    if stamped is not None:
+        answer["stamped"] = stamped
     ctx.metrics.observe_verify(answer["status"])
     return JSONResponse(answer)
+
+
+def _stamped_name(filename: str | None, digest_hex: str) -> str:
+    stem = (filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    if stem.lower().endswith(".pdf"):
+        stem = stem[:-4]
+    return f"{stem or digest_hex}.stamped.pdf"
+
+
+@router.post(
+    "/stamp",
+    summary="Stamp a registered, anchored PDF: its receipt and a QR code travel with it",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The stamped PDF: the original's bytes, unchanged, then one "
+            "incremental update (docs/stamping.md)",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problem_responses(404, 409, 413, 415, 422),
+    },
+    openapi_extra=body_doc(
+        multipart={"file": "The registered, anchored PDF; its receipt is embedded."},
+        required_parts=("file",),
+    ),
+)
+async def stamp(request: Request, ctx: Ctx) -> Response:
+    """The PDF followed by an incremental update that embeds its receipt
+    (``docanchor-receipt.json``) and adds a page with a QR code of the verification page.
+    404 when the document is not registered, 409 while it is not anchored yet, 422 for a
+    file that is not a usable PDF (encrypted, damaged, or not a PDF)."""
+    if not is_multipart(request):
+        raise UnsupportedMediaTypeError(
+            "send the PDF as multipart/form-data (part 'file'), "
+            f"not {request.headers.get('content-type') or 'no content type'}"
+        )
+    form = await read_form(request, max_file_bytes=ctx.settings.max_upload_bytes, keep_file=True)
+    assert form.content is not None and form.sha256 is not None
+    stamped = await run_in_threadpool(
+        ctx.service.stamp, form.content, public_url=ctx.settings.public_url
+    )
+    name = _stamped_name(form.filename, form.sha256.hex())
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in name
+    )
+    return Response(
+        stamped,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": (
+                f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+            )
+        },
+    )
 
 
 def _receipt_check_request(body: bytes) -> tuple[Receipt, dict[str, Any], bytes | None]:

@@ -133,6 +133,13 @@ class VersionSummary(BaseModel):
     is_this_document: bool
 
 
+class StampedSummary(BaseModel):
+    """A stamped PDF: the whole file's size and its original part's length."""
+
+    size: int
+    original_length: int
+
+
 class VerifyResult(BaseModel):
     status: Literal["confirmed", "anchored", "sealed", "pending", "not_found"]
     sha256: str
@@ -141,6 +148,7 @@ class VerifyResult(BaseModel):
     receipts: list[dict[str, Any]]
     registrations: list[RegistrationSummary]
     versions: list[VersionSummary]
+    stamped: StampedSummary | None = None
 
 
 class CheckOut(BaseModel):

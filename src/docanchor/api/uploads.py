@@ -6,7 +6,10 @@ to SHA-256 and drop them. Uploads over the limit are refused (413) as soon
 as the limit is passed, before the rest of the body is read. Small form
 fields (the ``metadata`` JSON) are kept, up to a fixed size.
 
-Never writes an upload to disk and never keeps its bytes.
+Never writes an upload to disk. It keeps a file's bytes only when the
+endpoint needs them whole (``keep_file``: the PDF to stamp), and otherwise at
+most the last ``tail_window`` bytes (``POST /v1/verify``, to find the stamp of
+a stamped PDF and hash its original part without a second pass).
 """
 
 from __future__ import annotations
@@ -158,14 +161,40 @@ class FormUpload:
     size: int = 0
     filename: str | None = None
     fields: dict[str, bytes] = field(default_factory=dict)
+    content: bytes | None = None
+    """The whole file, when the form was read with ``keep_file``."""
+    tail: bytes = b""
+    """The file's last bytes (from ``tail_start``), when read with ``tail_window``."""
+    tail_start: int = 0
+    head_hasher: Any = None
+    """SHA-256 of the bytes before ``tail_start`` (read with ``tail_window``)."""
+
+    def prefix_sha256(self, length: int) -> bytes:
+        """SHA-256 of the file's first ``length`` bytes; ``length`` must reach into the tail."""
+        if self.head_hasher is None or not self.tail_start <= length <= self.size:
+            raise ValueError("the prefix does not end in the kept tail")
+        hasher = self.head_hasher.copy()
+        hasher.update(memoryview(self.tail)[: length - self.tail_start])
+        digest: bytes = hasher.digest()
+        return digest
 
 
 class _FormReader:
     """State behind the parser callbacks (one request)."""
 
     def __init__(
-        self, *, file_field: str, text_fields: frozenset[str], max_file_bytes: int
+        self,
+        *,
+        file_field: str,
+        text_fields: frozenset[str],
+        max_file_bytes: int,
+        keep_file: bool = False,
+        tail_window: int = 0,
     ) -> None:
+        self.keep_file = keep_file
+        self.tail_window = tail_window
+        self._chunks: list[bytes] = []
+        self._tail = bytearray()
         self.file_field = file_field
         self.text_fields = text_fields
         self.max_file_bytes = max_file_bytes
@@ -227,7 +256,20 @@ class _FormReader:
                     f"the file is larger than {self.max_file_bytes} bytes, the most accepted "
                     "(DOCANCHOR_MAX_UPLOAD_BYTES)"
                 )
-            self._hasher.update(memoryview(data)[start:end])
+            piece = memoryview(data)[start:end]
+            if self.keep_file:
+                self._chunks.append(bytes(piece))
+            if self.tail_window:
+                # The digest is taken later from the head's hasher and the tail, so that
+                # each byte is hashed once; the tail slides by whole windows.
+                self._tail += piece
+                if len(self._tail) > 2 * self.tail_window:
+                    cut = len(self._tail) - self.tail_window
+                    self._hasher.update(bytes(self._tail[:cut]))
+                    del self._tail[:cut]
+                    self.result.tail_start += cut
+            else:
+                self._hasher.update(piece)
         else:
             self._buffer += data[start:end]
             if len(self._buffer) > MAX_FIELD_BYTES:
@@ -239,6 +281,13 @@ class _FormReader:
         if self._part is None:
             return
         if self._is_file:
+            if self.tail_window:
+                self.result.tail = bytes(self._tail)
+                self.result.head_hasher = self._hasher.copy()
+                self._hasher.update(self.result.tail)
+            if self.keep_file:
+                self.result.content = b"".join(self._chunks)
+                self._chunks = []
             self.result.sha256 = self._hasher.digest()
             self._hasher = None
         else:
@@ -251,14 +300,24 @@ class _FormReader:
 
 
 def _form_parser(
-    content_type: str, *, max_file_bytes: int, file_field: str, text_fields: frozenset[str]
+    content_type: str,
+    *,
+    max_file_bytes: int,
+    file_field: str,
+    text_fields: frozenset[str],
+    keep_file: bool = False,
+    tail_window: int = 0,
 ) -> tuple[MultipartParser, _FormReader]:
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if not boundary:
         raise InputError("a multipart/form-data body needs a boundary in its Content-Type")
     reader = _FormReader(
-        file_field=file_field, text_fields=text_fields, max_file_bytes=max_file_bytes
+        file_field=file_field,
+        text_fields=text_fields,
+        max_file_bytes=max_file_bytes,
+        keep_file=keep_file,
+        tail_window=tail_window,
     )
     callbacks: Any = {
         "on_part_begin": reader.on_part_begin,
@@ -323,8 +382,15 @@ async def read_form(
     max_file_bytes: int,
     file_field: str = "file",
     text_fields: frozenset[str] = frozenset(),
+    keep_file: bool = False,
+    tail_window: int = 0,
 ) -> FormUpload:
     """Stream a multipart/form-data body: hash the ``file_field`` part, keep small fields.
+
+    ``keep_file`` keeps the whole file (``FormUpload.content``); ``tail_window``
+    keeps its last bytes and the hasher of the bytes before them, so that the
+    digest of any prefix that ends in the tail can be had
+    (``FormUpload.prefix_sha256``).
 
     Each chunk the server hands over goes to the parser whole (the parser's callbacks
     get slices of it, and the file's slices go to SHA-256 as memory views): no
@@ -335,6 +401,8 @@ async def read_form(
         max_file_bytes=max_file_bytes,
         file_field=file_field,
         text_fields=text_fields,
+        keep_file=keep_file,
+        tail_window=tail_window,
     )
     limit = _upload_limit(_declared_length(request), max_file_bytes)
     try:

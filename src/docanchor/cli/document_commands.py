@@ -21,6 +21,7 @@ from docanchor.errors import (
     NotFoundError,
 )
 from docanchor.jsontext import loads_strict
+from docanchor.pdf.stamped import StampedPdf
 from docanchor.service import DocAnchorService, batch_json, not_found
 from docanchor.store import DocumentView
 
@@ -530,6 +531,48 @@ def _print_checks(result: Any) -> None:
 
 
 @app.command()
+def stamp(
+    document: Annotated[Path, typer.Argument(help="The registered, anchored PDF.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("-o", "--out", help="The stamped PDF to write (default FILE.stamped.pdf)."),
+    ] = None,
+) -> None:
+    """Write a stamped copy of a registered, anchored PDF: the original, unchanged, then
+    its receipt (embedded as docanchor-receipt.json) and a page with a QR code."""
+    try:
+        data = document.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{document}: cannot read ({exc.strerror})") from exc
+    target = out if out is not None else document.with_name(f"{document.stem}.stamped.pdf")
+    if target.resolve() == document.resolve():
+        raise InputError(f"{target}: the stamped copy must not replace the original")
+    cfg = settings()
+    stamped = _service().stamp(data, public_url=cfg.public_url)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_bytes(stamped)
+        partial.replace(target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise InputError(f"{target}: cannot write ({exc.strerror})") from exc
+    typer.echo(
+        f"{target}: {document} ({hashing.sha256(data).hex()}) stamped; "
+        f"{len(stamped) - len(data)} bytes appended, the original's {len(data)} bytes unchanged"
+    )
+
+
+def _read_stamped(path: Path) -> StampedPdf | None:
+    from docanchor.pdf.stamped import read_stamp_stream
+
+    try:
+        with path.open("rb") as handle:
+            return read_stamp_stream(handle)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+@app.command()
 def verify(
     document: Annotated[
         Path | None, typer.Argument(help="The document file.", metavar="FILE", show_default=False)
@@ -563,13 +606,24 @@ def verify(
     deployment and those of $DOCANCHOR_TRUSTED_CONTRACTS (CHAIN_ID:0xADDRESS,...).
     The verdict is VALID, NOT YET CONFIRMED (every check passed but the anchor
     is missing or has fewer confirmations than required: ask again later) or
-    NOT VALID; both of the latter exit 1.
+    NOT VALID; both of the latter exit 1. A stamped PDF is checked with the
+    receipt it carries (no database): its original part is cut back out and is
+    the document checked.
     """
     from docanchor.receipt import ParsedReceipt, parse_receipt_text
 
     if document is None and receipt_file is None:
         raise InputError("give the document, or --receipt FILE (or both)")
-    digest = _digest_file(document) if document is not None else None
+    stamped = _read_stamped(document) if document is not None else None
+    if stamped is not None:
+        digest: bytes | None = stamped.original_sha256
+        if not as_json:
+            typer.echo(
+                f"{document}: stamped PDF; the original is its first {stamped.original_length} "
+                f"bytes (SHA-256 {stamped.original_sha256.hex()})"
+            )
+    else:
+        digest = _digest_file(document) if document is not None else None
     cfg = settings(rpc_url=rpc_url)
     from docanchor.chain import ChainClient
     from docanchor.config import parse_public_keys
@@ -586,6 +640,8 @@ def verify(
         except OSError as exc:
             raise InputError(f"{receipt_file}: cannot read ({exc.strerror})") from exc
         parsed = [parse_receipt_text(text)]
+    elif stamped is not None:
+        parsed = [parse_receipt_text(stamped.receipt)]
     else:
         assert digest is not None
         service = _service()
@@ -621,6 +677,16 @@ def verify(
     if as_json:
         emit_json(
             {
+                **(
+                    {
+                        "stamped": {
+                            "original_length": stamped.original_length,
+                            "original_sha256": stamped.original_sha256.hex(),
+                        }
+                    }
+                    if stamped is not None
+                    else {}
+                ),
                 "valid": best.valid,
                 "verdict": verdict,
                 "status": chosen.status.value,
@@ -682,4 +748,4 @@ def audit(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-__all__ = ["NotFoundError", "anchor", "audit", "receipt", "status", "submit", "verify"]
+__all__ = ["NotFoundError", "anchor", "audit", "receipt", "stamp", "status", "submit", "verify"]

@@ -222,6 +222,15 @@
       hashProgress: "{done} de {total} leídos",
       querying: "Consultando el registro…",
       fileLine: "Archivo: {name} ({size})",
+      stampedLine: "PDF sellado: el documento original son sus primeros {n} bytes; se comprueba ese original, y la constancia va adjunta al PDF. Para comprobarla con su propio nodo, sin el servicio, elija este PDF en «Verificar constancia».",
+      stampChanged: "Este PDF lleva un sello de docanchor, pero su parte original ya no termina donde el sello indica: el archivo fue modificado después de sellarse.",
+      landingLine: "Documento con la huella {digest}, abierto desde su código QR.",
+      landingTitle: "Estado del documento: {status}",
+      landingVerdict: "Este es el registro del documento que nombra el código QR; todavía no se ha comprobado ningún archivo.",
+      landingDigestLabel: "Huella SHA-256 que indica el código QR",
+      landingInvite: "Elija su copia del archivo para comprobarla byte por byte: su huella se calcula en este navegador y se compara con esta.",
+      landingMatch: "Su copia coincide byte por byte con el documento del código QR.",
+      landingMismatch: "Su copia NO coincide con el documento del código QR: su huella es otra.",
       digestLabel: "Huella SHA-256 calculada en su navegador",
       stConfirmedTitle: "Documento auténtico y confirmado",
       stConfirmedText: "Este archivo es idéntico, byte por byte, al documento registrado, y su registro está anclado y confirmado en la cadena de bloques.",
@@ -275,11 +284,18 @@
       errorReadFile: "No se pudo leer el archivo: {msg}",
       receiptTitle: "Verificar una constancia",
       receiptIntro: "Cargue la constancia (archivo JSON) que recibió al registrar el documento. Si adjunta también el documento, se comprueba que la constancia le corresponde; su contenido tampoco sale de su equipo.",
-      receiptFileLabel: "Constancia (JSON)",
+      receiptFileLabel: "Constancia (JSON) o PDF sellado",
       receiptFileHint: "Obligatorio. El archivo descargado con el botón «Descargar constancia».",
       receiptDocLabel: "Documento (opcional)",
       receiptDocHint: "Opcional. Se calcula su huella en este navegador; el archivo no se envía.",
       receiptSubmit: "Verificar constancia",
+      receiptRpcLabel: "Su nodo Ethereum (URL JSON-RPC, opcional)",
+      receiptRpcHint: "Con un nodo, la constancia se comprueba por completo en este navegador: los pasos 1 a 4 aquí mismo y los pasos 5 a 7 preguntando a ese nodo, sin consultar al servicio. También puede indicarlo en la dirección de la página con ?rpc=URL.",
+      nodeAnswered: "Respondió su nodo: {node} (chain id {chain}). El servicio no fue consultado.",
+      serviceAnswered: "Respondió el servicio docanchor, con su propio nodo. Indique un nodo suyo para no depender del servicio.",
+      nodeUnreachable: "No se pudo contactar con el nodo {node}.",
+      nodeFailed: "La comprobación con el nodo {node} falló: {msg}",
+      nodeBadUrl: "La URL del nodo debe empezar con http:// o https://.",
       receiptMissing: "Elija primero el archivo de la constancia.",
       receiptNotJson: "El archivo de la constancia no es un JSON válido: {msg}",
       receiptChecking: "Verificando la constancia…",
@@ -379,6 +395,15 @@
       hashProgress: "{done} of {total} read",
       querying: "Looking up the register…",
       fileLine: "File: {name} ({size})",
+      stampedLine: "Stamped PDF: the original document is its first {n} bytes; that original is checked, and the receipt is attached to the PDF. To check it with your own node, without the service, choose this PDF in «Verify receipt».",
+      stampChanged: "This PDF carries a docanchor stamp, but its original part no longer ends where the stamp says: the file was changed after it was stamped.",
+      landingLine: "Document with the fingerprint {digest}, opened from its QR code.",
+      landingTitle: "Document status: {status}",
+      landingVerdict: "This is the record of the document the QR code names; no file has been checked yet.",
+      landingDigestLabel: "SHA-256 fingerprint named by the QR code",
+      landingInvite: "Choose your copy of the file to check it byte for byte: its fingerprint is computed in this browser and compared with this one.",
+      landingMatch: "Your copy matches the document of the QR code byte for byte.",
+      landingMismatch: "Your copy does NOT match the document of the QR code: its fingerprint differs.",
       digestLabel: "SHA-256 fingerprint computed in your browser",
       stConfirmedTitle: "Authentic document, confirmed",
       stConfirmedText: "This file is identical, byte for byte, to the registered document, and its registration is anchored and confirmed on the blockchain.",
@@ -432,11 +457,18 @@
       errorReadFile: "Could not read the file: {msg}",
       receiptTitle: "Verify a receipt",
       receiptIntro: "Load the receipt (JSON file) you received when the document was registered. If you also attach the document, the page checks that the receipt belongs to it; its content does not leave your device either.",
-      receiptFileLabel: "Receipt (JSON)",
+      receiptFileLabel: "Receipt (JSON) or stamped PDF",
       receiptFileHint: "Required. The file saved with the “Download receipt” button.",
       receiptDocLabel: "Document (optional)",
       receiptDocHint: "Optional. Its fingerprint is computed in this browser; the file is not sent.",
       receiptSubmit: "Verify receipt",
+      receiptRpcLabel: "Your Ethereum node (JSON-RPC URL, optional)",
+      receiptRpcHint: "With a node, the receipt is checked entirely in this browser: steps 1 to 4 here and steps 5 to 7 by asking that node, without asking the service. You can also give it in the page's address with ?rpc=URL.",
+      nodeAnswered: "Your node answered: {node} (chain id {chain}). The service was not asked.",
+      serviceAnswered: "The docanchor service answered, with its own node. Give a node of your own to rely on no service.",
+      nodeUnreachable: "The node {node} could not be reached.",
+      nodeFailed: "The check with the node {node} failed: {msg}",
+      nodeBadUrl: "The node's URL must start with http:// or https://.",
       receiptMissing: "First choose the receipt file.",
       receiptNotJson: "The receipt file is not valid JSON: {msg}",
       receiptChecking: "Verifying the receipt…",
@@ -749,11 +781,70 @@
   }
 
   // ---------------------------------------------------------------------------
+  // Stamped PDFs ("docanchor stamp, version 1", docs/stamping.md): the original
+  // is the file's first N bytes and the receipt lies, unfiltered, at O..O+L.
+  // ---------------------------------------------------------------------------
+
+  var STAMP_MARKER = "\n%docanchor-stamp/1\n";
+  var STAMP_RECORD = /\/DocAnchorOriginalLength (0|[1-9][0-9]{0,14}) \/DocAnchorOriginalSHA256 \(([0-9a-f]{64})\) \/DocAnchorReceiptOffset ([1-9][0-9]{0,14}) \/DocAnchorReceiptLength ([1-9][0-9]{0,14})/g;
+  var STAMP_TAIL = 1024 * 1024; // the update is a few KB; the record is in the file's end
+
+  // One character per byte, so that offsets in the string are offsets in the bytes.
+  function latin1(bytes) {
+    var parts = [];
+    for (var i = 0; i < bytes.length; i += 0x8000) {
+      parts.push(String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000)));
+    }
+    return parts.join("");
+  }
+
+  // null (not stamped), {changed: true}, or {originalLength, receipt (bytes), recordedSha256}.
+  async function readStamp(file) {
+    var head = latin1(new Uint8Array(await file.slice(0, 1024).arrayBuffer()));
+    if (head.indexOf("%PDF-") < 0) return null;
+    var start = Math.max(0, file.size - STAMP_TAIL);
+    var tail = new Uint8Array(await file.slice(start).arrayBuffer());
+    var text = latin1(tail);
+    var matches = [], m;
+    STAMP_RECORD.lastIndex = 0;
+    while ((m = STAMP_RECORD.exec(text)) !== null) matches.push(m);
+    for (var i = matches.length - 1; i >= 0; i--) {
+      m = matches[i];
+      var n = Number(m[1]), offset = Number(m[3]), length = Number(m[4]);
+      if (n < start || text.substr(n - start, STAMP_MARKER.length) !== STAMP_MARKER) continue;
+      if (offset < n + STAMP_MARKER.length || offset + length > file.size) continue;
+      if (start + m.index < offset + length) continue;
+      return {
+        originalLength: n,
+        receipt: tail.slice(offset - start, offset - start + length),
+        recordedSha256: m[2]
+      };
+    }
+    return matches.length ? { changed: true } : null;
+  }
+
+  // ---------------------------------------------------------------------------
   // Supplier view.
   // ---------------------------------------------------------------------------
 
-  var verifyState = null; // {file, digest, data} or {file, error}
+  var verifyState = null; // {file, digest, data, stamp} or {file, error}; file null on the QR landing
   var verifyRun = 0;
+  var landingDigest = null; // the SHA-256 named by ?sha256= (the QR code of a stamped PDF)
+
+  async function openLanding(digest) {
+    var run = ++verifyRun;
+    landingDigest = digest;
+    announce("verify-status", t("querying"));
+    try {
+      var data = await api("POST", "/v1/verify", { sha256: digest });
+      if (run !== verifyRun) return;
+      verifyState = { file: null, digest: digest, data: data };
+    } catch (e) {
+      if (run !== verifyRun) return;
+      verifyState = { file: null, digest: digest, error: e.message };
+    }
+    renderVerify();
+  }
 
   async function verifyFile(file) {
     var run = ++verifyRun;
@@ -761,9 +852,16 @@
     clear($("verify-result"));
     $("verify-result").setAttribute("aria-busy", "true");
     announce("verify-status", t("hashing", { name: file.name }));
-    var digest;
+    var digest, stamp = null;
     try {
-      digest = await hashFile(file, function (done, total) {
+      stamp = await readStamp(file);
+      if (run !== verifyRun) return;
+      if (stamp && stamp.changed) {
+        verifyState = { file: file, error: t("stampChanged") };
+        renderVerify();
+        return;
+      }
+      digest = await hashFile(stamp ? file.slice(0, stamp.originalLength) : file, function (done, total) {
         if (run !== verifyRun) return;
         showProgress("verify", done, total, t("hashProgress", { done: formatBytes(done), total: formatBytes(total) }));
       });
@@ -780,10 +878,10 @@
     try {
       var data = await api("POST", "/v1/verify", { sha256: digest });
       if (run !== verifyRun) return;
-      verifyState = { file: file, digest: digest, data: data };
+      verifyState = { file: file, digest: digest, data: data, stamp: stamp };
     } catch (e) {
       if (run !== verifyRun) return;
-      verifyState = { file: file, digest: digest, error: e.message };
+      verifyState = { file: file, digest: digest, error: e.message, stamp: stamp };
     }
     renderVerify();
   }
@@ -897,7 +995,21 @@
     out.removeAttribute("aria-busy");
     var s = verifyState;
     if (!s) { announce("verify-status", ""); return; }
-    var fileFacts = el("p", { className: "file-line" }, [t("fileLine", { name: s.file.name, size: formatBytes(s.file.size) })]);
+    var fileFacts = el("div", null, [
+      s.file
+        ? el("p", { className: "file-line" }, [t("fileLine", { name: s.file.name, size: formatBytes(s.file.size) })])
+        : el("p", { className: "file-line" }, [t("landingLine", { digest: s.digest })])
+    ]);
+    if (s.stamp) fileFacts.appendChild(el("p", { className: "notice stamped-line", text: t("stampedLine", { n: formatNumber(s.stamp.originalLength) }) }));
+    if (!s.file) {
+      fileFacts.appendChild(el("p", { className: "notice landing-invite", text: t("landingInvite") }));
+    } else if (landingDigest && s.digest) {
+      var same = s.digest === landingDigest;
+      fileFacts.appendChild(el("p", {
+        className: "notice landing-" + (same ? "match notice-good" : "mismatch notice-bad"),
+        text: t(same ? "landingMatch" : "landingMismatch")
+      }));
+    }
     if (s.error && !s.data) {
       announce("verify-status", s.error);
       out.appendChild(fileFacts);
@@ -908,6 +1020,10 @@
     var view = STATUS_VIEW[data.status] || STATUS_VIEW.pending;
     var title = t("st" + view.key + "Title");
     var text = t("st" + view.key + "Text");
+    if (!s.file) { // the QR landing: the document's record; no file checked yet
+      title = t("landingTitle", { status: t("status_" + data.status) });
+      text = t("landingVerdict");
+    }
     // The live region carries the verdict in words; the details follow below it.
     clear($("verify-status"));
     $("verify-status").appendChild(el("div", { className: "verdict verdict-" + view.tone }, [
@@ -916,7 +1032,7 @@
     ]));
     out.appendChild(fileFacts);
     out.appendChild(el("div", { className: "digest" }, [
-      el("span", { className: "digest-label", text: t("digestLabel") }),
+      el("span", { className: "digest-label", text: t(s.file ? "digestLabel" : "landingDigestLabel") }),
       hashCode(s.digest, "selectable")
     ]));
     var regs = data.registrations || [];
@@ -949,6 +1065,173 @@
     // A file dropped beside the zone must not make the browser open it.
     window.addEventListener("dragover", function (e) { e.preventDefault(); });
     window.addEventListener("drop", function (e) { e.preventDefault(); });
+  }
+
+
+  // ---------------------------------------------------------------------------
+  // A receipt checked against the user's own node only: steps 1-4 here (this
+  // file's SHA-256 and Merkle code), steps 5-7 by JSON-RPC to that node. No
+  // request goes to the service's /v1/ API for this check.
+  // ---------------------------------------------------------------------------
+
+  // keccak256("getAnchor(bytes32)")[:4], computed once with
+  // eth_utils.keccak(text="getAnchor(bytes32)")[:4].hex() and written here.
+  var GET_ANCHOR_SELECTOR = "7feb51d9";
+  var DEV_CHAIN_ID = 31337;
+
+  function fromHex(hex) {
+    if (typeof hex !== "string" || !/^[0-9a-f]*$/.test(hex) || hex.length % 2) throw new Error("not lowercase hex: " + hex);
+    var out = new Uint8Array(hex.length / 2);
+    for (var i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+    return out;
+  }
+
+  function concatBytes(parts) {
+    var n = 0, at = 0;
+    parts.forEach(function (p) { n += p.length; });
+    var out = new Uint8Array(n);
+    parts.forEach(function (p) { out.set(p, at); at += p.length; });
+    return out;
+  }
+
+  // RFC 8785 for metadata (strings, integers, booleans, null, arrays, objects):
+  // keys sorted by UTF-16 code units, values as ECMAScript's JSON.stringify writes them.
+  function canonicalJson(value) {
+    if (Array.isArray(value)) return "[" + value.map(canonicalJson).join(",") + "]";
+    if (value !== null && typeof value === "object") {
+      return "{" + Object.keys(value).sort().map(function (k) {
+        return JSON.stringify(k) + ":" + canonicalJson(value[k]);
+      }).join(",") + "}";
+    }
+    return JSON.stringify(value);
+  }
+
+  // RFC 9162 section 2.1.3.2: the root an inclusion proof leads to (throws when malformed).
+  function rootFromInclusionProof(leaf, index, size, path) {
+    if (!(index >= 0 && index < size)) throw new Error("leaf index " + index + " is not below tree size " + size);
+    var fn = index, sn = size - 1, r = leaf;
+    for (var i = 0; i < path.length; i++) {
+      if (sn === 0) throw new Error("the proof is longer than the tree is deep");
+      var p = path[i];
+      if (fn % 2 === 1 || fn === sn) {
+        r = sha256(concatBytes([new Uint8Array([1]), p, r]));
+        if (fn % 2 === 0) {
+          while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+        }
+      } else {
+        r = sha256(concatBytes([new Uint8Array([1]), r, p]));
+      }
+      fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
+    }
+    if (sn !== 0) throw new Error("the proof is shorter than the tree is deep");
+    return r;
+  }
+
+  var rpcId = 0;
+  async function rpc(url, method, params) {
+    var res;
+    try {
+      res = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: ++rpcId, method: method, params: params })
+      });
+    } catch (e) {
+      throw new Error(t("nodeUnreachable", { node: url }));
+    }
+    var body = await res.json();
+    if (body.error) throw new Error(method + ": " + (body.error.message || JSON.stringify(body.error)));
+    return body.result;
+  }
+
+  function word(hex, i) { return hex.substr(i * 64, 64); }
+
+  async function checkWithNode(receipt, documentSha256, nodeUrl) {
+    var checks = [];
+    function add(step, name, ok, detail, skipped) {
+      checks.push({ step: step, name: name, ok: ok, skipped: !!skipped, detail: detail });
+    }
+    var d = receipt.document || {};
+    if (!documentSha256) add(1, "document", true, "no document given; only the receipt was checked", true);
+    else if (documentSha256 === d.sha256) add(1, "document", true, "the document matches this receipt (SHA-256 " + documentSha256 + ")");
+    else add(1, "document", false, "the document does not match this receipt: its SHA-256 is " + documentSha256 + ", the receipt is for " + d.sha256);
+
+    if (d.metadata === undefined) {
+      add(2, "metadata", true, "the receipt carries no metadata; its digest is checked as part of the leaf", true);
+    } else {
+      var md = toHex(sha256(new TextEncoder().encode(canonicalJson(d.metadata))));
+      if (md === d.metadata_sha256) add(2, "metadata", true, "the metadata matches its digest");
+      else add(2, "metadata", false, "the metadata in this receipt was altered: it hashes to " + md + ", the receipt records " + d.metadata_sha256);
+    }
+
+    var proof = receipt.proof, batch = receipt.batch, a = receipt.anchor;
+    if (!proof || !batch) {
+      add(4, "merkle_proof", false, "this receipt is pending: there is no proof to check yet");
+    } else {
+      try {
+        var leaf = sha256(concatBytes([new Uint8Array([0]), fromHex(d.salt), fromHex(d.sha256), fromHex(d.metadata_sha256)]));
+        var root = toHex(rootFromInclusionProof(leaf, proof.leaf_index, proof.tree_size, proof.path.map(fromHex)));
+        if (root === batch.root) add(4, "merkle_proof", true, "the document is leaf " + proof.leaf_index + " of " + proof.tree_size + " in the tree with root " + batch.root);
+        else add(4, "merkle_proof", false, "the receipt's proof does not lead to batch root " + batch.root + " (it leads to " + root + "): the receipt was altered");
+      } catch (e) {
+        add(4, "merkle_proof", false, "the inclusion proof is malformed: " + e.message);
+      }
+    }
+
+    var chainId = parseInt(await rpc(nodeUrl, "eth_chainId", []), 16);
+    var required = chainId === DEV_CHAIN_ID ? 1 : 12;
+    var confirmations = 0;
+    if (!a || !batch || !proof) {
+      add(5, "chain_record", false, "this receipt is " + receipt.status + ": its batch root is not anchored yet");
+    } else if (chainId !== a.chain_id) {
+      add(5, "chain_record", false, "this receipt belongs to chain " + a.chain_id + "; the node is on chain " + chainId);
+    } else {
+      var where = "on chain " + a.chain_id + " at " + a.contract;
+      var out = String(await rpc(nodeUrl, "eth_call", [{ to: a.contract, data: "0x" + GET_ANCHOR_SELECTOR + batch.root }, "latest"])).replace(/^0x/, "");
+      if (out.length < 5 * 64) {
+        add(5, "chain_record", false, "no anchor record could be read " + where);
+      } else {
+        var rec = {
+          seq: Number(BigInt("0x" + word(out, 0))),
+          tree_size: Number(BigInt("0x" + word(out, 1))),
+          timestamp: Number(BigInt("0x" + word(out, 2))),
+          block_number: Number(BigInt("0x" + word(out, 3))),
+          anchorer: "0x" + word(out, 4).substr(24)
+        };
+        if (/^0x0{40}$/.test(rec.anchorer)) {
+          add(5, "chain_record", false, "this root is not anchored " + where + " (root " + batch.root + ")");
+        } else {
+          var diffs = [["the tree size", rec.tree_size, proof.tree_size], ["the block number", rec.block_number, a.block_number], ["the timestamp", rec.timestamp, a.timestamp], ["the sequence number", rec.seq, a.seq]]
+            .filter(function (x) { return x[1] !== x[2]; })
+            .map(function (x) { return x[0] + " is " + x[1] + " on chain but " + x[2] + " in the receipt"; });
+          if (diffs.length) add(5, "chain_record", false, "the anchor " + where + " does not match this receipt: " + diffs.join("; "));
+          else add(5, "chain_record", true, "the root is anchored " + where + " as number " + rec.seq + ", in block " + rec.block_number + ", by " + rec.anchorer);
+        }
+      }
+    }
+    if (!a || chainId !== a.chain_id) {
+      var why = !a ? "the receipt has no anchor yet" : "the node is on chain " + chainId + ", not " + a.chain_id;
+      add(6, "block_hash", true, "not checked: " + why, true);
+      add(7, "confirmations", true, "not checked: " + why, true);
+    } else {
+      var block = await rpc(nodeUrl, "eth_getBlockByNumber", ["0x" + a.block_number.toString(16), false]);
+      var hash = block && block.hash ? block.hash.toLowerCase() : null;
+      if (!hash) add(6, "block_hash", false, "chain " + a.chain_id + " has no block " + a.block_number + ": the chain was reset or the node is behind");
+      else if (hash !== a.block_hash.toLowerCase()) add(6, "block_hash", false, "block " + a.block_number + " on chain " + a.chain_id + " is " + hash + ", not " + a.block_hash + " as in the receipt");
+      else add(6, "block_hash", true, "block " + a.block_number + " has hash " + a.block_hash.toLowerCase());
+      var head = parseInt(await rpc(nodeUrl, "eth_blockNumber", []), 16);
+      confirmations = Math.max(0, head - a.block_number + 1);
+      if (confirmations < required) add(7, "confirmations", false, "the anchor has " + confirmations + " of the " + required + " confirmations required; it is not confirmed yet");
+      else add(7, "confirmations", true, "the anchor has " + confirmations + " confirmations (" + required + " required)");
+    }
+    return {
+      valid: checks.every(function (c) { return c.ok; }),
+      status: receipt.status,
+      confirmations: confirmations,
+      required_confirmations: required,
+      checks: checks,
+      node: { url: nodeUrl, chainId: chainId }
+    };
   }
 
   // ---------------------------------------------------------------------------
@@ -1104,6 +1387,19 @@
     }
   }
 
+  // What the service publishes it trusts (GET /v1/deployments), read once when the
+  // page loads and kept; read again only after a failure.
+  var trustRequest = null;
+  function publishedTrust() {
+    if (!trustRequest) {
+      trustRequest = api("GET", "/v1/deployments").catch(function (e) {
+        trustRequest = null;
+        throw e;
+      });
+    }
+    return trustRequest;
+  }
+
   function trustedDeployment(anchor, deployments) {
     var contract = String(anchor.contract).toLowerCase();
     return (deployments || []).some(function (d) {
@@ -1123,9 +1419,19 @@
       receiptInput.focus();
       return;
     }
-    var text, receipt;
+    var text, receipt, stamp = null, documentSha256 = null;
     try {
-      text = await readText(file);
+      stamp = await readStamp(file);
+    } catch (e) {
+      stamp = null;
+    }
+    if (stamp && stamp.changed) {
+      receiptState = { error: t("stampChanged") };
+      renderReceipt();
+      return;
+    }
+    try {
+      text = stamp ? new TextDecoder().decode(stamp.receipt) : await readText(file);
     } catch (e) {
       receiptState = { error: t("errorReadFile", { msg: e.message }) };
       renderReceipt();
@@ -1143,7 +1449,9 @@
     $("receipt-result").setAttribute("aria-busy", "true");
     var trust;
     try {
-      trust = await api("GET", "/v1/deployments");
+      // Read once when the page loads, so that a check with the user's own
+      // node sends nothing to the service.
+      trust = await publishedTrust();
     } catch (e) {
       receiptState = { error: e.message };
       renderReceipt();
@@ -1156,22 +1464,37 @@
       return;
     }
     var signature = isObject(receipt) ? await checkSignature(receipt, trust.signing_keys) : { outcome: "none" };
-    var extra = "";
-    var doc = docInput.files && docInput.files[0];
+    var doc = stamp ? file.slice(0, stamp.originalLength) : docInput.files && docInput.files[0];
     if (doc) {
       try {
-        extra = ", \"sha256\": \"" + await hashFile(doc) + "\"";
+        documentSha256 = await hashFile(doc);
       } catch (e) {
         receiptState = { error: t("errorReadFile", { msg: e.message }) };
         renderReceipt();
         return;
       }
     }
+    var node = $("receipt-rpc").value.trim();
+    if (node) {
+      if (!/^https?:\/\/\S+$/.test(node)) {
+        receiptState = { error: t("nodeBadUrl") };
+        renderReceipt();
+        return;
+      }
+      try {
+        receiptState = { data: await checkWithNode(receipt, documentSha256, node), stamp: stamp, signature: signature };
+      } catch (e) {
+        receiptState = { error: t("nodeFailed", { node: node, msg: e.message }) };
+      }
+      renderReceipt();
+      return;
+    }
+    var extra = documentSha256 ? ", \"sha256\": \"" + documentSha256 + "\"" : "";
     try {
       // The receipt's own text, untouched: the service parses it as strictly as the
       // page did, and its signature covers exactly what the file holds.
       var body = "{\"receipt\": " + text + extra + "}";
-      receiptState = { data: await api("POST", "/v1/receipts/verify", undefined, body), signature: signature };
+      receiptState = { data: await api("POST", "/v1/receipts/verify", undefined, body), signature: signature, stamp: stamp };
     } catch (e) {
       receiptState = { error: e.message };
     }
@@ -1210,6 +1533,8 @@
       el("p", { className: "verdict-text", text: t("receiptConfirmations", { n: formatNumber(d.confirmations), req: formatNumber(d.required_confirmations) }) }),
       el("p", { className: "verdict-text signature-" + sigOutcome, text: sigText })
     ]));
+    if (s.stamp) out.appendChild(el("p", { className: "notice stamped-line", text: t("stampedLine", { n: formatNumber(s.stamp.originalLength) }) }));
+    out.appendChild(el("p", { className: "notice node-line", text: d.node ? t("nodeAnswered", { node: d.node.url, chain: String(d.node.chainId) }) : t("serviceAnswered") }));
     var body = el("tbody");
     (d.checks || []).forEach(function (c) {
       var outcome = c.skipped ? "skipped" : c.ok ? "ok" : "fail";
@@ -1550,12 +1875,21 @@
   function init() {
     setupVerify();
     $("receipt-form").addEventListener("submit", checkReceipt);
+    // ?rpc=URL (or the field) names the user's own node for the receipt check.
+    var rpcParam = new URLSearchParams(window.location.search).get("rpc");
+    if (rpcParam) $("receipt-rpc").value = rpcParam;
     $("recompute-btn").addEventListener("click", recomputeRoot);
     $("lang-toggle").addEventListener("click", function () { setLang(lang === "es" ? "en" : "es", true); });
     window.addEventListener("hashchange", function () { route(false); });
     currentRoute = parseRoute();
+    publishedTrust().catch(function () { /* reported when a receipt is checked */ });
     setLang(storedLang() || "es", false);
     route(true);
+    // The QR code of a stamped PDF opens /?sha256=<hex>: that document's status and versions.
+    var named = new URLSearchParams(window.location.search).get("sha256");
+    if (named && /^[0-9a-f]{64}$/.test(named.toLowerCase()) && currentRoute.view === "verify") {
+      openLanding(named.toLowerCase());
+    }
   }
 
   // Exposed for checking the in-browser hashing against other implementations.
@@ -1565,6 +1899,9 @@
     sha256Chunked: sha256Chunked,
     hashFile: hashFile,
     merkleRoot: merkleRoot,
+    readStamp: readStamp,
+    canonicalJson: canonicalJson,
+    rootFromInclusionProof: rootFromInclusionProof,
     toHex: toHex,
     config: config
   };

@@ -1,0 +1,285 @@
+"""Stamped PDFs on the verification page, in a real headless Chromium against the real app.
+
+A PDF is registered, anchored on a real Anvil and stamped by the service;
+the page must find the stamp, check the original part, and open on the
+document named by the stamp's QR code (decoded from the rendered page).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from anvil import AnvilNode
+from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
+from docanchor.devnet import free_port
+from pdfsamples import classic_pdf, decode_qr, pdfinfo_pages
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page, Request
+
+pytestmark = pytest.mark.browser
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+UI_TIMEOUT_MS = 20_000
+
+
+@dataclass
+class StampSite:
+    base_url: str
+    rpc_url: str
+    receipt: Path
+    original: bytes
+    stamped: Path
+    other: Path
+    changed: Path
+    qr_url: str
+
+
+def _wait_until(predicate: Any, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} within {timeout} s")
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def site(anvil: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StampSite]:
+    import uvicorn
+
+    from docanchor.api import create_app
+    from docanchor.chain import ChainClient
+    from docanchor.wiring import build_service
+
+    client = ChainClient(rpc_url=anvil.rpc_url, private_key=ANVIL_DEV_PRIVATE_KEY)
+    address = client.deploy().address
+    folder = tmp_path_factory.mktemp("webstamp")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        data_dir=folder / "data",
+        rpc_url=anvil.rpc_url,
+        contract_address=address,
+        private_key=ANVIL_DEV_PRIVATE_KEY,
+        confirmations=1,
+        log_json=False,
+        public_url=base_url,
+    )
+    service = build_service(settings, chain_client=client)
+    original = classic_pdf(lang="es-PE", title="Orden de compra sellada")
+    other = classic_pdf(title="Otra orden")
+    meta = {"reference": "OC-2025-004242", "type": "purchase_order"}
+    for doc in (original, other):
+        service.register(hashlib.sha256(doc).digest(), meta, entity_ruc="20131370998")
+    service.run_once()
+    service.run_once()
+    stamped = service.stamp(original, public_url=settings.public_url)
+    files = {name: folder / f"{name}.pdf" for name in ("stamped", "other", "changed")}
+    files["stamped"].write_bytes(stamped)
+    files["other"].write_bytes(other)
+    changed = bytearray(stamped)
+    changed[stamped.index(b"OC-2025-000001") + 13] = ord("5")
+    files["changed"].write_bytes(bytes(changed))
+    (qr_url,) = decode_qr(stamped, pdfinfo_pages(stamped), folder)
+    receipt = folder / "receipt.json"
+    (view,) = service.lookup(hashlib.sha256(original).digest())
+    receipt.write_text(json.dumps(service.receipt_json(view), indent=2), encoding="utf-8")
+
+    app = create_app(settings, service=service, start_loop=False)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="web-stamp-uvicorn", daemon=True)
+    thread.start()
+    try:
+        _wait_until(lambda: server.started or not thread.is_alive(), "uvicorn did not start")
+        assert server.started, "uvicorn exited during startup"
+        yield StampSite(
+            base_url,
+            anvil.rpc_url,
+            receipt,
+            original,
+            files["stamped"],
+            files["other"],
+            files["changed"],
+            qr_url,
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, site: StampSite) -> Iterator[tuple[Page, list[Request]]]:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=site.base_url)
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    tab = context.new_page()
+    sent: list[Request] = []
+    tab.on("request", lambda request: sent.append(request))
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    # The browser logs the refused connection to the unreachable node of one test.
+    tab.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and "ERR_CONNECTION_REFUSED" not in m.text
+            else None
+        ),
+    )
+    try:
+        yield tab, sent
+    finally:
+        context.close()
+    assert not errors, f"the page reported errors: {errors}"
+
+
+def _announced(page: Page, text: str) -> Locator:
+    return page.get_by_role("status").filter(has_text=text)
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
+
+
+def test_a_stamped_pdf_is_checked_for_its_original(
+    page: tuple[Page, list[Request]], site: StampSite
+) -> None:
+    from playwright.sync_api import expect
+
+    tab, sent = page
+    tab.goto("/")
+    tab.locator('input[type="file"]').first.set_input_files(str(site.stamped))
+    expect(_announced(tab, "Documento auténtico y confirmado")).to_be_visible()
+    digest = hashlib.sha256(site.original).hexdigest()
+    expect(tab.locator("#verify-result")).to_contain_text(digest)
+    expect(tab.locator(".stamped-line")).to_contain_text("PDF sellado")
+    verify_calls = [r for r in sent if r.url.endswith("/v1/verify")]
+    assert [json.loads(r.post_data or "{}") for r in verify_calls] == [{"sha256": digest}]
+    _shot(tab, "stamped-authentic")
+
+
+def test_a_changed_stamped_copy_is_not_registered(
+    page: tuple[Page, list[Request]], site: StampSite
+) -> None:
+    from playwright.sync_api import expect
+
+    tab, _ = page
+    tab.goto("/")
+    tab.locator('input[type="file"]').first.set_input_files(str(site.changed))
+    expect(_announced(tab, "Documento no registrado")).to_be_visible()
+    expect(tab.locator(".stamped-line")).to_be_visible()
+    expect(tab.locator("#verify-result")).not_to_contain_text(
+        hashlib.sha256(site.original).hexdigest()
+    )
+
+
+def test_the_qr_code_opens_the_document_and_invites_a_byte_check(
+    page: tuple[Page, list[Request]], site: StampSite
+) -> None:
+    from playwright.sync_api import expect
+
+    tab, _ = page
+    digest = hashlib.sha256(site.original).hexdigest()
+    assert site.qr_url == f"{site.base_url}/?sha256={digest}"
+    tab.goto(site.qr_url)
+    expect(_announced(tab, "Estado del documento: Confirmado")).to_be_visible()
+    expect(tab.locator(".landing-invite")).to_contain_text("Elija su copia del archivo")
+    expect(tab.locator("#verify-result")).to_contain_text(digest)
+    expect(tab.locator("#verify-result")).to_contain_text("OC-2025-004242")
+    versions = tab.get_by_role("table").filter(has_text="Huella SHA-256")
+    expect(versions).to_contain_text(digest)
+    _shot(tab, "qr-landing")
+
+    tab.locator('input[type="file"]').first.set_input_files(str(site.stamped))
+    expect(tab.locator(".landing-match")).to_contain_text("coincide byte por byte")
+    expect(_announced(tab, "Documento auténtico y confirmado")).to_be_visible()
+    tab.locator('input[type="file"]').first.set_input_files(str(site.other))
+    expect(tab.locator(".landing-mismatch")).to_contain_text("NO coincide")
+
+
+def test_a_stamped_pdf_is_checked_with_only_the_users_node(
+    page: tuple[Page, list[Request]], site: StampSite
+) -> None:
+    from playwright.sync_api import expect
+
+    tab, sent = page
+    tab.goto(f"/?rpc={site.rpc_url}#/receipt")
+    expect(tab.get_by_label("Su nodo Ethereum")).to_have_value(site.rpc_url)
+    loaded = len(sent)
+    tab.get_by_label("Constancia (JSON) o PDF sellado").set_input_files(str(site.stamped))
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Constancia válida")).to_be_visible()
+    expect(tab.locator(".node-line")).to_contain_text(f"Respondió su nodo: {site.rpc_url}")
+    expect(tab.locator(".node-line")).to_contain_text("chain id 31337")
+    rows = tab.locator("table.checks tbody tr")
+    expect(rows).to_have_count(6)  # steps 1, 2, 4, 5, 6, 7
+    expect(tab.locator("table.checks tbody tr.check-fail")).to_have_count(0)
+    expect(tab.locator("table.checks")).to_contain_text(hashlib.sha256(site.original).hexdigest())
+    after = sent[loaded:]
+    assert not [r.url for r in after if "/v1/" in r.url], "the check asked the service"
+    to_node = [r for r in after if r.url.rstrip("/") == site.rpc_url.rstrip("/")]
+    methods = [json.loads(r.post_data or "{}").get("method") for r in to_node]
+    assert {"eth_chainId", "eth_call", "eth_getBlockByNumber", "eth_blockNumber"} <= set(methods)
+    _shot(tab, "own-node")
+
+    # a copy whose original part was changed fails at step 1, still with the user's node only
+    tab.get_by_label("Constancia (JSON) o PDF sellado").set_input_files(str(site.changed))
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Constancia no válida")).to_be_visible()
+    expect(tab.locator("table.checks tbody tr.check-fail")).to_have_count(1)
+    expect(tab.locator("table.checks tbody tr.check-fail")).to_contain_text("1")
+    assert not [r.url for r in sent[loaded:] if "/v1/" in r.url]
+
+
+def test_a_json_receipt_with_a_node_entered_on_the_page(
+    page: tuple[Page, list[Request]], site: StampSite
+) -> None:
+    from playwright.sync_api import expect
+
+    tab, sent = page
+    tab.goto("/#/receipt")
+    tab.get_by_label("Su nodo Ethereum").fill(site.rpc_url)
+    tab.get_by_label("Constancia (JSON) o PDF sellado").set_input_files(str(site.receipt))
+    loaded = len(sent)
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Constancia válida")).to_be_visible()
+    expect(tab.locator(".node-line")).to_contain_text(site.rpc_url)
+    assert not [r.url for r in sent[loaded:] if "/v1/" in r.url]
+
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    tab.get_by_label("Su nodo Ethereum").fill(nowhere)
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, f"No se pudo contactar con el nodo {nowhere}")).to_be_visible()
