@@ -124,6 +124,15 @@ class AnchoredEvent:
 
 
 @dataclass(frozen=True)
+class OnChainCheckpoint:
+    """The latest checkpoint ``latest()`` returns: the log's size and root, and its seq."""
+
+    root: bytes
+    tree_size: int
+    seq: int
+
+
+@dataclass(frozen=True)
 class PreparedAnchor:
     """A signed, not yet broadcast ``anchor()`` transaction."""
 
@@ -509,6 +518,13 @@ class ChainClient:
     def anchor_count(self) -> int:
         return int(self._read("anchorCount"))
 
+    def latest(self) -> OnChainCheckpoint | None:
+        """The contract's latest checkpoint (``latest()``); None before the first anchor."""
+        root, tree_size, seq = self._read("latest")
+        if int(tree_size) == 0:
+            return None
+        return OnChainCheckpoint(root=bytes(root), tree_size=int(tree_size), seq=int(seq))
+
     def is_anchorer(self, address: str) -> bool:
         return bool(self._read("hasRole", ANCHORER_ROLE, checksum_address(address)))
 
@@ -716,8 +732,13 @@ class ChainClient:
             "revokeRole", [ANCHORER_ROLE, checksum_address(address)], timeout
         )
 
-    def prepare_anchor(self, root: bytes, tree_size: int) -> PreparedAnchor:
-        """Builds and signs ``anchor(root, tree_size)`` without sending it.
+    def prepare_anchor(
+        self, root: bytes, tree_size: int, consistency: Sequence[bytes] = ()
+    ) -> PreparedAnchor:
+        """Builds and signs ``anchor(root, tree_size, consistency)`` without sending it.
+
+        ``consistency`` is the RFC 9162 consistency proof from the contract's
+        latest checkpoint (:meth:`latest`); empty for the first anchor.
 
         The transaction hash is known from here on, so a caller can record it
         before :meth:`broadcast` and reconcile after a crash. A revert found
@@ -731,7 +752,8 @@ class ChainClient:
             raise InputError("the tree size must be an integer")
         if not 0 <= tree_size <= MAX_UINT64:
             raise InputError(f"the tree size must fit in 64 bits, got {tree_size}")
-        data = self._contract().encode_abi("anchor", args=[root, tree_size])
+        proof = [_root_bytes(h) for h in consistency]
+        data = self._contract().encode_abi("anchor", args=[root, tree_size, proof])
         tx_hash, raw, nonce = self._sign({"to": self.contract_address, "data": data})
         return PreparedAnchor(
             tx_hash=tx_hash, root=root, tree_size=tree_size, nonce=nonce, raw_transaction=raw

@@ -101,10 +101,13 @@ def deploy(
     json_out: JsonOpt = False,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
-    """Deploy the DocumentAnchor contract and record it in the data directory.
+    """Deploy the DocumentAnchor contract (version 2, the log) and record it in the data
+    directory.
 
     Does nothing (and says where the contract is) when the recorded deployment
-    still has code on the node's chain, unless --force.
+    is version 2 and still has code on the node's chain, unless --force. A
+    recorded version 1 deployment is kept under ``previous`` in the new
+    record: its receipts stay valid against it.
     """
     cfg, client = _connect(rpc_url)
     chain_id = client.chain_id
@@ -112,10 +115,13 @@ def deploy(
     if (
         not force
         and record is not None
+        and _version(record) >= 2
         and record.get("chain_id") == chain_id
         and client.has_code(str(record["address"]))
     ):
-        result = {k: record.get(k) for k in ("address", "chain_id", "tx_hash", "block_number")}
+        result = {
+            k: record.get(k) for k in ("address", "chain_id", "tx_hash", "block_number", "version")
+        }
         if json_out:
             emit_json(result)
         else:
@@ -129,19 +135,52 @@ def deploy(
         "chain_id": deployment.chain_id,
         "tx_hash": deployment.tx_hash,
         "block_number": deployment.block_number,
+        "version": 2,
     }
+    previous = _previous_deployments(record)
     _write_deployment(
         cfg.deployment_path,
-        {**result, "deployed_at": datetime.now(UTC).isoformat(timespec="seconds")},
+        {
+            **result,
+            "deployed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **({"previous": previous} if previous else {}),
+        },
     )
     if json_out:
-        emit_json(result)
+        emit_json({**result, **({"previous": previous} if previous else {})})
     else:
+        kept = "".join(
+            f"; the version 1 contract at {p['address']} stays trusted for its receipts"
+            for p in previous
+        )
         typer.echo(
             f"deployed DocumentAnchor at {deployment.address} on chain {deployment.chain_id} "
             f"(block {deployment.block_number}, tx {deployment.tx_hash}); "
-            f"recorded in {cfg.deployment_path}"
+            f"recorded in {cfg.deployment_path}{kept}"
         )
+
+
+def _version(record: dict[str, Any]) -> int:
+    """The contract version of a deployment record (records without one are version 1)."""
+    value = record.get("version", 1)
+    return value if isinstance(value, int) else 1
+
+
+def _previous_deployments(record: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The version 1 deployments a new record keeps: they hold receipts already issued.
+
+    A version 2 record that is replaced (a reset chain, --force) is not kept:
+    its log starts again on the new contract.
+    """
+    if record is None:
+        return []
+    kept = [p for p in record.get("previous", []) if isinstance(p, dict)]
+    if _version(record) == 1:
+        entry = {k: v for k, v in record.items() if k != "previous"}
+        entry["version"] = 1
+        if entry not in kept:
+            kept.append(entry)
+    return kept
 
 
 # --- anchorers ---------------------------------------------------------------
