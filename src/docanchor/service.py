@@ -439,7 +439,7 @@ class DocAnchorService:
     # --- look-ups ----------------------------------------------------------------
 
     def lookup(self, sha256: bytes) -> list[DocumentView]:
-        return self.store.by_sha256(sha256.hex())
+        return self.store.lookup_with_versions(sha256.hex())[0]
 
     def versions(self, reference: str, entity_ruc: str | None = None) -> list[DocumentView]:
         return self.store.by_reference(reference, entity_ruc)
