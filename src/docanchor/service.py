@@ -141,7 +141,9 @@ class ChainPort(Protocol):
 
     def get_anchor(self, root: bytes) -> AnchorInfo | None: ...
 
-    def prepare_anchor(self, root: bytes, tree_size: int) -> PreparedAnchor: ...
+    def prepare_anchor(
+        self, root: bytes, tree_size: int, consistency: Sequence[bytes]
+    ) -> PreparedAnchor: ...
 
     def broadcast(self, prepared: Any) -> str: ...
 
@@ -495,7 +497,11 @@ class DocAnchorService:
         if batch.tx_hash and chain.transaction_known(batch.tx_hash):
             # Sent before (maybe by a process that crashed): wait for that one.
             return BatchReport(self._await(batch, batch.tx_hash, now=now), "anchored")
-        prepared = chain.prepare_anchor(root, batch.size)
+        # Each batch is still a tree of its own, so there is no consistency
+        # proof to give: the empty proof that the contract (version 2) accepts
+        # for the first checkpoint only. A later batch is refused on chain
+        # until batches become checkpoints of one log.
+        prepared = chain.prepare_anchor(root, batch.size, ())
         batch_id = batch.id
         batch = self.store.update_batch(
             batch_id,
