@@ -15,13 +15,18 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 ///      ANCHORER_ROLE can anchor a history that drops, changes or reorders a
 ///      leaf an earlier checkpoint holds.
 ///
-///      A root is written once and never overwritten. Its record lives in
-///      contract state, so it stays readable on nodes that prune old logs,
-///      and fits in one storage slot: the anchorer is kept as a 32-bit index
-///      into a registry of anchorer addresses, filled when ANCHORER_ROLE is
-///      first granted to an account. Besides that new slot, anchor() updates
-///      two slots: the latest root, and the latest tree size packed with the
-///      counters.
+///      Storage, laid out for the cost of anchor() (see docs/gas.md):
+///      - a root's record is written once, never overwritten, and fits in
+///        one slot; it lives in contract state, so it stays readable on
+///        nodes that prune old logs. The anchorer is kept as a 32-bit index
+///        into a registry of anchorer addresses.
+///      - the latest checkpoint is one slot, its root: its tree size and seq
+///        are in the root's record, and anchorCount is the latest seq + 1.
+///      - whether an account holds ANCHORER_ROLE and its registry index share
+///        one slot, so the role check and the index cost one cold read.
+///      anchor() thus reads four slots (role, the new root's record, the
+///      latest root and its record) and writes two (the new record and the
+///      latest root).
 contract DocumentAnchor is AccessControl {
     bytes32 public constant ANCHORER_ROLE = keccak256("ANCHORER_ROLE");
 
@@ -35,12 +40,10 @@ contract DocumentAnchor is AccessControl {
         uint64 blockNumber;
     }
 
-    /// One slot: the latest checkpoint's size and both counters (64 + 64 + 32
-    /// bits). The latest seq is anchorCount - 1: every anchor is the latest.
-    struct Head {
-        uint64 treeSize;
-        uint64 anchorCount;
-        uint32 anchorerCount;
+    /// One slot per account that was ever granted ANCHORER_ROLE.
+    struct Anchorer {
+        uint32 index; // 1-based index into _anchorerAt, kept after a revocation
+        bool active; // holds ANCHORER_ROLE now: what hasRole(ANCHORER_ROLE, ...) answers
     }
 
     event Anchored(uint64 indexed seq, bytes32 indexed root, uint64 treeSize, address indexed anchorer);
@@ -55,10 +58,11 @@ contract DocumentAnchor is AccessControl {
     error AnchorerNotRegistered(address account);
 
     mapping(bytes32 root => AnchorRecord) private _anchors;
-    mapping(address account => uint32) private _anchorerIndex;
+    mapping(address account => Anchorer) private _anchorers;
     mapping(uint32 index => address) private _anchorerAt;
+    uint32 private _anchorerCount;
+    /// The latest checkpoint's root; zero before the first anchor.
     bytes32 private _latestRoot;
-    Head private _head;
 
     constructor() {
         _grantRole(DEFAULT_ADMIN_ROLE, msg.sender);
@@ -75,22 +79,28 @@ contract DocumentAnchor is AccessControl {
         returns (uint64 seq)
     {
         if (root == bytes32(0)) revert ZeroRoot();
-        Head memory head = _head;
-        // Also refuses a tree size of 0 for the first anchor (latest is 0 then).
-        if (treeSize <= head.treeSize) revert TreeSizeNotGrowing(head.treeSize, treeSize);
+        bytes32 latestRoot = _latestRoot;
+        uint64 latestSize; // 0 before the first anchor
+        if (latestRoot != bytes32(0)) {
+            AnchorRecord storage last = _anchors[latestRoot];
+            latestSize = last.treeSize;
+            seq = uint64(last.seq) + 1;
+        }
+        // Also refuses a tree size of 0 for the first anchor.
+        if (treeSize <= latestSize) revert TreeSizeNotGrowing(latestSize, treeSize);
         AnchorRecord storage existing = _anchors[root];
         if (existing.anchorerIndex != 0) revert RootAlreadyAnchored(root, existing.seq);
-        if (head.treeSize == 0) {
+        if (latestRoot == bytes32(0)) {
             if (consistency.length != 0) revert InconsistentHistory(0, treeSize);
-        } else if (!_consistent(head.treeSize, treeSize, _latestRoot, root, consistency)) {
-            revert InconsistentHistory(head.treeSize, treeSize);
+        } else if (!_consistent(latestSize, treeSize, latestRoot, root, consistency)) {
+            revert InconsistentHistory(latestSize, treeSize);
         }
-        uint32 index = _anchorerIndex[msg.sender];
+        // Warm: onlyRole has just read this slot.
+        uint32 index = _anchorers[msg.sender].index;
         // Unreachable while the registry is filled on every grant; kept so a
         // record can never point at "nobody".
         if (index == 0) revert AnchorerNotRegistered(msg.sender);
 
-        seq = head.anchorCount;
         _anchors[root] = AnchorRecord({
             anchorerIndex: index,
             seq: SafeCast.toUint56(seq),
@@ -99,16 +109,15 @@ contract DocumentAnchor is AccessControl {
             blockNumber: SafeCast.toUint64(block.number)
         });
         _latestRoot = root;
-        // Written as a whole: one SSTORE for the size and both counters.
-        _head = Head({treeSize: treeSize, anchorCount: seq + 1, anchorerCount: head.anchorerCount});
         emit Anchored(seq, root, treeSize, msg.sender);
     }
 
     /// @notice The latest checkpoint and its seq; all zero before the first anchor.
     function latest() external view returns (bytes32 root, uint64 treeSize, uint64 seq) {
-        Head memory head = _head;
-        if (head.anchorCount == 0) return (bytes32(0), 0, 0);
-        return (_latestRoot, head.treeSize, head.anchorCount - 1);
+        root = _latestRoot;
+        if (root == bytes32(0)) return (bytes32(0), 0, 0);
+        AnchorRecord memory record = _anchors[root];
+        return (root, record.treeSize, record.seq);
     }
 
     /// @notice The record of `root`; every field is zero when it was never anchored.
@@ -124,27 +133,50 @@ contract DocumentAnchor is AccessControl {
 
     /// @notice The number of roots anchored so far (the next `seq`).
     function anchorCount() external view returns (uint64) {
-        return _head.anchorCount;
+        bytes32 root = _latestRoot;
+        // Every anchor becomes the latest, so the count is the latest seq + 1.
+        return root == bytes32(0) ? 0 : uint64(_anchors[root].seq) + 1;
     }
 
     /// @notice Every account that was ever granted ANCHORER_ROLE, in the order
     ///         of its first grant. Use hasRole() for who holds it now.
     function registeredAnchorers() external view returns (address[] memory accounts) {
-        uint32 count = _head.anchorerCount;
+        uint32 count = _anchorerCount;
         accounts = new address[](count);
         for (uint32 i = 0; i < count; ++i) {
             accounts[i] = _anchorerAt[i + 1];
         }
     }
 
+    /// @notice AccessControl's hasRole; ANCHORER_ROLE is answered from the
+    ///         anchorer's registry slot, which _grantRole and _revokeRole keep
+    ///         in step, so that onlyRole(ANCHORER_ROLE) and the registry index
+    ///         cost one cold storage read together.
+    function hasRole(bytes32 role, address account) public view override returns (bool) {
+        if (role == ANCHORER_ROLE) return _anchorers[account].active;
+        return super.hasRole(role, account);
+    }
+
     function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
         granted = super._grantRole(role, account);
-        if (granted && role == ANCHORER_ROLE && _anchorerIndex[account] == 0) {
-            // Checked arithmetic: the 2^32-th distinct anchorer reverts.
-            uint32 index = _head.anchorerCount + 1;
-            _head.anchorerCount = index;
-            _anchorerIndex[account] = index;
-            _anchorerAt[index] = account;
+        if (granted && role == ANCHORER_ROLE) {
+            Anchorer storage anchorer = _anchorers[account];
+            if (anchorer.index == 0) {
+                // Checked arithmetic: the 2^32-th distinct anchorer reverts.
+                uint32 index = _anchorerCount + 1;
+                _anchorerCount = index;
+                anchorer.index = index;
+                _anchorerAt[index] = account;
+            }
+            anchorer.active = true;
+        }
+    }
+
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        revoked = super._revokeRole(role, account);
+        if (revoked && role == ANCHORER_ROLE) {
+            // The index stays: records anchored before keep naming the account.
+            _anchorers[account].active = false;
         }
     }
 
@@ -154,77 +186,87 @@ contract DocumentAnchor is AccessControl {
     ///      The proof length is checked exactly by the algorithm itself: a
     ///      path that is too long meets sn == 0 before its end (step 6a), one
     ///      that is too short ends with sn != 0 (step 7).
+    ///
+    ///      Written in assembly because the loop is most of what a long proof
+    ///      costs beyond its calldata: the path is read straight from calldata
+    ///      (no copy to memory), and each node hash is one STATICCALL to the
+    ///      SHA-256 precompile (address 0x02) on a 65-byte buffer whose 0x01
+    ///      prefix is written once. Solidity's sha256(abi.encodePacked(...))
+    ///      would allocate and re-pack 65 fresh bytes of memory per node.
     function _consistent(
         uint256 first,
         uint256 second,
         bytes32 firstHash,
         bytes32 secondHash,
         bytes32[] calldata path
-    ) private view returns (bool) {
-        // Step 1: an empty path proves nothing.
-        if (path.length == 0) return false;
-        // Steps 2 and 5: when `first` is an exact power of two, the old root is
-        // the first element (prepended); otherwise the path starts with it.
-        bytes32 fr;
-        uint256 next;
-        if ((first & (first - 1)) == 0) {
-            fr = firstHash;
-        } else {
-            fr = path[0];
-            next = 1;
-        }
-        bytes32 sr = fr;
-        // Steps 3 and 4.
-        uint256 fn = first - 1;
-        uint256 sn = second - 1;
-        unchecked {
-            // fn and sn only shift right and i only grows below path.length:
-            // nothing here can overflow.
-            while ((fn & 1) == 1) {
-                fn >>= 1;
-                sn >>= 1;
-            }
-            // Step 6.
-            for (uint256 i = next; i < path.length; ++i) {
-                bytes32 c = path[i];
-                if (sn == 0) return false; // 6a: more items than the sizes allow
-                if ((fn & 1) == 1 || fn == sn) {
-                    // 6b: c is a left sibling of both paths.
-                    fr = _nodeHash(c, fr);
-                    sr = _nodeHash(c, sr);
-                    if ((fn & 1) == 0) {
-                        while ((fn & 1) == 0 && fn != 0) {
-                            fn >>= 1;
-                            sn >>= 1;
-                        }
-                    }
-                } else {
-                    // 6b otherwise: c is a right sibling, only in the new tree.
-                    sr = _nodeHash(sr, c);
-                }
-                fn >>= 1;
-                sn >>= 1;
-            }
-        }
-        // Step 7.
-        return sn == 0 && fr == firstHash && sr == secondHash;
-    }
-
-    /// @dev node_hash(L, R) = SHA-256(0x01 || L || R) (RFC 9162 section 2.1.1),
-    ///      by a direct STATICCALL to the SHA-256 precompile at address 0x02.
-    ///      Solidity's sha256(abi.encodePacked(...)) would allocate 65 fresh
-    ///      bytes of memory per node and re-pack them; here the 65 bytes are
-    ///      written past the free memory pointer (scratch, never claimed) and
-    ///      the digest lands in the scratch slot at 0x00.
-    function _nodeHash(bytes32 left, bytes32 right) private view returns (bytes32 parent) {
+    ) private view returns (bool ok) {
         assembly ("memory-safe") {
+            // node_hash(l, r) = SHA-256(0x01 || l || r) (RFC 9162 section 2.1.1).
+            // `buf` holds the prefix byte, then l and r; the digest goes to the
+            // scratch slot at 0x00. The precompile fails only when out of gas:
+            // never read a stale digest then.
+            function nodeHash(buf, l, r) -> h {
+                mstore(add(buf, 1), l)
+                mstore(add(buf, 33), r)
+                if iszero(staticcall(gas(), 0x02, buf, 65, 0x00, 0x20)) { revert(0, 0) }
+                h := mload(0x00)
+            }
+
+            // Past the free memory pointer: scratch that is never claimed.
             let buf := mload(0x40)
             mstore8(buf, 0x01)
-            mstore(add(buf, 1), left)
-            mstore(add(buf, 33), right)
-            // The precompile fails only when out of gas; never read a stale 0x00.
-            if iszero(staticcall(gas(), 0x02, buf, 65, 0x00, 32)) { revert(0, 0) }
-            parent := mload(0x00)
+            let item := path.offset
+            let end := add(item, shl(5, path.length))
+
+            // Step 1: an empty path proves nothing (ok stays false).
+            if path.length {
+                // Steps 2 and 5: when `first` is an exact power of two, the old
+                // root is the first element (prepended); otherwise the path
+                // starts with it.
+                let fr := firstHash
+                if and(first, sub(first, 1)) {
+                    fr := calldataload(item)
+                    item := add(item, 0x20)
+                }
+                let sr := fr
+                // Steps 3 and 4.
+                let fn := sub(first, 1)
+                let sn := sub(second, 1)
+                for {} and(fn, 1) {} {
+                    fn := shr(1, fn)
+                    sn := shr(1, sn)
+                }
+                // Step 6, for each subsequent element c.
+                ok := 1
+                for {} lt(item, end) { item := add(item, 0x20) } {
+                    // 6a: more elements than the sizes allow.
+                    if iszero(sn) {
+                        ok := 0
+                        break
+                    }
+                    let c := calldataload(item)
+                    switch or(and(fn, 1), eq(fn, sn))
+                    case 0 {
+                        // 6b, otherwise: c is a right sibling, in the new tree only.
+                        sr := nodeHash(buf, sr, c)
+                    }
+                    default {
+                        // 6b: c is a left sibling on both paths.
+                        fr := nodeHash(buf, c, fr)
+                        sr := nodeHash(buf, c, sr)
+                        // Then, while LSB(fn) is not set and fn is not 0, shift.
+                        for {} and(iszero(and(fn, 1)), iszero(iszero(fn))) {} {
+                            fn := shr(1, fn)
+                            sn := shr(1, sn)
+                        }
+                    }
+                    // 6c.
+                    fn := shr(1, fn)
+                    sn := shr(1, sn)
+                }
+                // Step 7.
+                ok := and(ok, and(iszero(sn), and(eq(fr, firstHash), eq(sr, secondHash))))
+            }
         }
     }
 }

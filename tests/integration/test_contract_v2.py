@@ -459,3 +459,33 @@ def test_a_revoked_anchorer_is_refused_and_its_records_keep_its_address(
     assert contract.get_anchor(root(2))[4] == SECOND_DEV_ADDRESS
     contract.anchor(root(5), 5, proof(2, 5), FIRST_DEV_ADDRESS)
     assert contract.latest() == (root(5), 5, 1)
+
+
+def test_role_answers_follow_grants_revocations_and_renunciations(contract: Anchor) -> None:
+    # hasRole(ANCHORER_ROLE, ...) is answered from the anchorer registry slot;
+    # it must agree with every way AccessControl changes a role.
+    has_role = contract.contract.functions.hasRole
+    registered = contract.contract.functions.registeredAnchorers
+    assert has_role(ANCHORER_ROLE, SECOND_DEV_ADDRESS).call()
+    assert not has_role(ANCHORER_ROLE, OUTSIDER_ADDRESS).call()
+    assert has_role(bytes(32), FIRST_DEV_ADDRESS).call()  # DEFAULT_ADMIN_ROLE
+    assert not has_role(bytes(32), SECOND_DEV_ADDRESS).call()
+    contract.anchor(root(3), 3, [], SECOND_DEV_ADDRESS)
+
+    tx = contract.contract.functions.renounceRole(ANCHORER_ROLE, SECOND_DEV_ADDRESS).transact(
+        {"from": SECOND_DEV_ADDRESS}
+    )
+    assert contract.w3.eth.wait_for_transaction_receipt(tx, timeout=30)["status"] == 1
+    assert not has_role(ANCHORER_ROLE, SECOND_DEV_ADDRESS).call()
+    assert contract.refusal(root(4), 4, proof(3, 4), SECOND_DEV_ADDRESS) == Revert(
+        "AccessControlUnauthorizedAccount", (SECOND_DEV_ADDRESS, ANCHORER_ROLE)
+    )
+
+    contract.grant(SECOND_DEV_ADDRESS)
+    assert has_role(ANCHORER_ROLE, SECOND_DEV_ADDRESS).call()
+    # A second grant keeps the registry entry: no duplicate, the same index.
+    assert registered().call() == [FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS]
+    contract.anchor(root(4), 4, proof(3, 4), SECOND_DEV_ADDRESS)
+    assert contract.get_anchor(root(4))[4] == SECOND_DEV_ADDRESS
+    assert contract.get_anchor(root(3))[4] == SECOND_DEV_ADDRESS
+    assert contract.anchor_count() == 2
