@@ -924,7 +924,13 @@ class Store:
             query = (
                 select(Batch)
                 .where(col(Batch.tree_size).is_not(None))
-                .where(sa.or_(col(Batch.seq).is_(None), col(Batch.seq) >= start))
+                # A BigInteger literal: the model's seq is a plain int, the column 64-bit.
+                .where(
+                    sa.or_(
+                        col(Batch.seq).is_(None),
+                        col(Batch.seq) >= sa.literal(start, sa.BigInteger),
+                    )
+                )
                 .order_by(col(Batch.tree_size))
             )
             if limit is not None:

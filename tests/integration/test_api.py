@@ -685,6 +685,8 @@ def test_log_endpoints_prove_every_checkpoint_extends_the_one_before(api: Api) -
     assert all(c["tx_hash"].startswith("0x") and c["block_hash"] for c in checkpoints)
     later = api.client.get("/v1/log/checkpoints", params={"start": 1, "limit": 1}).json()
     assert [c["seq"] for c in later["checkpoints"]] == [1]
+    beyond = api.client.get("/v1/log/checkpoints", params={"start": 2**40}).json()
+    assert beyond == {"checkpoints": []}
     roots = {c["tree_size"]: bytes.fromhex(c["root"]) for c in checkpoints}
 
     leaves_body = api.client.get("/v1/log/leaves", params={"start": 0, "end": 9}).json()
