@@ -1,12 +1,16 @@
 #!/usr/bin/env node
-// Compiles contracts/DocumentAnchor.sol with the pinned solc-js from
-// node_modules (never a downloaded compiler) and writes the committed
-// artifact src/docanchor/contracts/DocumentAnchor.json.
+// Compiles the DocumentAnchor contracts with the pinned solc-js from
+// node_modules (never a downloaded compiler) and writes their committed
+// artifacts:
 //
-//   node scripts/build_contract.mjs           rebuild the artifact
-//   node scripts/build_contract.mjs --check   rebuild in memory; exit 1 if the
-//                                             committed artifact differs
-//   node scripts/build_contract.mjs --out F   write the artifact to F instead
+//   contracts/DocumentAnchor.sol    -> src/docanchor/contracts/DocumentAnchor.json    (version 2, deployed today)
+//   contracts/DocumentAnchorV1.sol  -> src/docanchor/contracts/DocumentAnchorV1.json  (version 1, kept so that
+//                                      receipts of existing v1 deployments stay verifiable)
+//
+//   node scripts/build_contract.mjs               rebuild both artifacts
+//   node scripts/build_contract.mjs --check       rebuild in memory; exit 1 if a
+//                                                 committed artifact differs
+//   node scripts/build_contract.mjs --out-dir D   read/write the artifacts in D instead
 //
 // Every compiler input is pinned (compiler version, EVM version, optimizer
 // runs, metadata hash), so the same sources always give the same bytes.
@@ -18,9 +22,12 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const NODE_MODULES = join(ROOT, "node_modules");
-const SOURCE = "contracts/DocumentAnchor.sol";
-const CONTRACT = "DocumentAnchor";
-const ARTIFACT = "src/docanchor/contracts/DocumentAnchor.json";
+const ARTIFACT_DIR = "src/docanchor/contracts";
+// Both sources declare `contract DocumentAnchor`; each is compiled on its own.
+const TARGETS = [
+  { source: "contracts/DocumentAnchor.sol", contract: "DocumentAnchor", artifact: "DocumentAnchor.json" },
+  { source: "contracts/DocumentAnchorV1.sol", contract: "DocumentAnchor", artifact: "DocumentAnchorV1.json" },
+];
 const SOLC_VERSION = "0.8.37";
 const SETTINGS = {
   // Anvil 1.7.1 defaults to a later hardfork; cancun runs on every current
@@ -30,10 +37,8 @@ const SETTINGS = {
   // No IPFS/Swarm hash of the metadata: the bytecode then depends only on the
   // code, not on comments or file paths.
   metadata: { bytecodeHash: "none" },
-  outputSelection: {
-    [SOURCE]: { [CONTRACT]: ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] },
-  },
 };
+const OUTPUTS = ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"];
 
 function die(message, code = 2) {
   process.stderr.write(`build_contract: ${message}\n`);
@@ -45,11 +50,11 @@ function sha256(text) {
 }
 
 function parseArgs(argv) {
-  const args = { check: false, out: join(ROOT, ARTIFACT) };
+  const args = { check: false, outDir: join(ROOT, ARTIFACT_DIR) };
   for (let i = 0; i < argv.length; i += 1) {
     if (argv[i] === "--check") args.check = true;
-    else if (argv[i] === "--out" && i + 1 < argv.length) args.out = resolve(argv[(i += 1)]);
-    else die(`unknown argument ${argv[i]} (use --check or --out FILE)`);
+    else if (argv[i] === "--out-dir" && i + 1 < argv.length) args.outDir = resolve(argv[(i += 1)]);
+    else die(`unknown argument ${argv[i]} (use --check or --out-dir DIR)`);
   }
   return args;
 }
@@ -73,8 +78,7 @@ function packageVersion(name) {
   return JSON.parse(readFileSync(path, "utf8")).version;
 }
 
-function build() {
-  const { solc, version } = loadSolc();
+function build({ solc, version }, { source: SOURCE, contract: CONTRACT }) {
   const source = readFileSync(join(ROOT, SOURCE), "utf8");
   const imported = {};
   const findImports = (path) => {
@@ -87,11 +91,12 @@ function build() {
     imported[path] = sha256(contents);
     return { contents };
   };
-  const input = { language: "Solidity", sources: { [SOURCE]: { content: source } }, settings: SETTINGS };
+  const settings = { ...SETTINGS, outputSelection: { [SOURCE]: { [CONTRACT]: OUTPUTS } } };
+  const input = { language: "Solidity", sources: { [SOURCE]: { content: source } }, settings };
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
   const errors = (output.errors || []).filter((e) => e.severity === "error");
   for (const e of output.errors || []) process.stderr.write(`${e.formattedMessage || e.message}\n`);
-  if (errors.length > 0) die("compilation failed", 1);
+  if (errors.length > 0) die(`compilation of ${SOURCE} failed`, 1);
   const compiled = output.contracts[SOURCE][CONTRACT];
   const sources = { [SOURCE]: sha256(source) };
   for (const path of Object.keys(imported).sort()) sources[path] = imported[path];
@@ -111,15 +116,23 @@ function build() {
 }
 
 const args = parseArgs(process.argv.slice(2));
-const text = build();
-const shown = relative(ROOT, args.out) || args.out;
-if (args.check) {
-  const committed = existsSync(args.out) ? readFileSync(args.out, "utf8") : null;
-  if (committed !== text) {
-    die(`${shown} is out of date; run: node scripts/build_contract.mjs`, 1);
+const compiler = loadSolc();
+let stale = 0;
+for (const target of TARGETS) {
+  const text = build(compiler, target);
+  const out = join(args.outDir, target.artifact);
+  const shown = relative(ROOT, out) || out;
+  if (args.check) {
+    const committed = existsSync(out) ? readFileSync(out, "utf8") : null;
+    if (committed !== text) {
+      process.stderr.write(`build_contract: ${shown} is out of date; run: node scripts/build_contract.mjs\n`);
+      stale += 1;
+    } else {
+      process.stdout.write(`${shown} is up to date\n`);
+    }
+  } else {
+    writeFileSync(out, text);
+    process.stdout.write(`wrote ${shown}\n`);
   }
-  process.stdout.write(`${shown} is up to date\n`);
-} else {
-  writeFileSync(args.out, text);
-  process.stdout.write(`wrote ${shown}\n`);
 }
+if (stale > 0) process.exit(1);

@@ -1,4 +1,9 @@
-"""The web3 adapter: deploy ``DocumentAnchor``, anchor roots, read anchors back.
+"""The web3 adapter: deploy ``DocumentAnchor``, anchor checkpoints, read anchors back.
+
+It deploys version 2 of the contract, whose ``anchor(root, treeSize,
+consistency)`` takes an RFC 9162 consistency proof from the latest anchored
+checkpoint. Reading a root's record (``getAnchor``) works on version 1
+deployments too: the function has the same signature in both.
 
 Everything that talks to an Ethereum node goes through :class:`ChainClient`.
 It signs transactions locally (a private key or an encrypted keystore; the
@@ -51,7 +56,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import RPCEndpoint
 
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, DEV_CHAIN_ID, Settings
-from docanchor.contracts import load_artifact
+from docanchor.contracts import ARTIFACT_NAMES, load_artifact
 from docanchor.errors import (
     ChainError,
     ChainIdentityError,
@@ -71,6 +76,9 @@ ANCHORER_ROLE: Final = keccak(text="ANCHORER_ROLE")
 ANCHORED_TOPIC: Final = "0x" + keccak(text="Anchored(uint64,bytes32,uint64,address)").hex()
 MAX_UINT64: Final = 2**64 - 1
 GAS_MARGIN: Final = 1.25
+# A consistency proof between uint64 tree sizes has at most 2 * 64 hashes
+# (merkle.consistency_proof_size); anything longer is refused before signing.
+MAX_CONSISTENCY_HASHES: Final = 128
 DEFAULT_PRIORITY_FEE_WEI: Final = 1_000_000_000
 _ERROR_STRING_SELECTOR: Final = bytes.fromhex("08c379a0")
 _PANIC_SELECTOR: Final = bytes.fromhex("4e487b71")
@@ -100,6 +108,15 @@ class OnChainAnchor:
     timestamp: int
     block_number: int
     anchorer: str  # EIP-55 checksummed
+
+
+@dataclass(frozen=True)
+class OnChainCheckpoint:
+    """The latest checkpoint ``latest()`` returns: the log's size and root, and its seq."""
+
+    root: bytes
+    tree_size: int
+    seq: int
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,7 @@ class PreparedAnchor:
     tree_size: int
     nonce: int
     raw_transaction: bytes = field(repr=False)
+    consistency: tuple[bytes, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -290,6 +308,26 @@ def _readable_revert(name: str, args: Sequence[Any]) -> str:
         return "the Merkle root must not be zero"
     if name == "ZeroTreeSize":
         return "the tree size must not be zero"
+    if name == "TreeSizeNotGrowing":
+        latest, given = int(args[0]), int(args[1])
+        if latest == 0:
+            return f"the tree size must be at least 1, got {given}"
+        return (
+            f"tree size {given} does not grow the log: the latest anchored checkpoint "
+            f"already has tree size {latest}"
+        )
+    if name == "InconsistentHistory":
+        latest, given = int(args[0]), int(args[1])
+        if latest == 0:
+            return (
+                f"the first checkpoint (tree size {given}) takes an empty consistency proof; "
+                "nothing is anchored yet"
+            )
+        return (
+            f"the consistency proof does not show that the tree of size {given} extends "
+            f"the anchored checkpoint of size {latest}; the contract refuses a history "
+            "that drops, changes or reorders an anchored leaf"
+        )
     if name == "RootAlreadyAnchored":
         return f"root {bytes(args[0]).hex()} is already anchored (seq {args[1]})"
     if name == "AccessControlUnauthorizedAccount":
@@ -420,7 +458,11 @@ class ChainClient:
         artifact = load_artifact()
         self._abi: list[dict[str, Any]] = artifact["abi"]
         self._bytecode: str = artifact["bytecode"]
-        self._errors = _ErrorDecoder(self._abi)
+        # The errors of every version, so that a revert of a version 1
+        # deployment (ZeroTreeSize, say) is named too.
+        self._errors = _ErrorDecoder(
+            [item for name in ARTIFACT_NAMES for item in load_artifact(name)["abi"]]
+        )
         self._contract_address: ChecksumAddress | None = None
         if contract_address is not None:
             self._contract_address = checksum_address(contract_address)
@@ -645,6 +687,27 @@ class ChainClient:
     def anchor_count(self) -> int:
         return int(self._read("anchorCount"))
 
+    def latest(self) -> OnChainCheckpoint | None:
+        """The latest anchored checkpoint (``latest()``); None before the first anchor.
+
+        Needs a version 2 contract: a version 1 deployment has no ``latest()``
+        and raises :class:`ChainError` saying so.
+        """
+        try:
+            root, tree_size, seq = self._read("latest")
+        except ContractRevertError as exc:
+            if exc.error_name is not None:
+                raise
+            raise ChainError(
+                f"the contract at {self._contract_address} has no latest(): it is not a "
+                "DocumentAnchor version 2 (a version 1 deployment can only be read)"
+            ) from None
+        # The contract answers all zeros before the first anchor; an anchored
+        # checkpoint always has a tree size of at least 1.
+        if int(tree_size) == 0:
+            return None
+        return OnChainCheckpoint(root=bytes(root), tree_size=int(tree_size), seq=int(seq))
+
     def is_anchorer(self, address: str) -> bool:
         return bool(self._read("hasRole", ANCHORER_ROLE, checksum_address(address)))
 
@@ -860,25 +923,38 @@ class ChainClient:
             "revokeRole", [ANCHORER_ROLE, checksum_address(address)], timeout
         )
 
-    def prepare_anchor(self, root: bytes, tree_size: int) -> PreparedAnchor:
-        """Builds and signs ``anchor(root, tree_size)`` without sending it.
+    def prepare_anchor(
+        self, root: bytes, tree_size: int, consistency: Sequence[bytes]
+    ) -> PreparedAnchor:
+        """Builds and signs ``anchor(root, tree_size, consistency)`` without sending it.
+
+        ``consistency`` is the RFC 9162 consistency proof from the latest
+        anchored checkpoint (:meth:`latest`) to (``tree_size``, ``root``);
+        empty for the first anchor. The contract verifies it.
 
         The transaction hash is known from here on, so a caller can record it
         before :meth:`broadcast` and reconcile after a crash. A revert found
         while estimating gas raises :class:`ContractRevertError` with the
-        contract's error name (``ZeroRoot``, ``RootAlreadyAnchored``, ...).
-        The nonce is the account's pending count: broadcast one prepared
-        transaction before preparing the next.
+        contract's error name (``ZeroRoot``, ``TreeSizeNotGrowing``,
+        ``RootAlreadyAnchored``, ``InconsistentHistory``, ...). The nonce is
+        the account's pending count: broadcast one prepared transaction
+        before preparing the next.
         """
         root = _root_bytes(root)
         if isinstance(tree_size, bool) or not isinstance(tree_size, int):
             raise InputError("the tree size must be an integer")
         if not 0 <= tree_size <= MAX_UINT64:
             raise InputError(f"the tree size must fit in 64 bits, got {tree_size}")
-        data = self._contract().encode_abi("anchor", args=[root, tree_size])
+        proof = _consistency_hashes(consistency)
+        data = self._contract().encode_abi("anchor", args=[root, tree_size, list(proof)])
         tx_hash, raw, nonce = self._sign({"to": self.contract_address, "data": data})
         return PreparedAnchor(
-            tx_hash=tx_hash, root=root, tree_size=tree_size, nonce=nonce, raw_transaction=raw
+            tx_hash=tx_hash,
+            root=root,
+            tree_size=tree_size,
+            nonce=nonce,
+            raw_transaction=raw,
+            consistency=proof,
         )
 
     def broadcast(self, prepared: PreparedAnchor) -> str:
@@ -906,9 +982,9 @@ class ChainClient:
         log.info("sent anchor transaction %s (nonce %d)", prepared.tx_hash, prepared.nonce)
         return prepared.tx_hash
 
-    def send_anchor(self, root: bytes, tree_size: int) -> str:
+    def send_anchor(self, root: bytes, tree_size: int, consistency: Sequence[bytes]) -> str:
         """:meth:`prepare_anchor` then :meth:`broadcast`: the tx hash, before mining."""
-        return self.broadcast(self.prepare_anchor(root, tree_size))
+        return self.broadcast(self.prepare_anchor(root, tree_size, consistency))
 
     def wait_for_anchor(self, tx_hash: str, timeout: float = 120.0) -> AnchorReceipt:
         """Waits until ``tx_hash`` is mined and decodes its ``Anchored`` event.
@@ -944,9 +1020,16 @@ class ChainClient:
             gas_used=mined.gas_used,
         )
 
-    def anchor(self, root: bytes, tree_size: int, *, timeout: float = 120.0) -> AnchorReceipt:
+    def anchor(
+        self,
+        root: bytes,
+        tree_size: int,
+        consistency: Sequence[bytes],
+        *,
+        timeout: float = 120.0,
+    ) -> AnchorReceipt:
         """:meth:`send_anchor`, then :meth:`wait_for_anchor`."""
-        return self.wait_for_anchor(self.send_anchor(root, tree_size), timeout)
+        return self.wait_for_anchor(self.send_anchor(root, tree_size, consistency), timeout)
 
     # --- events --------------------------------------------------------------
 
@@ -1050,6 +1133,26 @@ def _root_bytes(root: bytes) -> bytes:
     return bytes(root)
 
 
+def _consistency_hashes(consistency: Sequence[bytes]) -> tuple[bytes, ...]:
+    """``consistency`` as a tuple of 32-byte hashes; :class:`InputError` otherwise.
+
+    Only the form is checked here; whether the proof is right is the
+    contract's to say.
+    """
+    if isinstance(consistency, bytes | bytearray | str) or not isinstance(consistency, Sequence):
+        raise InputError("a consistency proof must be a sequence of 32-byte hashes")
+    if len(consistency) > MAX_CONSISTENCY_HASHES:
+        raise InputError(
+            f"a consistency proof has at most {MAX_CONSISTENCY_HASHES} hashes, "
+            f"got {len(consistency)}"
+        )
+    hashes = tuple(consistency)
+    for position, item in enumerate(hashes):
+        if not isinstance(item, bytes | bytearray) or len(item) != 32:
+            raise InputError(f"consistency proof hash {position} is not 32 bytes")
+    return tuple(bytes(item) for item in hashes)
+
+
 def _keystore_account(settings: Settings) -> LocalAccount:
     assert settings.keystore is not None
     password = settings.keystore_secret()
@@ -1136,6 +1239,7 @@ __all__ = [
     "Deployment",
     "MinedTransaction",
     "OnChainAnchor",
+    "OnChainCheckpoint",
     "PreparedAnchor",
     "checksum_address",
     "connect_chain",

@@ -46,6 +46,13 @@ class InputError(DocAnchorError):
     title = "Invalid input"
 
 
+class LogRangeError(InputError):
+    """A request about the log that names no checkpoint, or too many leaves at once."""
+
+    http_status = 400
+    title = "Bad log request"
+
+
 class MetadataError(InputError):
     """Registration metadata that the receipt format does not allow."""
 

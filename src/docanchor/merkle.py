@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from docanchor.errors import InputError, ProofError, RootMismatchError
@@ -37,14 +37,27 @@ from docanchor.hashing import DIGEST_SIZE, NODE_PREFIX
 __all__ = [
     "EMPTY_ROOT",
     "MAX_TREE_SIZE",
+    "TILE_HEIGHT",
+    "TILE_WIDTH",
     "MerkleTree",
+    "NodeSource",
+    "compact_range",
     "consistency_proof_size",
+    "fold_compact_range",
     "inclusion_proof_size",
+    "log_consistency_proof",
+    "log_inclusion_proof",
+    "node_from_tile",
+    "perfect_root",
     "root_from_consistency_proof",
     "root_from_inclusion_proof",
+    "root_from_range",
     "root_of",
+    "subtree_hash",
+    "tile_updates",
     "verify_consistency",
     "verify_inclusion",
+    "verify_range",
 ]
 
 _sha256 = hashlib.sha256
@@ -455,3 +468,263 @@ def verify_consistency(
     calculated = root_from_consistency_proof(old_size, new_size, proof, old_root)
     if not hmac.compare_digest(calculated, expected):
         raise RootMismatchError(expected, calculated)
+
+
+# --- the log: proofs from stored subtree hashes, compact ranges, tiles --------------
+#
+# A log too large to hold in memory is read through a *node source*: a function
+# ``node(height, index)`` that returns the hash of the perfect subtree of 2^height
+# leaves starting at leaf ``index * 2^height`` (MTH of those leaves). Every proof
+# below needs O(log n) such nodes, and every range that RFC 9162's recursion
+# visits splits into perfect subtrees (largest first) whose fold is its hash.
+
+NodeSource = Callable[[int, int], bytes]
+"""``node(height, index)``: the root of the perfect subtree of 2^height leaves at ``index``."""
+
+TILE_HEIGHT: Final = 8
+"""A tile holds the nodes of one level whose height is a multiple of 8 (tlog-tiles)."""
+
+TILE_WIDTH: Final = 1 << TILE_HEIGHT
+"""At most 256 hashes in a tile."""
+
+
+def _node_hash(left: bytes, right: bytes) -> bytes:
+    return _sha256(NODE_PREFIX + left + right).digest()
+
+
+def _check_log_size(value: object, what: str) -> int:
+    if type(value) is not int:
+        raise InputError(f"{what} must be an integer")
+    if not 0 <= value <= MAX_TREE_SIZE:
+        raise InputError(f"{what} {value} is outside 0..2^64-1")
+    return value
+
+
+def _perfect_pieces(start: int, end: int) -> list[tuple[int, int]]:
+    """(height, index) of the perfect subtrees that split [start, end), largest first.
+
+    Precondition: ``start`` is a multiple of the largest power of two not above
+    ``end - start`` (true of every range RFC 9162's recursion visits, and of
+    [0, size)).
+    """
+    pieces: list[tuple[int, int]] = []
+    pos, width = start, end - start
+    while width:
+        height = width.bit_length() - 1
+        pieces.append((height, pos >> height))
+        pos += 1 << height
+        width -= 1 << height
+    return pieces
+
+
+def fold_compact_range(hashes: Sequence[bytes]) -> bytes:
+    """Fold perfect-subtree hashes (largest first) right to left with ``node_hash``.
+
+    The result is the Merkle Tree Hash of the range they split; the empty tree
+    hash for no hashes.
+    """
+    if not hashes:
+        return EMPTY_ROOT
+    node = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        node = _node_hash(left, node)
+    return node
+
+
+def subtree_hash(start: int, end: int, node: NodeSource) -> bytes:
+    """MTH(D[start:end]) from a node source, for a range RFC 9162's recursion visits.
+
+    Precondition: ``start < end`` and ``start`` is a multiple of the largest
+    power of two not above ``end - start``.
+    """
+    return fold_compact_range([node(h, i) for h, i in _perfect_pieces(start, end)])
+
+
+def compact_range(size: int, node: NodeSource) -> list[bytes]:
+    """The compact range of a log of ``size`` leaves (log-v1 section 3).
+
+    The roots of the perfect subtrees that split [0, size) by the binary form
+    of ``size``, largest first; empty for size 0.
+    """
+    size = _check_log_size(size, "tree size")
+    return [node(h, i) for h, i in _perfect_pieces(0, size)]
+
+
+def log_inclusion_proof(index: int, size: int, node: NodeSource) -> list[bytes]:
+    """The RFC 9162 section 2.1.3.1 inclusion proof of leaf ``index`` in the ``size`` tree.
+
+    Same list as ``MerkleTree(leaves[:size]).inclusion_proof(index)``, read from
+    O(log size) nodes. Precondition: ``0 <= index < size`` (:class:`InputError`).
+    """
+    size = _check_log_size(size, "tree size")
+    if type(index) is not int or not 0 <= index < size:
+        raise InputError(f"leaf index {index} is outside 0..{size - 1}")
+    reversed_proof: list[bytes] = []
+    start, end = 0, size
+    while end - start > 1:
+        k = _largest_power_of_two_below(end - start)
+        if index < start + k:
+            reversed_proof.append(subtree_hash(start + k, end, node))
+            end = start + k
+        else:
+            reversed_proof.append(node((k.bit_length() - 1), start // k))
+            start += k
+    reversed_proof.reverse()
+    return reversed_proof
+
+
+def log_consistency_proof(old_size: int, new_size: int, node: NodeSource) -> list[bytes]:
+    """The RFC 9162 section 2.1.4.1 consistency proof from ``old_size`` to ``new_size``.
+
+    Same list as ``MerkleTree(leaves[:new_size]).consistency_proof(old_size)``.
+    Precondition: ``1 <= old_size <= new_size`` (:class:`InputError`).
+    """
+    old_size = _check_log_size(old_size, "old tree size")
+    new_size = _check_log_size(new_size, "new tree size")
+    if not 1 <= old_size <= new_size:
+        raise InputError(f"old tree size {old_size} is outside 1..{new_size}")
+    m, start, end, complete = old_size, 0, new_size, True
+    reversed_proof: list[bytes] = []
+    while m != end - start:
+        k = _largest_power_of_two_below(end - start)
+        if m <= k:
+            reversed_proof.append(subtree_hash(start + k, end, node))
+            end = start + k
+        else:
+            reversed_proof.append(node(k.bit_length() - 1, start // k))
+            start += k
+            m -= k
+            complete = False
+    if not complete:
+        reversed_proof.append(subtree_hash(start, end, node))
+    reversed_proof.reverse()
+    return reversed_proof
+
+
+def root_from_range(
+    start_range: Sequence[bytes], start: int, leaf_hashes: Sequence[bytes]
+) -> bytes:
+    """The root of the log after appending ``leaf_hashes`` to the one of size ``start``.
+
+    log-v1 section 3, range check: ``start_range`` is the compact range at size
+    ``start``; the leaves are appended (equal-sized neighbours merged with
+    ``node_hash``) and the result folded. Preconditions, checked before any
+    hashing (:class:`ProofError` otherwise): ``start`` is an ``int`` in
+    0..2^64-1, ``start_range`` has exactly popcount(start) 32-byte hashes and
+    every leaf hash is 32 bytes.
+    """
+    start = _check_size(start, "range start")
+    hashes = _check_proof(start_range)
+    if len(hashes) != start.bit_count():
+        raise ProofError(
+            f"a compact range at size {start} has {start.bit_count()} hashes, not {len(hashes)}"
+        )
+    if isinstance(leaf_hashes, (bytes, bytearray, memoryview, str)):
+        raise ProofError("leaf hashes must be a sequence of 32-byte hashes, not a single value")
+    leaves = list(leaf_hashes)
+    for n, leaf in enumerate(leaves):
+        if type(leaf) is not bytes or len(leaf) != DIGEST_SIZE:
+            _check_digest(leaf, f"leaf hash {n}")
+    if start + len(leaves) > MAX_TREE_SIZE:
+        raise ProofError("the range ends beyond 2^64-1")
+    # The stack holds (height, hash) of the current compact range, largest first.
+    stack: list[tuple[int, bytes]] = [
+        (h, hashes[n]) for n, (h, _) in enumerate(_perfect_pieces(0, start))
+    ]
+    size = start
+    for leaf in leaves:
+        node, height = leaf, 0
+        # Leaf number ``size`` closes one perfect subtree per trailing 1 bit of size.
+        merges = (~size & (size + 1)).bit_length() - 1
+        for _ in range(merges):
+            _, left = stack.pop()
+            node = _node_hash(left, node)
+            height += 1
+        stack.append((height, node))
+        size += 1
+    return fold_compact_range([h for _, h in stack])
+
+
+def verify_range(
+    start_range: Sequence[bytes], start: int, leaf_hashes: Sequence[bytes], end_root: bytes
+) -> None:
+    """Returns None when ``leaf_hashes`` are exactly the leaves that take the log from
+    size ``start`` (compact range ``start_range``) to the tree whose root is ``end_root``.
+
+    Raises :class:`ProofError` for malformed input (see :func:`root_from_range`)
+    and :class:`RootMismatchError` otherwise.
+    """
+    expected = _check_digest(end_root, "end root")
+    calculated = root_from_range(start_range, start, leaf_hashes)
+    if not hmac.compare_digest(calculated, expected):
+        raise RootMismatchError(expected, calculated)
+
+
+def perfect_root(packed: bytes) -> bytes:
+    """The root of a perfect subtree whose 2^k nodes of one level are packed in ``packed``.
+
+    Precondition: ``len(packed)`` is 32 times a power of two (:class:`InputError`).
+    """
+    count = len(packed) // DIGEST_SIZE
+    if count == 0 or count & (count - 1) or len(packed) % DIGEST_SIZE:
+        raise InputError("a perfect subtree has a power-of-two number of 32-byte nodes")
+    level = [packed[i : i + DIGEST_SIZE] for i in range(0, len(packed), DIGEST_SIZE)]
+    while len(level) > 1:
+        level = _next_level(level)
+    return level[0]
+
+
+def node_from_tile(height: int, index: int, tile: bytes) -> bytes:
+    """Node (``height``, ``index``) computed from the tile that holds its descendants.
+
+    The tile is the one at level ``height // 8`` and index
+    ``(index << (height % 8)) >> 8``; it must hold every descendant of the node
+    at that level (it does once the node is complete).
+    """
+    shift = height % TILE_HEIGHT
+    first = (index << shift) & (TILE_WIDTH - 1)
+    count = 1 << shift
+    piece = tile[first * DIGEST_SIZE : (first + count) * DIGEST_SIZE]
+    if len(piece) != count * DIGEST_SIZE:
+        raise InputError(f"the tile does not hold node ({height}, {index}) yet")
+    if count == 1:
+        return piece
+    return perfect_root(piece)
+
+
+def tile_updates(
+    size: int, edge_tiles: Mapping[int, bytes], leaf_hashes: Sequence[bytes]
+) -> list[tuple[int, int, bytes]]:
+    """The tiles that change when ``leaf_hashes`` are appended to a log of ``size`` leaves.
+
+    ``edge_tiles[level]`` is the current content of the rightmost tile of each
+    level (the one at index ``(size >> 8·level) // 256``; absent or empty when
+    that tile does not exist yet). Returns (level, index, content) for every
+    tile to write, each content the tile's complete new value: the packed
+    hashes of the nodes at height 8·level, from the tile's first one.
+    """
+    size = _check_log_size(size, "tree size")
+    leaves = _checked_leaves(leaf_hashes)
+    updates: list[tuple[int, int, bytes]] = []
+    level = 0
+    new_nodes = leaves
+    tile_bytes = TILE_WIDTH * DIGEST_SIZE
+    while new_nodes:
+        old_count = size >> (TILE_HEIGHT * level)
+        first_tile = old_count // TILE_WIDTH
+        existing = edge_tiles.get(level, b"")
+        if len(existing) != (old_count % TILE_WIDTH) * DIGEST_SIZE:
+            raise InputError(
+                f"the edge tile of level {level} holds {len(existing) // DIGEST_SIZE} hashes, "
+                f"not {old_count % TILE_WIDTH}"
+            )
+        combined = existing + _pack(new_nodes)
+        parents: list[bytes] = []
+        for n, offset in enumerate(range(0, len(combined), tile_bytes)):
+            content = combined[offset : offset + tile_bytes]
+            updates.append((level, first_tile + n, content))
+            if len(content) == tile_bytes:
+                parents.append(perfect_root(content))
+        new_nodes = parents
+        level += 1
+    return updates

@@ -15,6 +15,7 @@ refuses a second anchor of a root, too).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -26,18 +27,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, NamedTuple, Protocol
 
-from docanchor import hashing
+from docanchor import hashing, merkle
 from docanchor.errors import (
     ChainError,
     ChainResetError,
     ContractRevertError,
     InputError,
+    LogRangeError,
     MetadataError,
     NotAnchoredError,
     NotFoundError,
+    StoreError,
     VerificationError,
 )
-from docanchor.merkle import MerkleTree
+from docanchor.merkle import MerkleTree, root_from_inclusion_proof, verify_consistency
 from docanchor.receipt import (
     AnchorPart,
     BatchPart,
@@ -128,6 +131,19 @@ class PreparedAnchor(Protocol):
     def tx_hash(self) -> str: ...
 
 
+class LatestCheckpoint(Protocol):
+    """The contract's newest checkpoint (``latest()``)."""
+
+    @property
+    def root(self) -> bytes: ...
+
+    @property
+    def tree_size(self) -> int: ...
+
+    @property
+    def seq(self) -> int: ...
+
+
 class ChainPort(Protocol):
     """The chain operations the service relies on (``docanchor.chain.ChainClient``)."""
 
@@ -147,7 +163,11 @@ class ChainPort(Protocol):
 
     def get_anchor(self, root: bytes) -> AnchorInfo | None: ...
 
-    def prepare_anchor(self, root: bytes, tree_size: int) -> PreparedAnchor: ...
+    def latest(self) -> LatestCheckpoint | None: ...
+
+    def prepare_anchor(
+        self, root: bytes, tree_size: int, consistency: Sequence[bytes]
+    ) -> PreparedAnchor: ...
 
     def broadcast(self, prepared: Any) -> str: ...
 
@@ -253,11 +273,42 @@ def batch_json(batch: Batch) -> dict[str, Any]:
         "anchored_at": iso(batch.anchored_at),
         "confirmed_at": iso(batch.confirmed_at),
         "last_error": batch.last_error,
+        "first_index": batch.first_index,
+        "tree_size": batch.tree_size,
+    }
+
+
+def checkpoint_json(batch: Batch) -> dict[str, Any]:
+    """A checkpoint of the log as log-v1 section 5 shows it."""
+    assert batch.tree_size is not None
+    return {
+        "seq": batch.seq,
+        "tree_size": batch.tree_size,
+        "root": batch.root,
+        "tx_hash": batch.tx_hash,
+        "block_number": batch.block_number,
+        "block_hash": batch.block_hash,
+        "timestamp": batch.anchor_timestamp,
+        "status": batch.status,
+        "batch_id": batch.id,
     }
 
 
 def leaf_hash_of_row(salt_hex: str, sha256_hex: str, metadata_sha256_hex: str) -> bytes:
     return hashing.leaf_hash(bytes.fromhex(salt_hex + sha256_hex + metadata_sha256_hex))
+
+
+def leaf_hashes_of_rows(rows: Iterable[tuple[str, str, str]]) -> list[bytes]:
+    """Leaf hashes of (salt, sha256, metadata_sha256) hex rows."""
+    sha = hashlib.sha256
+    fromhex = bytes.fromhex
+    return [sha(b"\x00" + fromhex(a + b + c)).digest() for a, b, c in rows]
+
+
+def leaf_hashes_of_stored(rows: Iterable[tuple[bytes, bytes, bytes]]) -> list[bytes]:
+    """Leaf hashes of (salt, sha256, metadata_sha256) rows as stored (32 bytes each)."""
+    sha = hashlib.sha256
+    return [sha(b"\x00" + a + b + c).digest() for a, b, c in rows]
 
 
 def root_of_rows(rows: Iterable[tuple[str, str, str]]) -> bytes:
@@ -394,13 +445,13 @@ class DocAnchorService:
         meta, entity = metadata_for(metadata, entity_ruc)
         canonical = hashing.canonical_metadata(meta)
         metadata_json = canonical.decode("utf-8")
-        metadata_sha256 = hashing.sha256(canonical).hex()
+        metadata_sha256 = hashing.sha256(canonical)
         entity = _text_member({"entity_ruc": entity}, "entity_ruc", 32) or ""
         reference = _text_member(meta, "reference", 200)
         doc_type = _text_member(meta, "type", 100)
         # One call to the CSPRNG for the whole list: 32 fresh bytes per registration.
-        salts = os.urandom(hashing.SALT_SIZE * len(digests)).hex()
-        step = 2 * hashing.SALT_SIZE
+        salts = os.urandom(hashing.SALT_SIZE * len(digests))
+        step = hashing.SALT_SIZE
         out: list[NewRegistration] = []
         append = out.append
         for n, digest in enumerate(digests):
@@ -408,7 +459,7 @@ class DocAnchorService:
                 raise InputError("a document digest is 32 bytes (64 hex characters)")
             append(
                 NewRegistration(
-                    digest.hex(),
+                    bytes(digest),
                     salts[n * step : (n + 1) * step],
                     metadata_json,
                     metadata_sha256,
@@ -448,7 +499,7 @@ class DocAnchorService:
     # --- look-ups ----------------------------------------------------------------
 
     def lookup(self, sha256: bytes) -> list[DocumentView]:
-        return self.store.by_sha256(sha256.hex())
+        return self.store.lookup_with_versions(sha256.hex())[0]
 
     def versions(self, reference: str, entity_ruc: str | None = None) -> list[DocumentView]:
         """Every registration under ``reference`` (in NFC, as stored), oldest first."""
@@ -500,9 +551,18 @@ class DocAnchorService:
         )
         if batch is None or batch.root is None or doc.leaf_index is None:
             return Receipt(ReceiptStatus.PENDING, document, None, None, None, {})
-        tree = self.tree_for(batch)
         assert batch.id is not None
-        proof = ProofPart(doc.leaf_index, tree.size, tuple(tree.inclusion_proof(doc.leaf_index)))
+        if batch.tree_size is not None:
+            proof = self.log_proof(
+                doc.leaf_index,
+                batch,
+                hashing.leaf_hash(document.salt + document.sha256 + document.metadata_sha256),
+            )
+        else:
+            tree = self.tree_for(batch)
+            proof = ProofPart(
+                doc.leaf_index, tree.size, tuple(tree.inclusion_proof(doc.leaf_index))
+            )
         batch_part = BatchPart(batch.id, bytes.fromhex(batch.root))
         if batch.status in ("anchored", "confirmed"):
             assert batch.chain_id is not None and batch.contract is not None
@@ -520,6 +580,59 @@ class DocAnchorService:
             )
             return Receipt(ReceiptStatus(batch.status), document, proof, batch_part, anchor, {})
         return Receipt(ReceiptStatus.SEALED, document, proof, batch_part, None, {})
+
+    def log_proof(self, leaf_index: int, batch: Batch, leaf_hash: bytes) -> ProofPart:
+        """The inclusion proof of log leaf ``leaf_index`` in the checkpoint ``batch``.
+
+        Read from O(log n) stored tiles, then checked: the proof from the
+        document's own leaf hash must lead to the checkpoint's root.
+        """
+        assert batch.tree_size is not None and batch.root is not None
+        with self.store.log_nodes() as node:
+            path = merkle.log_inclusion_proof(leaf_index, batch.tree_size, node)
+        root = root_from_inclusion_proof(leaf_hash, leaf_index, batch.tree_size, path)
+        if root.hex() != batch.root:
+            raise VerificationError(
+                f"batch {batch.id}: the log's stored leaves no longer give its root "
+                f"{batch.root}; the database was altered (run docanchor audit)"
+            )
+        return ProofPart(leaf_index, batch.tree_size, tuple(path))
+
+    # --- the log ----------------------------------------------------------------
+
+    def checkpoint(self, tree_size: int) -> Batch:
+        """The checkpoint of this size; :class:`InputError` when the log has none."""
+        batch = self.store.checkpoint_at(tree_size) if tree_size > 0 else None
+        if batch is None or batch.root is None:
+            raise LogRangeError(f"{tree_size} is not the size of a checkpoint of the log")
+        return batch
+
+    def consistency(self, first: int, second: int) -> tuple[Batch, Batch, list[bytes]]:
+        """The RFC 9162 consistency proof between two checkpoint sizes ``first <= second``."""
+        if first > second:
+            raise LogRangeError(f"first size {first} is larger than second size {second}")
+        old, new = self.checkpoint(first), self.checkpoint(second)
+        with self.store.log_nodes() as node:
+            proof = merkle.log_consistency_proof(first, second, node)
+        return old, new, proof
+
+    def compact_range(self, size: int) -> list[bytes]:
+        """The compact range of the log at a checkpoint size (0 allowed)."""
+        if size != 0:
+            self.checkpoint(size)
+        with self.store.log_nodes() as node:
+            return merkle.compact_range(size, node)
+
+    def log_leaves(self, start: int, end: int, *, limit: int = 100_000) -> list[bytes]:
+        """Leaf hashes [start, end) of the log; at most ``limit`` a call."""
+        if start < 0 or end < start:
+            raise LogRangeError(f"the leaf range {start}..{end} is reversed")
+        if end - start > limit:
+            raise LogRangeError(f"at most {limit} leaves a call, asked for {end - start}")
+        size = self.store.log_size()
+        if end > size:
+            raise LogRangeError(f"the log holds {size} leaves; {end} is beyond its end")
+        return self.store.log_leaves(start, end)
 
     def receipt_json(self, view: DocumentView) -> dict[str, Any]:
         data = self.receipt(view).to_json()
@@ -555,7 +668,7 @@ class DocAnchorService:
     def seal(self, *, now: datetime | None = None) -> Batch | None:
         """Seal all pending documents, up to ``batch_max``, into one batch."""
         return self.store.seal_pending(
-            limit=self.batch_max, now=now or utcnow(), root_of=root_of_rows
+            limit=self.batch_max, now=now or utcnow(), leaf_hashes_of=leaf_hashes_of_stored
         )
 
     def seal_all(self, *, now: datetime | None = None) -> list[Batch]:
@@ -586,7 +699,12 @@ class DocAnchorService:
         if batch.tx_hash and chain.transaction_known(batch.tx_hash):
             # Sent before (maybe by a process that crashed): wait for that one.
             return BatchReport(self._await(batch, batch.tx_hash, now=now), "anchored")
-        prepared = chain.prepare_anchor(root, batch.size)
+        if batch.tree_size is None:
+            raise ChainError(
+                f"batch {batch.id} is a version 1 batch, not a checkpoint of the log; "
+                "the version 2 contract cannot anchor it"
+            )
+        prepared = chain.prepare_anchor(root, batch.tree_size, self._consistency_for(batch))
         batch_id = batch.id
         batch = self.store.update_batch(
             batch_id,
@@ -607,6 +725,31 @@ class DocAnchorService:
             self.store.update_batch(batch_id, last_error=str(exc)[:1000])
             raise
         return BatchReport(self._await(batch, prepared.tx_hash, now=now), "anchored")
+
+    def _consistency_for(self, batch: Batch) -> list[bytes]:
+        """The proof from the chain's latest checkpoint to ``batch``'s (empty for the first).
+
+        After a reorganisation this is the checkpoint before the lost one, so
+        a checkpoint that left the chain is anchored again with a proof from
+        its predecessor.
+        """
+        assert batch.tree_size is not None
+        latest = self.chain.latest()
+        if latest is None:
+            return []
+        if latest.tree_size >= batch.tree_size:
+            raise ChainError(
+                f"batch {batch.id}: the chain's latest checkpoint has {latest.tree_size} leaves, "
+                f"not fewer than this checkpoint's {batch.tree_size}; it can no longer be anchored"
+            )
+        ours = self.store.checkpoint_at(latest.tree_size)
+        if ours is None or ours.root != latest.root.hex():
+            raise ChainError(
+                f"the chain's latest checkpoint (size {latest.tree_size}, root "
+                f"{latest.root.hex()}) is not a checkpoint of this log"
+            )
+        with self.store.log_nodes() as node:
+            return merkle.log_consistency_proof(latest.tree_size, batch.tree_size, node)
 
     def _await(self, batch: Batch, tx_hash: str, *, now: datetime | None) -> Batch:
         assert batch.id is not None and batch.root is not None
@@ -644,10 +787,11 @@ class DocAnchorService:
         """Record an anchor found on chain (after a crash, or sent by another process)."""
         assert batch.id is not None and batch.root is not None
         chain = self.chain
-        if record.tree_size != batch.size:
+        expected_size = batch.tree_size if batch.tree_size is not None else batch.size
+        if record.tree_size != expected_size:
             raise ChainError(
                 f"batch {batch.id}: its root is anchored on chain with tree size "
-                f"{record.tree_size}, but the batch has {batch.size} documents"
+                f"{record.tree_size}, but the batch's tree has {expected_size} leaves"
             )
         tx_hash = batch.tx_hash
         block_hash = chain.block_hash(record.block_number)
@@ -682,8 +826,10 @@ class DocAnchorService:
         """Seal what is pending and anchor every sealed batch (the crash-recovery path too)."""
         self.check_contract()
         reports = [BatchReport(b, "sealed") for b in self.seal_all(now=now)]
-        for batch in self.store.batches(statuses=["sealed"]):
-            reports.append(self.anchor_batch(batch, now=now))
+        # Oldest first: the contract takes each checkpoint only after the one before.
+        for batch in self.store.checkpoints():
+            if batch.status == "sealed":
+                reports.append(self.anchor_batch(batch, now=now))
         return reports
 
     def confirm(self, *, now: datetime | None = None) -> list[BatchReport]:
@@ -767,13 +913,17 @@ class DocAnchorService:
         deadline = time.monotonic() + timeout
         while True:
             self.confirm()
-            waiting = self.store.batches(statuses=["sealed", "anchored"])
+            waiting = [
+                b
+                for b in self.store.batches(statuses=["sealed", "anchored"])
+                if b.in_log or self._ours(b)
+            ]
             if on_progress is not None:
                 on_progress(len(waiting), self.store.count_batches())
             if not waiting:
                 return self.store.batches()
             if any(b.status == "sealed" for b in waiting):
-                for batch in waiting:
+                for batch in self.store.checkpoints():
                     if batch.status == "sealed":
                         self.anchor_batch(batch)
                 continue
@@ -797,13 +947,84 @@ class DocAnchorService:
 
     # --- audit ------------------------------------------------------------------
 
+    def verify_log(self, *, from_block: int = 0) -> AuditReport:
+        """Check, from the chain's ``Anchored`` events and the log's public proofs, that
+        every anchored checkpoint is the log's root at its size and extends the one before.
+        """
+        self.check_contract()
+        events = sorted(self.chain.scan_anchored(from_block), key=lambda e: e.seq)
+        report = AuditReport(events=len(events))
+        report.findings += self._history_findings(events)
+        return report
+
+    def _history_findings(self, events: Sequence[AnchoredEventInfo]) -> list[AuditFinding]:
+        findings: list[AuditFinding] = []
+        previous: AnchoredEventInfo | None = None
+        with self.store.log_nodes() as node:
+            for event in events:
+                root_hex = event.root.hex()
+                try:
+                    found = merkle.fold_compact_range(merkle.compact_range(event.tree_size, node))
+                except StoreError as exc:
+                    findings.append(
+                        AuditFinding(
+                            "log_too_short",
+                            f"checkpoint {event.seq} (size {event.tree_size}) is beyond the "
+                            f"stored log: {exc}",
+                            root=root_hex,
+                        )
+                    )
+                    previous = event
+                    continue
+                if found != event.root:
+                    findings.append(
+                        AuditFinding(
+                            "compact_range_mismatch",
+                            f"checkpoint {event.seq}: the log's compact range at size "
+                            f"{event.tree_size} folds to {found.hex()}, not the anchored root "
+                            f"{root_hex}",
+                            root=root_hex,
+                        )
+                    )
+                if previous is not None:
+                    detail = None
+                    if event.tree_size <= previous.tree_size:
+                        detail = (
+                            f"checkpoint {event.seq} has {event.tree_size} leaves, not more "
+                            f"than checkpoint {previous.seq}'s {previous.tree_size}"
+                        )
+                    else:
+                        proof = merkle.log_consistency_proof(
+                            previous.tree_size, event.tree_size, node
+                        )
+                        try:
+                            verify_consistency(
+                                previous.tree_size,
+                                event.tree_size,
+                                proof,
+                                previous.root,
+                                event.root,
+                            )
+                        except VerificationError as exc:
+                            detail = (
+                                f"checkpoint {event.seq} (size {event.tree_size}) does not "
+                                f"extend checkpoint {previous.seq} (size {previous.tree_size}): "
+                                f"{exc}"
+                            )
+                    if detail is not None:
+                        findings.append(AuditFinding("inconsistent_history", detail, root=root_hex))
+                previous = event
+        return findings
+
     def audit(self, *, from_block: int = 0) -> AuditReport:
-        """Match every ``Anchored`` event with the database and recompute every root."""
+        """Match every ``Anchored`` event with the database, check that every checkpoint
+        extends the one before, and recompute every root from the stored documents."""
         chain = self.chain
         self.check_contract()
         report = AuditReport()
-        events = chain.scan_anchored(from_block)
+        events = sorted(chain.scan_anchored(from_block), key=lambda e: e.seq)
         report.events = len(events)
+        report.findings += self._history_findings(events)
         by_root = {e.root.hex(): e for e in events}
         batches = self.store.batches()
         known_roots = set()
@@ -813,7 +1034,19 @@ class DocAnchorService:
             if batch.root is None:
                 continue
             known_roots.add(batch.root)
-            recomputed = root_of_rows(self.store.iter_batch_leaves(batch.id))
+            if batch.in_log:
+                # Range check: the documents' leaves appended to the compact range
+                # before the batch must give the checkpoint's root.
+                assert batch.first_index is not None
+                with self.store.log_nodes() as node:
+                    before = merkle.compact_range(batch.first_index, node)
+                recomputed = merkle.root_from_range(
+                    before,
+                    batch.first_index,
+                    leaf_hashes_of_rows(self.store.iter_batch_leaves(batch.id)),
+                )
+            else:
+                recomputed = root_of_rows(self.store.iter_batch_leaves(batch.id))
             if recomputed.hex() != batch.root:
                 report.findings.append(
                     AuditFinding(
@@ -824,7 +1057,7 @@ class DocAnchorService:
                         batch.root,
                     )
                 )
-            if batch.status in ("anchored", "confirmed"):
+            if batch.status in ("anchored", "confirmed") and self._ours(batch):
                 event = by_root.get(batch.root)
                 if event is None:
                     if (batch.block_number or 0) >= from_block:
@@ -843,7 +1076,7 @@ class DocAnchorService:
                     name
                     for name, ours, theirs in (
                         ("seq", batch.seq, event.seq),
-                        ("tree size", batch.size, event.tree_size),
+                        ("tree size", batch.tree_size or batch.size, event.tree_size),
                         ("block number", batch.block_number, event.block_number),
                         ("transaction", (batch.tx_hash or "").lower(), event.tx_hash.lower()),
                     )

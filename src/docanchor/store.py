@@ -33,9 +33,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
-from docanchor.errors import ConfigError, RetryLaterError, StoreError
+from docanchor import merkle
+from docanchor.errors import ConfigError, InputError, RetryLaterError, StoreError
+from docanchor.hashing import DIGEST_SIZE
 
-SCHEMA_HEAD: Final = "0001"
+SCHEMA_HEAD: Final = "0002"
 STATUSES: Final = ("pending", "sealed", "anchored", "confirmed")
 BATCH_STATUSES: Final = ("sealed", "anchored", "confirmed")
 _CHUNK: Final = 500
@@ -78,6 +80,11 @@ class ApiKey(SQLModel, table=True):
 class Batch(SQLModel, table=True):
     """A sealed set of documents, its Merkle root and what is known of its anchor.
 
+    A batch of the log is a checkpoint: it added the leaves
+    [``first_index``, ``tree_size``) and ``root`` is the log's root at
+    ``tree_size``. A batch sealed before the log existed (an independent tree
+    on a version 1 contract) has both NULL and ``root`` is its own tree's.
+
     Write-ahead: ``root`` and ``size`` exist before any transaction is sent, and
     ``tx_hash`` is written before the transaction is broadcast.
     """
@@ -101,20 +108,66 @@ class Batch(SQLModel, table=True):
     anchored_at: datetime | None = None
     confirmed_at: datetime | None = None
     last_error: str | None = Field(default=None, max_length=1000)
+    first_index: int | None = Field(default=None, sa_type=sa.BigInteger)
+    tree_size: int | None = Field(default=None, sa_type=sa.BigInteger, unique=True)
+
+    @property
+    def in_log(self) -> bool:
+        """True for a checkpoint of the log, False for a batch of the version 1 scheme."""
+        return self.tree_size is not None
+
+
+class LogTile(SQLModel, table=True):
+    """The hashes of up to 256 nodes of one level of the log (tlog-tiles layout).
+
+    Tile (``level``, ``idx``) holds the nodes of height 8·level with indices
+    idx·256 … idx·256+255, 32 bytes each, as many as are complete; level 0
+    holds the leaf hashes. Any node is computed from one tile, any proof from
+    O(log n) tiles.
+    """
+
+    __tablename__ = "log_tile"
+
+    level: int = Field(primary_key=True, sa_type=sa.SmallInteger)
+    idx: int = Field(primary_key=True, sa_type=sa.BigInteger)
+    hashes: bytes = Field(sa_type=sa.LargeBinary)
+
+
+class HexDigest(sa.types.TypeDecorator[str]):
+    """A 32-byte value stored as binary (bytea, BLOB) and read as 64 hex characters.
+
+    Binding accepts the hex text or the bytes. Half the size of hex text in
+    the rows and in the unique index, and no text collation to compare.
+    """
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> bytes | None:
+        if value is None or isinstance(value, bytes):
+            return value
+        return bytes.fromhex(value)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> str | None:
+        return None if value is None else bytes(value).hex()
 
 
 class Document(SQLModel, table=True):
-    """One registration of a document (a digest with its salt and metadata)."""
+    """One registration of a document (a digest with its salt and metadata).
+
+    ``sha256``, ``salt`` and ``metadata_sha256`` are 32-byte binary columns,
+    read as hex through :class:`HexDigest`.
+    """
 
     __table_args__ = (
         sa.UniqueConstraint("sha256", "entity_ruc", "metadata_sha256", name="uq_document_reg"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    sha256: str = Field(max_length=64)
-    salt: str = Field(max_length=64)
+    sha256: str = Field(sa_type=HexDigest)
+    salt: str = Field(sa_type=HexDigest)
     metadata_json: str = Field(sa_type=sa.Text)
-    metadata_sha256: str = Field(max_length=64)
+    metadata_sha256: str = Field(sa_type=HexDigest)
     entity_ruc: str = Field(default="", max_length=32)
     reference: str | None = Field(default=None, max_length=200, index=True)
     doc_type: str | None = Field(default=None, max_length=100)
@@ -159,12 +212,12 @@ class ServiceLock(SQLModel, table=True):
 
 
 class NewRegistration(NamedTuple):
-    """A registration about to be inserted (hex digests and salt, canonical metadata)."""
+    """A registration about to be inserted (32-byte digests and salt, canonical metadata)."""
 
-    sha256: str
-    salt: str
+    sha256: bytes
+    salt: bytes
     metadata_json: str
-    metadata_sha256: str
+    metadata_sha256: bytes
     entity_ruc: str
     reference: str | None
     doc_type: str | None
@@ -190,6 +243,7 @@ _DOC: Final[sa.Table] = Document.__table__  # type: ignore[attr-defined]
 _ENTITY: Final[sa.Table] = Entity.__table__  # type: ignore[attr-defined]
 _MEMBER: Final[sa.Table] = BatchMember.__table__  # type: ignore[attr-defined]
 _PENDING: Final[sa.Table] = PendingDocument.__table__  # type: ignore[attr-defined]
+_TILE: Final[sa.Table] = LogTile.__table__  # type: ignore[attr-defined]
 # A document row with its place in a batch (NULL while it is pending).
 _DOCS: Final = _DOC.outerjoin(_MEMBER, _MEMBER.c.document_id == _DOC.c.id)
 _DOC_COLUMNS: Final = tuple(
@@ -272,11 +326,11 @@ def _engine_for(url: str) -> Engine:
     )
 
 
-_StoredKey = tuple[int, str, str, str]  # id, sha256, metadata_sha256, salt
+_StoredKey = tuple[int, bytes, bytes, bytes]  # id, sha256, metadata_sha256, salt
 
 
 def _select_registrations(
-    cursor: Any, mark: str, entity: str, digests: Sequence[str]
+    cursor: Any, mark: str, entity: str, digests: Sequence[bytes]
 ) -> list[_StoredKey]:
     """Stored (id, sha256, metadata_sha256, salt) of an entity's registrations of ``digests``."""
     out: list[_StoredKey] = []
@@ -288,7 +342,7 @@ def _select_registrations(
             f"WHERE entity_ruc = {mark} AND sha256 IN ({marks})",
             [entity, *chunk],
         )
-        out.extend(cursor.fetchall())
+        out.extend((r[0], bytes(r[1]), bytes(r[2]), bytes(r[3])) for r in cursor.fetchall())
     return out
 
 
@@ -302,8 +356,8 @@ def _pg_insert(cursor: Any, values: Sequence[tuple[Any, ...]]) -> int:
     Returns how many rows were new.
     """
     cursor.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS document_in (ord integer, sha256 text, salt text, "
-        "metadata_json text, metadata_sha256 text, entity_ruc text, reference text, "
+        "CREATE TEMP TABLE IF NOT EXISTS document_in (ord integer, sha256 bytea, salt bytea, "
+        "metadata_json text, metadata_sha256 bytea, entity_ruc text, reference text, "
         "doc_type text, created_at timestamptz) ON COMMIT DELETE ROWS"
     )
     cursor.execute("TRUNCATE document_in")
@@ -330,8 +384,35 @@ def _pg_stored_keys(cursor: Any) -> list[_StoredKey]:
         "ON d.sha256 = i.sha256 AND d.entity_ruc = i.entity_ruc "
         "AND d.metadata_sha256 = i.metadata_sha256"
     )
-    rows: list[_StoredKey] = cursor.fetchall()
-    return rows
+    return [(r[0], bytes(r[1]), bytes(r[2]), bytes(r[3])) for r in cursor.fetchall()]
+
+
+class _TileSource:
+    """A :data:`merkle.NodeSource` over the log's tiles: each tile read at most once.
+
+    Reads through the driver's cursor: a proof costs a handful of primary-key
+    look-ups, and the ORM's per-statement overhead would be most of its time.
+    """
+
+    def __init__(self, cursor: Any, mark: str, tiles: dict[tuple[int, int], bytes]) -> None:
+        self._cursor = cursor
+        self._sql = f"SELECT hashes FROM log_tile WHERE level = {mark} AND idx = {mark}"  # noqa: S608
+        self._tiles = dict(tiles)
+
+    def __call__(self, height: int, index: int) -> bytes:
+        level = height // merkle.TILE_HEIGHT
+        key = (level, (index << (height % merkle.TILE_HEIGHT)) >> merkle.TILE_HEIGHT)
+        tile = self._tiles.get(key)
+        if tile is None:
+            self._cursor.execute(self._sql, key)
+            stored = self._cursor.fetchone()
+            if stored is None:
+                raise StoreError(f"the log's tile {key} is missing")
+            tile = self._tiles[key] = bytes(stored[0])
+        try:
+            return merkle.node_from_tile(height, index, tile)
+        except InputError as exc:
+            raise StoreError(f"the log's tile {key} is short: {exc}") from exc
 
 
 def _sqlstate(exc: BaseException) -> str | None:
@@ -375,6 +456,11 @@ class Store:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def _mark(self) -> str:
+        """The driver's placeholder in statements sent to a raw cursor."""
+        return "?" if self.dialect == "sqlite" else "%s"
 
     def close(self) -> None:
         self.engine.dispose()
@@ -442,7 +528,7 @@ class Store:
         """
         resolved = self._register(items, now=now, with_rows=True)
         out: list[tuple[DocumentRow, bool]] = []
-        seen: set[tuple[str, str, str]] = set()
+        seen: set[tuple[str, bytes, bytes]] = set()
         for item in items:
             key = (item.entity_ruc, item.sha256, item.metadata_sha256)
             row, created = resolved[key]
@@ -491,7 +577,7 @@ class Store:
         self, items: Sequence[NewRegistration], *, now: datetime | None, with_rows: bool
     ) -> Any:
         created_at = now or utcnow()
-        by_entity: dict[str, dict[tuple[str, str], NewRegistration]] = {}
+        by_entity: dict[str, dict[tuple[bytes, bytes], NewRegistration]] = {}
         for item in items:
             by_entity.setdefault(item.entity_ruc, {}).setdefault(
                 (item.sha256, item.metadata_sha256), item
@@ -507,7 +593,7 @@ class Store:
             "reference, doc_type, created_at) VALUES (" + ", ".join([mark] * 8) + ") "
             "ON CONFLICT DO NOTHING"
         )
-        resolved: dict[tuple[str, str, str], tuple[DocumentRow, bool]] = {}
+        resolved: dict[tuple[str, bytes, bytes], tuple[DocumentRow, bool]] = {}
         inserted = 0
         with self.session() as session:
             cursor = session.connection().connection.cursor()
@@ -524,10 +610,10 @@ class Store:
                 position = {k: n for n, k in enumerate(group)}
 
                 def insert_order(
-                    k: tuple[str, str],
-                    group: dict[tuple[str, str], NewRegistration] = group,
-                    position: dict[tuple[str, str], int] = position,
-                ) -> tuple[int, str, int, tuple[str, str]]:
+                    k: tuple[bytes, bytes],
+                    group: dict[tuple[bytes, bytes], NewRegistration] = group,
+                    position: dict[tuple[bytes, bytes], int] = position,
+                ) -> tuple[int, str, int, tuple[bytes, bytes]]:
                     reference = group[k].reference
                     if reference is None:
                         return (1, "", 0, k)
@@ -579,10 +665,10 @@ class Store:
                     if salt == mine.salt:
                         row = DocumentRow(
                             doc_id,
-                            sha,
-                            salt,
+                            sha.hex(),
+                            salt.hex(),
                             mine.metadata_json,
-                            msha,
+                            msha.hex(),
                             entity,
                             mine.reference,
                             mine.doc_type,
@@ -597,7 +683,12 @@ class Store:
                     for row in self._select_rows(
                         session, _DOC.c.id.in_(others[start : start + _CHUNK])
                     ):
-                        resolved[(entity, row.sha256, row.metadata_sha256)] = (row, False)
+                        key = (
+                            entity,
+                            bytes.fromhex(row.sha256),
+                            bytes.fromhex(row.metadata_sha256),
+                        )
+                        resolved[key] = (row, False)
             cursor.close()
             session.commit()
         return resolved if with_rows else inserted
@@ -741,16 +832,18 @@ class Store:
         *,
         limit: int,
         now: datetime,
-        root_of: Callable[[Iterable[tuple[str, str, str]]], bytes],
+        leaf_hashes_of: Callable[[Iterable[tuple[bytes, bytes, bytes]]], list[bytes]],
     ) -> Batch | None:
-        """Seal up to ``limit`` pending documents (oldest first) into one batch.
+        """Append up to ``limit`` pending documents (oldest first) to the log as one batch.
 
         One transaction: the batch row is created, the documents get the batch
-        and their leaf index, and the root is computed from the rows as stored
-        (``root_of`` receives (salt, sha256, metadata_sha256) in leaf order), so
-        the root always describes exactly the rows of the batch.
+        and their index in the log, the leaf hashes (``leaf_hashes_of``
+        receives the stored (salt, sha256, metadata_sha256) bytes in leaf order) are
+        written to the log's tiles, and the batch becomes the checkpoint of the
+        new size with the root read back from the tiles. So the checkpoint
+        always describes exactly the rows of the log.
         """
-        batch_table = Batch.__table__  # type: ignore[attr-defined]
+        batch_table = _BATCH
         with self.session() as session:
             if self.dialect == "postgresql":
                 # Two sealers must not interleave; the second waits, then finds
@@ -761,19 +854,22 @@ class Store:
                 session.execute(sa.text("UPDATE service_lock SET name = name WHERE 1 = 0"))
             if session.execute(sa.select(_PENDING.c.document_id).limit(1)).first() is None:
                 return None
+            first = self._log_size(session)
             batch_id = session.execute(
                 sa.insert(batch_table)
-                .values(size=0, status="sealed", sealed_at=now, anchor_attempts=0)
+                .values(
+                    size=0, status="sealed", sealed_at=now, anchor_attempts=0, first_index=first
+                )
                 .returning(batch_table.c.id)
             ).scalar_one()
             session.execute(
                 sa.text(
                     "INSERT INTO batch_member (document_id, batch_id, leaf_index) "
-                    "SELECT document_id, :b, row_number() OVER (ORDER BY document_id) - 1 "
+                    "SELECT document_id, :b, :first + row_number() OVER (ORDER BY document_id) - 1 "
                     "FROM (SELECT document_id FROM pending_document "
                     "      ORDER BY document_id LIMIT :n) AS picked"
                 ),
-                {"b": batch_id, "n": limit},
+                {"b": batch_id, "n": limit, "first": first},
             )
             session.execute(
                 sa.text(
@@ -782,30 +878,155 @@ class Store:
                 ),
                 {"b": batch_id},
             )
-            size = session.execute(
-                sa.select(sa.func.count())
-                .select_from(_MEMBER)
-                .where(_MEMBER.c.batch_id == batch_id)
-            ).scalar_one()
-            leaves = session.execute(
-                sa.text(
-                    "SELECT d.salt, d.sha256, d.metadata_sha256 FROM batch_member m "
-                    "JOIN document d ON d.id = m.document_id "
-                    "WHERE m.batch_id = :b ORDER BY m.leaf_index"
-                ),
-                {"b": batch_id},
-                execution_options={"yield_per": 20_000},
+            # The driver's cursor, in chunks: a million rows through the ORM's result
+            # objects would cost more than hashing them.
+            cursor = session.connection().connection.cursor()
+            cursor.execute(
+                "SELECT d.salt, d.sha256, d.metadata_sha256 FROM batch_member m "  # noqa: S608
+                "JOIN document d ON d.id = m.document_id "
+                f"WHERE m.batch_id = {self._mark} ORDER BY m.leaf_index",
+                (batch_id,),
             )
-            root = root_of((r[0], r[1], r[2]) for r in leaves)
+            leaves = []
+            while chunk := cursor.fetchmany(50_000):
+                if chunk and type(chunk[0][0]) is not bytes:  # psycopg may hand out memoryview
+                    chunk = [(bytes(a), bytes(b), bytes(c)) for a, b, c in chunk]
+                leaves += leaf_hashes_of(chunk)
+            cursor.close()
+            size = len(leaves)
+            written = self._append_tiles(session, first, leaves)
+            del leaves
+            tree_size = first + size
+            cursor = session.connection().connection.cursor()
+            root = merkle.fold_compact_range(
+                merkle.compact_range(tree_size, _TileSource(cursor, self._mark, written))
+            )
+            cursor.close()
             session.execute(
                 sa.update(batch_table)
                 .where(batch_table.c.id == batch_id)
-                .values(root=root.hex(), size=size)
+                .values(root=root.hex(), size=size, tree_size=tree_size)
             )
             session.commit()
             batch = session.get(Batch, batch_id)
             assert batch is not None
             return batch
+
+    # --- the log ------------------------------------------------------------------
+
+    @staticmethod
+    def _log_size(session: Session) -> int:
+        size = session.execute(sa.select(sa.func.max(_BATCH.c.tree_size))).scalar_one()
+        return int(size or 0)
+
+    def log_size(self) -> int:
+        """The number of leaves in the log (the size of its newest checkpoint)."""
+        with self.session() as session:
+            return self._log_size(session)
+
+    def _append_tiles(
+        self, session: Session, size: int, leaves: list[bytes]
+    ) -> dict[tuple[int, int], bytes]:
+        """Write the tiles that appending ``leaves`` to the log of ``size`` changes."""
+        edge: dict[int, bytes] = {}
+        level = 0
+        while True:
+            count = size >> (merkle.TILE_HEIGHT * level)
+            if count % merkle.TILE_WIDTH:
+                stored = session.execute(
+                    sa.select(_TILE.c.hashes).where(
+                        _TILE.c.level == level, _TILE.c.idx == count // merkle.TILE_WIDTH
+                    )
+                ).scalar_one_or_none()
+                if stored is None:
+                    raise StoreError(f"the log's tile at level {level} is missing")
+                edge[level] = bytes(stored)
+            if count < merkle.TILE_WIDTH:
+                break
+            level += 1
+        updates = merkle.tile_updates(size, edge, leaves)
+        cursor = session.connection().connection.cursor()
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        cursor.executemany(
+            f"INSERT INTO log_tile (level, idx, hashes) VALUES ({mark}, {mark}, {mark}) "  # noqa: S608
+            "ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes",
+            updates,
+        )
+        cursor.close()
+        return {(level, idx): content for level, idx, content in updates}
+
+    @contextmanager
+    def log_nodes(self) -> Iterator[merkle.NodeSource]:
+        """A node source over the stored tiles (one connection, tiles read once each).
+
+        Only nodes of complete subtrees may be asked for (those below a
+        checkpoint's size are).
+        """
+        try:
+            with self.engine.connect() as conn:
+                cursor = conn.connection.cursor()
+                try:
+                    yield _TileSource(cursor, self._mark, {})
+                finally:
+                    cursor.close()
+        except OperationalError as exc:
+            raise StoreError(f"database unavailable: {_describe(exc)}") from exc
+
+    def log_leaves(self, start: int, end: int) -> list[bytes]:
+        """The leaf hashes [start, end) of the log, from its level-0 tiles."""
+        if not 0 <= start <= end:
+            raise StoreError(f"bad leaf range {start}..{end}")
+        if start == end:
+            return []
+        first, last = start // merkle.TILE_WIDTH, (end - 1) // merkle.TILE_WIDTH
+        with self.session() as session:
+            tiles = session.execute(
+                sa.select(_TILE.c.hashes)
+                .where(_TILE.c.level == 0, _TILE.c.idx.between(first, last))
+                .order_by(_TILE.c.idx)
+            ).scalars()
+            packed = b"".join(bytes(t) for t in tiles)
+        offset = first * merkle.TILE_WIDTH
+        size = DIGEST_SIZE
+        leaves = [packed[(i - offset) * size : (i - offset + 1) * size] for i in range(start, end)]
+        if leaves and len(leaves[-1]) != size:
+            raise StoreError(f"the log holds fewer than {end} leaves")
+        return leaves
+
+    def checkpoints(self, *, start: int = 0, limit: int | None = None) -> list[Batch]:
+        """The log's checkpoints, oldest first, from on-chain sequence ``start``
+        (checkpoints not anchored yet, which have no sequence, come last)."""
+        with self.session() as session:
+            query = (
+                select(Batch)
+                .where(col(Batch.tree_size).is_not(None))
+                # A BigInteger literal: the model's seq is a plain int, the column 64-bit.
+                .where(
+                    sa.or_(
+                        col(Batch.seq).is_(None),
+                        col(Batch.seq) >= sa.literal(start, sa.BigInteger),
+                    )
+                )
+                .order_by(col(Batch.tree_size))
+            )
+            if limit is not None:
+                query = query.limit(limit)
+            return list(session.exec(query).all())
+
+    def checkpoint_at(self, tree_size: int) -> Batch | None:
+        """The checkpoint of this size, if the log has one."""
+        with self.session() as session:
+            return session.exec(select(Batch).where(col(Batch.tree_size) == tree_size)).first()
+
+    def checkpoint_before(self, tree_size: int) -> Batch | None:
+        """The newest checkpoint smaller than ``tree_size``."""
+        with self.session() as session:
+            return session.exec(
+                select(Batch)
+                .where(col(Batch.tree_size) < tree_size)
+                .order_by(col(Batch.tree_size).desc())
+                .limit(1)
+            ).first()
 
     def batches(
         self,

@@ -49,14 +49,16 @@ def test_deploy_is_idempotent_and_force_redeploys(anvil: AnvilNode, tmp_path: Pa
     again = run(env, "deploy", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout) == {
-        k: record[k] for k in ("address", "chain_id", "tx_hash", "block_number")
+        k: record[k] for k in ("address", "chain_id", "tx_hash", "block_number", "version")
     }
     assert anvil.rpc("eth_blockNumber") == head  # nothing was sent
 
     forced = run(env, "deploy", "--force", "--json")
     assert forced.returncode == 0, forced.stderr
     replaced = json.loads(forced.stdout)
-    assert set(replaced) == {"address", "chain_id", "tx_hash", "block_number"}
+    # A version 2 deployment that is replaced is not kept under "previous".
+    assert set(replaced) == {"address", "chain_id", "tx_hash", "block_number", "version"}
+    assert replaced["version"] == record["version"] == 2
     assert replaced["address"] != record["address"]
     assert anvil.rpc("eth_getCode", replaced["address"], "latest") == code
     record = json.loads((tmp_path / "deployment.json").read_text(encoding="utf-8"))

@@ -310,15 +310,18 @@ def test_audit_catches_a_tampered_database_row(cli: Cli, tmp_path: Path, databas
 
     engine = sa.create_engine(database_url)
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE document SET sha256 = :s WHERE id = 2"), {"s": "00" * 32})
+        conn.execute(sa.text("UPDATE document SET sha256 = :s WHERE id = 2"), {"s": bytes(32)})
     engine.dispose()
     result = cli.run("audit", "--json")
     assert result.code == 1
     kinds = {f["kind"] for f in result.json()["findings"]}
     assert kinds == {"root_mismatch"}
-    # The tampered batch no longer hands out receipts as if nothing happened.
-    receipt = cli.run("receipt", str(docs[0]))
+    # The tampered row no longer gets a receipt as if nothing happened: its leaf
+    # hash is not the one the log holds at its index. (The other documents'
+    # receipts stay true: their leaves and the log are intact.)
+    receipt = cli.run("receipt", "00" * 32)
     assert receipt.code == 1 and "altered" in receipt.stderr
+    cli.ok("verify", str(docs[0]))
 
 
 def test_batches_of_a_previous_deployment_are_left_to_it(cli: Cli, tmp_path: Path) -> None:
@@ -355,3 +358,60 @@ def test_the_signing_key_is_made_when_a_receipt_is_first_signed(cli: Cli, tmp_pa
     assert signed["signature"]["alg"] == "Ed25519"
     again = json.loads(cli.ok("receipt", str(doc)).stdout)
     assert again["signature"]["key_id"] == signed["signature"]["key_id"]
+
+
+def test_log_verify_checks_the_whole_history_from_the_chain(
+    cli: Cli, tmp_path: Path, database_url: str
+) -> None:
+    from docanchor import merkle
+
+    for round_ in range(3):
+        docs = make_docs(tmp_path / f"in{round_}", round_ + 2, prefix=f"r{round_}")
+        cli.ok("submit", *map(str, docs), "--entity", ENTITY)
+        cli.ok("anchor")
+    checkpoints = cli.ok("log", "checkpoints", "--json").json()["checkpoints"]
+    assert [(c["seq"], c["tree_size"], c["status"]) for c in checkpoints] == [
+        (0, 2, "confirmed"),
+        (1, 5, "confirmed"),
+        (2, 9, "confirmed"),
+    ]
+    assert "seq 1: size 5, root " + checkpoints[1]["root"] in cli.ok("log", "checkpoints").stdout
+    proof = cli.ok("log", "consistency", "2", "9", "--json").json()
+    merkle.verify_consistency(
+        2,
+        9,
+        [bytes.fromhex(h) for h in proof["proof"]],
+        bytes.fromhex(checkpoints[0]["root"]),
+        bytes.fromhex(checkpoints[2]["root"]),
+    )
+    not_a_checkpoint = cli.run("log", "consistency", "3", "9")
+    assert not_a_checkpoint.code == 2 and "not the size of a checkpoint" in not_a_checkpoint.stderr
+
+    honest = cli.ok("log", "verify", "--json").json()
+    assert honest == {"ok": True, "events": 3, "batches_checked": 0, "findings": []}
+    assert "3 checkpoint(s) on chain: each extends the one before" in cli.ok("log", "verify").stdout
+    assert cli.ok("audit", "--json").json()["ok"] is True
+
+    # One stored leaf of the log is replaced: the history no longer matches the chain.
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        tile = bytes(
+            conn.execute(
+                sa.text("SELECT hashes FROM log_tile WHERE level = 0 AND idx = 0")
+            ).scalar_one()
+        )
+        forged = tile[:96] + hashlib.sha256(b"forged").digest() + tile[128:]
+        conn.execute(
+            sa.text("UPDATE log_tile SET hashes = :h WHERE level = 0 AND idx = 0"), {"h": forged}
+        )
+    engine.dispose()
+    result = cli.run("log", "verify", "--json")
+    assert result.code == 1
+    kinds = {f["kind"] for f in result.json()["findings"]}
+    assert "compact_range_mismatch" in kinds and "inconsistent_history" in kinds
+    human = cli.run("log", "verify")
+    assert human.code == 1 and "[inconsistent_history]" in human.stdout
+    audit = cli.run("audit", "--json")
+    assert audit.code == 1 and "compact_range_mismatch" in {
+        f["kind"] for f in audit.json()["findings"]
+    }

@@ -155,6 +155,43 @@ def test_a_reorganisation_sends_the_batch_back_and_anchors_it_again(
     cli.ok("verify", "--receipt", str(receipt))
 
 
+def test_a_lost_checkpoint_is_anchored_again_with_a_proof_from_the_one_before(
+    cli: Cli, tmp_path: Path, node: AnvilNode
+) -> None:
+    submit_some(cli, tmp_path, n=3)
+    first = cli.ok("anchor", "--json").json()["batches"][0]
+    snapshot = rpc(node.rpc_url, "evm_snapshot")
+    later = tmp_path / "later"
+    later.mkdir()
+    for i in range(4):
+        (later / f"orden-{i}.pdf").write_bytes(f"orden {i} {tmp_path.name}".encode())
+    cli.ok("submit", str(later), "--entity", ENTITY)
+    second = cli.ok("anchor", "--json").json()["batches"][0]
+    assert second["seq"] == 1
+    # Only the second checkpoint's block leaves the chain; the first stays.
+    rpc(node.rpc_url, "evm_revert", snapshot)
+    rpc(node.rpc_url, "anvil_mine", "0x2")
+    assert chain_view(cli)[0] == 1
+
+    again = cli.ok("anchor", "--json").json()["batches"]
+    assert [b["id"] for b in again] == [second["id"]]
+    assert again[0]["root"] == second["root"] and again[0]["status"] == "confirmed"
+    # The contract took it only with a valid consistency proof from checkpoint 0
+    # (size 3) to this one (size 7): the history on chain is one log.
+    checkpoints = cli.ok("log", "checkpoints", "--json").json()["checkpoints"]
+    assert [(c["seq"], c["tree_size"], c["root"]) for c in checkpoints] == [
+        (0, 3, first["root"]),
+        (1, 7, second["root"]),
+    ]
+    verified = cli.ok("log", "verify", "--json").json()
+    assert verified["ok"] is True and verified["events"] == 2
+    assert_exactly_one_anchor_per_batch(cli)
+    receipt = tmp_path / "r.json"
+    receipt.write_text(cli.ok("receipt", str(later / "orden-2.pdf")).stdout)
+    assert json.loads(receipt.read_text())["proof"]["tree_size"] == 7
+    cli.ok("verify", "--receipt", str(receipt))
+
+
 def test_a_reset_chain_is_reported_and_nothing_is_called_confirmed(
     tmp_path: Path, database_url: str
 ) -> None:

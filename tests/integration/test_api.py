@@ -671,3 +671,92 @@ def test_leaf_hashes_never_reveal_salts(api: Api) -> None:
     expected = leaf_hash(bytes.fromhex(doc["salt"] + doc["sha256"] + doc["metadata_sha256"]))
     assert leaf == expected.hex()
     assert doc["salt"] not in json.dumps(api.client.get(f"/v1/batches/{batch_id}").json())
+
+
+# --- the log (log-v1 section 5) --------------------------------------------------------
+
+
+def test_log_endpoints_prove_every_checkpoint_extends_the_one_before(api: Api) -> None:
+    from docanchor import merkle
+
+    sizes = []
+    for round_ in range(3):
+        for n in range(round_ + 2):
+            assert api.register(f"log doc {round_} {n}".encode()).status_code == 201
+        (batch,) = api.client.post("/v1/batches", headers=api.auth("entity")).json()["batches"]
+        sizes.append(batch["tree_size"])
+        assert batch["first_index"] == (sizes[-2] if len(sizes) > 1 else 0)
+    assert sizes == [2, 5, 9]
+    _poll(
+        lambda: api.client.get("/v1/log/checkpoints").json(),
+        lambda d: [c["status"] for c in d["checkpoints"]] == ["confirmed"] * 3,
+    )
+    checkpoints = api.client.get("/v1/log/checkpoints").json()["checkpoints"]
+    assert [(c["seq"], c["tree_size"]) for c in checkpoints] == [(0, 2), (1, 5), (2, 9)]
+    assert all(c["tx_hash"].startswith("0x") and c["block_hash"] for c in checkpoints)
+    later = api.client.get("/v1/log/checkpoints", params={"start": 1, "limit": 1}).json()
+    assert [c["seq"] for c in later["checkpoints"]] == [1]
+    beyond = api.client.get("/v1/log/checkpoints", params={"start": 2**40}).json()
+    assert beyond == {"checkpoints": []}
+    roots = {c["tree_size"]: bytes.fromhex(c["root"]) for c in checkpoints}
+
+    leaves_body = api.client.get("/v1/log/leaves", params={"start": 0, "end": 9}).json()
+    assert (leaves_body["start"], leaves_body["end"]) == (0, 9)
+    leaves = [bytes.fromhex(h) for h in leaves_body["leaves"]]
+    for size, root in roots.items():
+        assert root_of(leaves[:size]) == root
+        compact = api.client.get("/v1/log/compact-range", params={"size": size}).json()
+        assert compact["size"] == size
+        assert (
+            merkle.fold_compact_range([bytes.fromhex(h) for h in compact["compact_range"]]) == root
+        )
+    assert api.client.get("/v1/log/compact-range", params={"size": 0}).json()["compact_range"] == []
+    for first in roots:
+        for second in roots:
+            if first > second:
+                continue
+            body = api.client.get(
+                "/v1/log/consistency", params={"first": first, "second": second}
+            ).json()
+            assert body["first_root"] == roots[first].hex()
+            assert body["second_root"] == roots[second].hex()
+            merkle.verify_consistency(
+                first,
+                second,
+                [bytes.fromhex(h) for h in body["proof"]],
+                roots[first],
+                roots[second],
+            )
+
+    # A batch's leaves carry the compact range before it: the range check gives its root.
+    batch_id = checkpoints[2]["batch_id"]
+    page = api.client.get(f"/v1/batches/{batch_id}/leaves").json()
+    assert (page["first_index"], page["tree_size"]) == (5, 9)
+    merkle.verify_range(
+        [bytes.fromhex(h) for h in page["compact_range"]],
+        page["first_index"],
+        [bytes.fromhex(h) for h in page["leaves"]],
+        roots[9],
+    )
+
+    # Receipts carry the log index and the first checkpoint that holds the leaf.
+    (found,) = api.client.post(
+        "/v1/verify", json={"sha256": hashlib.sha256(b"log doc 1 2").hexdigest()}
+    ).json()["receipts"]
+    assert found["proof"]["leaf_index"] == 4 and found["proof"]["tree_size"] == 5
+    assert found["batch"]["root"] == roots[5].hex()
+
+    # Problems: not a checkpoint, reversed, past the end, too many leaves at once.
+    assert_problem(
+        api.client.get("/v1/log/consistency", params={"first": 3, "second": 9}), 400, "checkpoint"
+    )
+    assert_problem(
+        api.client.get("/v1/log/consistency", params={"first": 9, "second": 5}), 400, "larger"
+    )
+    assert_problem(api.client.get("/v1/log/compact-range", params={"size": 4}), 400, "checkpoint")
+    assert_problem(
+        api.client.get("/v1/log/leaves", params={"start": 0, "end": 100_001}), 400, "at most"
+    )
+    assert_problem(api.client.get("/v1/log/leaves", params={"start": 5, "end": 10}), 400, "end")
+    assert_problem(api.client.get("/v1/log/leaves", params={"start": 6, "end": 5}), 400)
+    assert_problem(api.client.get("/v1/log/leaves", params={"start": -1, "end": 5}), 422)

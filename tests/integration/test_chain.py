@@ -6,6 +6,7 @@ Most tests share the session devnet and deploy a fresh contract each
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import json
 import threading
@@ -24,7 +25,7 @@ from anvil import (
     SECOND_DEV_PRIVATE_KEY,
     AnvilNode,
 )
-from docanchor.chain import ChainClient, OnChainAnchor, connect_chain
+from docanchor.chain import ChainClient, OnChainAnchor, OnChainCheckpoint, connect_chain
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.contracts import load_artifact
 from docanchor.devnet import ANVIL_BIN_ENV, anvil_argv, find_anvil, free_port
@@ -36,16 +37,33 @@ from docanchor.errors import (
     InputError,
     NodeUnavailableError,
 )
+from docanchor.hashing import leaf_hash
+from docanchor.merkle import MerkleTree
 
-# The limit the project commits to for an anchor() after the first (total tx gas).
-ANCHOR_GAS_LIMIT = 80_000
+# The limit the project commits to for an anchor() after the first, with a
+# consistency proof of 20 hashes (total transaction gas).
+ANCHOR_GAS_LIMIT = 100_000
+
+# An honest test log: every checkpoint anchored after a first one is a prefix.
+LOG = [leaf_hash(hashlib.sha256(f"chain test {i}".encode()).digest() * 3) for i in range(64)]
 
 
 def root_of(label: str) -> bytes:
     """A distinct, non-zero 32-byte root per label (SHA-256 of the label)."""
-    import hashlib
-
     return hashlib.sha256(label.encode()).digest()
+
+
+def checkpoint(size: int) -> bytes:
+    """The root of the first ``size`` leaves of LOG."""
+    return MerkleTree(LOG[:size]).root
+
+
+def extend(client: ChainClient, size: int) -> tuple[bytes, int, list[bytes]]:
+    """The arguments of anchor() that grow the client's contract to the first
+    ``size`` leaves of LOG: root, size and the proof from its latest checkpoint."""
+    latest = client.latest()
+    tree = MerkleTree(LOG[:size])
+    return tree.root, size, [] if latest is None else tree.consistency_proof(latest.tree_size)
 
 
 def second_client(anvil: AnvilNode, address: str) -> ChainClient:
@@ -76,6 +94,7 @@ def test_deploy_puts_the_artifact_code_on_chain(
     code = anvil.rpc("eth_getCode", address, "latest")
     assert code == load_artifact()["deployedBytecode"]
     assert client.anchor_count() == 0
+    assert client.latest() is None
     assert client.list_anchorers() == [FIRST_DEV_ADDRESS]
     assert client.is_anchorer(FIRST_DEV_ADDRESS)
     assert not client.is_anchorer(SECOND_DEV_ADDRESS)
@@ -86,7 +105,7 @@ def test_anchor_is_recorded_with_its_block(
 ) -> None:
     client, _ = deployed
     root = root_of("first")
-    receipt = client.anchor(root, 7)
+    receipt = client.anchor(root, 7, [])
 
     block = anvil.rpc("eth_getBlockByNumber", hex(receipt.block_number), False)
     assert isinstance(block, dict)
@@ -103,6 +122,7 @@ def test_anchor_is_recorded_with_its_block(
         anchorer=FIRST_DEV_ADDRESS,
     )
     assert client.anchor_count() == 1
+    assert client.latest() == OnChainCheckpoint(root=root, tree_size=7, seq=0)
     assert client.block_hash(receipt.block_number) == block["hash"]
     assert client.block_hash(receipt.block_number + 10_000) is None
     assert (
@@ -116,7 +136,7 @@ def test_anchor_is_recorded_with_its_block(
 def test_get_anchor_at_reads_any_contract_address(deployed: tuple[ChainClient, str]) -> None:
     client, address = deployed
     root = root_of("read elsewhere")
-    client.anchor(root, 3)
+    client.anchor(root, 3, [])
     reader = ChainClient(rpc_url=client.rpc_url)  # no key, no contract configured
     record = reader.get_anchor_at(address.lower(), root)
     assert record is not None and record.tree_size == 3
@@ -125,40 +145,124 @@ def test_get_anchor_at_reads_any_contract_address(deployed: tuple[ChainClient, s
     assert reader.get_anchor_at("0x" + "12" * 20, root) is None
 
 
+def test_a_version_1_deployment_stays_readable(anvil: AnvilNode) -> None:
+    """Receipts anchored in a version 1 contract are checked with getAnchor,
+    which both versions share; latest() exists only in version 2."""
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+    v1 = load_artifact("DocumentAnchorV1")
+    factory = w3.eth.contract(abi=v1["abi"], bytecode=v1["bytecode"])
+    created = w3.eth.wait_for_transaction_receipt(
+        factory.constructor().transact({"from": FIRST_DEV_ADDRESS}), timeout=30
+    )
+    address = created["contractAddress"]
+    assert anvil.rpc("eth_getCode", address, "latest") == v1["deployedBytecode"]
+    contract = w3.eth.contract(address=address, abi=v1["abi"])
+    roots = [root_of("v1 batch 1"), root_of("v1 batch 2")]  # independent trees in v1
+    for size, root in enumerate(roots, start=3):
+        mined = w3.eth.wait_for_transaction_receipt(
+            contract.functions.anchor(root, size).transact({"from": FIRST_DEV_ADDRESS}),
+            timeout=30,
+        )
+        assert mined["status"] == 1
+
+    reader = ChainClient(rpc_url=anvil.rpc_url)
+    record = reader.get_anchor_at(address, roots[1])
+    assert record is not None
+    assert (record.seq, record.tree_size, record.anchorer) == (1, 4, FIRST_DEV_ADDRESS)
+    configured = ChainClient(rpc_url=anvil.rpc_url, contract_address=address)
+    assert configured.get_anchor(roots[0]) == reader.get_anchor_at(address, roots[0])
+    assert configured.anchor_count() == 2
+    with pytest.raises(ChainError, match="not a DocumentAnchor version 2"):
+        configured.latest()
+
+
 # --- refusals, by their contract error names ---------------------------------------
 
 
-def test_duplicate_zero_root_and_zero_size_revert_with_named_errors(
+def test_refusals_revert_with_named_readable_errors(
     deployed: tuple[ChainClient, str],
 ) -> None:
     client, _ = deployed
-    root = root_of("dup")
-    first = client.anchor(root, 2)
+    first = client.anchor(*extend(client, 2))
+    root = checkpoint(2)
 
     with pytest.raises(ContractRevertError) as dup:
-        client.send_anchor(root, 3)
+        client.send_anchor(root, 3, [])
     assert dup.value.error_name == "RootAlreadyAnchored"
     assert root.hex() in dup.value.message and f"seq {first.seq}" in dup.value.message
 
     with pytest.raises(ContractRevertError) as zero_root:
-        client.send_anchor(bytes(32), 3)
+        client.send_anchor(bytes(32), 3, [])
     assert zero_root.value.error_name == "ZeroRoot"
 
-    with pytest.raises(ContractRevertError) as zero_size:
-        client.send_anchor(root_of("zero size"), 0)
-    assert zero_size.value.error_name == "ZeroTreeSize"
+    for size in (0, 1, 2):
+        with pytest.raises(ContractRevertError) as not_growing:
+            client.send_anchor(root_of(f"size {size}"), size, [])
+        assert not_growing.value.error_name == "TreeSizeNotGrowing"
+        assert not_growing.value.message == (
+            f"tree size {size} does not grow the log: the latest anchored checkpoint "
+            "already has tree size 2"
+        )
+
+    # A proof of another history: leaf 0 changed.
+    forged = MerkleTree([root_of("forged leaf"), *LOG[1:5]])
+    with pytest.raises(ContractRevertError) as inconsistent:
+        client.send_anchor(forged.root, 5, forged.consistency_proof(2))
+    assert inconsistent.value.error_name == "InconsistentHistory"
+    assert inconsistent.value.message == (
+        "the consistency proof does not show that the tree of size 5 extends the anchored "
+        "checkpoint of size 2; the contract refuses a history that drops, changes or "
+        "reorders an anchored leaf"
+    )
+    with pytest.raises(ContractRevertError) as no_proof:
+        client.send_anchor(checkpoint(5), 5, [])
+    assert no_proof.value.error_name == "InconsistentHistory"
 
     assert client.anchor_count() == 1  # none of the refused calls changed state
+    assert client.latest() == OnChainCheckpoint(root=root, tree_size=2, seq=0)
+    assert client.anchor(*extend(client, 5)).seq == 1
+
+
+def test_a_first_anchor_takes_an_empty_proof_and_a_size_of_at_least_one(
+    deployed: tuple[ChainClient, str],
+) -> None:
+    client, _ = deployed
+    with pytest.raises(ContractRevertError) as with_proof:
+        client.send_anchor(checkpoint(4), 4, MerkleTree(LOG[:4]).consistency_proof(2))
+    assert with_proof.value.error_name == "InconsistentHistory"
+    assert with_proof.value.message == (
+        "the first checkpoint (tree size 4) takes an empty consistency proof; "
+        "nothing is anchored yet"
+    )
+    with pytest.raises(ContractRevertError) as zero_size:
+        client.send_anchor(checkpoint(4), 0, [])
+    assert zero_size.value.error_name == "TreeSizeNotGrowing"
+    assert zero_size.value.message == "the tree size must be at least 1, got 0"
+    assert client.latest() is None
+    # Any size is a valid first checkpoint; all 64 bits of it are kept.
+    client.anchor(root_of("huge"), 2**64 - 1, [])
+    record = client.get_anchor(root_of("huge"))
+    assert record is not None and record.tree_size == 2**64 - 1
+    assert client.latest() == OnChainCheckpoint(root=root_of("huge"), tree_size=2**64 - 1, seq=0)
 
 
 def test_malformed_arguments_are_input_errors(deployed: tuple[ChainClient, str]) -> None:
     client, _ = deployed
     with pytest.raises(InputError):
-        client.send_anchor(b"\x01" * 31, 1)
+        client.send_anchor(b"\x01" * 31, 1, [])
     with pytest.raises(InputError):
-        client.send_anchor(root_of("too big"), 2**64)
+        client.send_anchor(root_of("too big"), 2**64, [])
+    with pytest.raises(InputError, match="consistency proof hash 1 is not 32 bytes"):
+        client.send_anchor(root_of("short hash"), 3, [bytes(32), bytes(31)])
+    with pytest.raises(InputError, match="sequence of 32-byte hashes"):
+        client.send_anchor(root_of("bytes proof"), 3, bytes(32))
+    with pytest.raises(InputError, match="at most 128 hashes"):
+        client.send_anchor(root_of("long proof"), 3, [bytes(32)] * 129)
     with pytest.raises(InputError):
         client.grant_anchorer("0x1234")
+    assert client.anchor_count() == 0
 
 
 def test_roles_grant_revoke_and_contiguous_seq_across_anchorers(
@@ -168,7 +272,7 @@ def test_roles_grant_revoke_and_contiguous_seq_across_anchorers(
     other = second_client(anvil, address)
 
     with pytest.raises(ContractRevertError) as refused:
-        other.send_anchor(root_of("not yet"), 1)
+        other.send_anchor(*extend(other, 1))
     assert refused.value.error_name == "AccessControlUnauthorizedAccount"
     assert SECOND_DEV_ADDRESS in refused.value.message and "ANCHORER_ROLE" in refused.value.message
 
@@ -180,44 +284,56 @@ def test_roles_grant_revoke_and_contiguous_seq_across_anchorers(
     admin.grant_anchorer(SECOND_DEV_ADDRESS)
     assert admin.list_anchorers() == [FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS]
 
+    # Both anchorers grow the same log.
     receipts = [
-        admin.anchor(root_of("a0"), 1),
-        other.anchor(root_of("b0"), 2),
-        admin.anchor(root_of("a1"), 3),
-        other.anchor(root_of("b1"), 4),
+        admin.anchor(*extend(admin, 1)),
+        other.anchor(*extend(other, 2)),
+        admin.anchor(*extend(admin, 3)),
+        other.anchor(*extend(other, 4)),
     ]
     assert [r.seq for r in receipts] == [0, 1, 2, 3]
     assert [r.anchorer for r in receipts] == [FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS] * 2
-    record = admin.get_anchor(root_of("b1"))
+    record = admin.get_anchor(checkpoint(4))
     assert record is not None and record.anchorer == SECOND_DEV_ADDRESS and record.seq == 3
+    assert other.latest() == OnChainCheckpoint(root=checkpoint(4), tree_size=4, seq=3)
+
+    # The second anchorer is held to the log like the deployer.
+    forged = MerkleTree([*LOG[:3], root_of("changed leaf 3"), *LOG[4:6]])
+    with pytest.raises(ContractRevertError) as inconsistent:
+        other.send_anchor(forged.root, 6, forged.consistency_proof(4))
+    assert inconsistent.value.error_name == "InconsistentHistory"
 
     admin.revoke_anchorer(SECOND_DEV_ADDRESS)
     assert admin.list_anchorers() == [FIRST_DEV_ADDRESS]
     with pytest.raises(ContractRevertError) as revoked:
-        other.send_anchor(root_of("after revoke"), 1)
+        other.send_anchor(*extend(other, 5))
     assert revoked.value.error_name == "AccessControlUnauthorizedAccount"
     # Records made before the revocation keep naming their anchorer.
-    again = admin.get_anchor(root_of("b0"))
+    again = admin.get_anchor(checkpoint(2))
     assert again is not None and again.anchorer == SECOND_DEV_ADDRESS
 
     # Granting again reuses the registry entry: the list does not grow duplicates.
     admin.grant_anchorer(SECOND_DEV_ADDRESS)
     assert admin.list_anchorers() == [FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS]
-    assert other.anchor(root_of("b2"), 5).seq == 4
+    assert other.anchor(*extend(other, 5)).seq == 4
 
 
-def test_anchor_after_the_first_stays_within_the_gas_budget(
+def test_anchor_with_a_20_hash_proof_stays_within_the_gas_budget(
     deployed: tuple[ChainClient, str],
 ) -> None:
     client, _ = deployed
-    first = client.anchor(root_of("gas 1"), 1)
-    second = client.anchor(root_of("gas 2"), 1_000_000)
-    third = client.anchor(root_of("gas 3"), 2**64 - 1)
-    assert second.gas_used <= ANCHOR_GAS_LIMIT, second.gas_used
-    assert third.gas_used <= ANCHOR_GAS_LIMIT, third.gas_used
+    # From 2^20 - 2 to 2^20 leaves: 20 hashes, 18 of them left siblings of
+    # both paths (two SHA-256 calls each), the costliest shape of that length.
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(2**20)]
+    old = MerkleTree(leaves[: 2**20 - 2])
+    new = MerkleTree(leaves)
+    proof = new.consistency_proof(old.size)
+    assert len(proof) == 20
+    first = client.anchor(old.root, old.size, [])
+    steady = client.anchor(new.root, new.size, proof)
+    assert steady.gas_used <= ANCHOR_GAS_LIMIT, steady.gas_used
     assert first.gas_used <= ANCHOR_GAS_LIMIT, first.gas_used
-    record = client.get_anchor(root_of("gas 3"))
-    assert record is not None and record.tree_size == 2**64 - 1  # the full 64 bits survive
+    assert client.latest() == OnChainCheckpoint(root=new.root, tree_size=2**20, seq=1)
 
 
 # --- transactions, before and after mining ---------------------------------------
@@ -229,7 +345,7 @@ def test_send_anchor_returns_the_hash_before_mining(
     client, _ = deployed
     root = root_of("pending")
     with automine_off(anvil):
-        tx_hash = client.send_anchor(root, 9)
+        tx_hash = client.send_anchor(root, 9, [])
         assert tx_hash.startswith("0x") and len(tx_hash) == 66
         assert client.transaction_known(tx_hash)
         assert client.transaction_receipt(tx_hash) is None
@@ -249,10 +365,18 @@ def test_prepared_transaction_is_known_only_after_broadcast(
     anvil: AnvilNode, deployed: tuple[ChainClient, str]
 ) -> None:
     client, _ = deployed
-    prepared = client.prepare_anchor(root_of("prepared"), 4)
+    prepared = client.prepare_anchor(checkpoint(3), 3, [])
+    assert prepared.consistency == ()
     assert not client.transaction_known(prepared.tx_hash)
     assert client.broadcast(prepared) == prepared.tx_hash
-    assert client.wait_for_anchor(prepared.tx_hash, timeout=10).tree_size == 4
+    assert client.wait_for_anchor(prepared.tx_hash, timeout=10).tree_size == 3
+    # The proof travels in the transaction as given.
+    root, size, proof = extend(client, 6)
+    after = client.prepare_anchor(root, size, proof)
+    assert after.consistency == tuple(proof) and len(proof) == 4
+    tx = anvil.rpc("eth_getTransactionByHash", client.broadcast(after))
+    assert isinstance(tx, dict) and all(h.hex() in tx["input"] for h in proof)
+    assert client.wait_for_anchor(after.tx_hash, timeout=10).seq == 1
 
 
 def test_a_mined_revert_is_reported_with_its_error_name(
@@ -261,10 +385,10 @@ def test_a_mined_revert_is_reported_with_its_error_name(
     client, _ = deployed
     root = root_of("raced")
     with automine_off(anvil):
-        winner = client.send_anchor(root, 1)
+        winner = client.send_anchor(root, 1, [])
         # Estimated before the first is mined, so it passes estimation and
         # reverts in the block, behind the first.
-        loser = client.send_anchor(root, 2)
+        loser = client.send_anchor(root, 2, [])
         anvil.rpc("evm_mine")
     assert client.wait_for_anchor(winner, timeout=10).tree_size == 1
     with pytest.raises(ContractRevertError) as reverted:
@@ -272,6 +396,24 @@ def test_a_mined_revert_is_reported_with_its_error_name(
     assert reverted.value.error_name == "RootAlreadyAnchored"
     outcome = client.transaction_receipt(loser)
     assert outcome is not None and not outcome.succeeded
+
+
+def test_two_first_checkpoints_racing_leave_one_and_the_other_is_inconsistent(
+    anvil: AnvilNode, deployed: tuple[ChainClient, str]
+) -> None:
+    client, _ = deployed
+    with automine_off(anvil):
+        # Both were prepared while nothing was anchored, so both carry the
+        # empty proof of a first checkpoint; only one can be the first.
+        winner = client.send_anchor(checkpoint(3), 3, [])
+        loser = client.send_anchor(root_of("another log"), 5, [])
+        anvil.rpc("evm_mine")
+    assert client.wait_for_anchor(winner, timeout=10).seq == 0
+    with pytest.raises(ContractRevertError) as reverted:
+        client.wait_for_anchor(loser, timeout=10)
+    assert reverted.value.error_name == "InconsistentHistory"
+    assert "size 5 extends the anchored checkpoint of size 3" in reverted.value.message
+    assert client.latest() == OnChainCheckpoint(root=checkpoint(3), tree_size=3, seq=0)
 
 
 class FlakyProxy:
@@ -337,7 +479,7 @@ def test_a_dropped_send_is_retried_once_and_never_duplicated(
             rpc_url=proxy.url, contract_address=address, private_key=ANVIL_DEV_PRIVATE_KEY
         )
         start = client.head_number()
-        tx_hash = client.send_anchor(root, 3)
+        tx_hash = client.send_anchor(root, 3, [])
         receipt = client.wait_for_anchor(tx_hash, timeout=10)
     # Lost request: the node did not know the transaction, so the same bytes
     # went again. Lost answer: the node knew it, so nothing was sent again.
@@ -353,16 +495,16 @@ def test_a_dropped_send_is_retried_once_and_never_duplicated(
 def test_scan_finds_every_anchor_in_order(deployed: tuple[ChainClient, str]) -> None:
     client, _ = deployed
     start = client.head_number()
-    receipts = [client.anchor(root_of(f"scan {i}"), i + 1) for i in range(6)]
+    receipts = [client.anchor(*extend(client, i + 1)) for i in range(6)]
     for step in (1, 2, 5000):
         events = client.scan_anchored(start, step=step)
         assert [e.seq for e in events] == [r.seq for r in receipts] == list(range(6))
-        assert [e.root for e in events] == [root_of(f"scan {i}") for i in range(6)]
+        assert [e.root for e in events] == [checkpoint(i + 1) for i in range(6)]
         assert [e.tx_hash for e in events] == [r.tx_hash for r in receipts]
         assert [e.block_hash for e in events] == [r.block_hash for r in receipts]
         assert [e.tree_size for e in events] == list(range(1, 7))
         assert {e.anchorer for e in events} == {FIRST_DEV_ADDRESS}
-    only = client.scan_anchored(start, root=root_of("scan 3"))
+    only = client.scan_anchored(start, root=checkpoint(4))
     assert [e.seq for e in only] == [3]
     bounded = client.scan_anchored(receipts[1].block_number, receipts[2].block_number)
     assert [e.seq for e in bounded] == [1, 2]
@@ -406,7 +548,7 @@ def test_node_error_answers_become_chain_errors(deployed: tuple[ChainClient, str
     )
     client.grant_anchorer(poor.account_address or "")
     with pytest.raises(ChainError) as failure:
-        poor.send_anchor(root_of("no funds"), 1)
+        poor.send_anchor(root_of("no funds"), 1, [])
     assert not isinstance(failure.value, ContractRevertError)
     assert "insufficient" in failure.value.message.lower(), failure.value.message
 
@@ -422,8 +564,8 @@ def test_state_survives_a_kill_and_restart(tmp_path: Path) -> None:
         client = ChainClient(rpc_url=node.rpc_url, private_key=ANVIL_DEV_PRIVATE_KEY)
         deployment = client.deploy()
         sent_at = time.time()
-        receipt = client.anchor(root_of("durable"), 11)
-        before = client.get_anchor(root_of("durable"))
+        receipt = client.anchor(*extend(client, 11))
+        before = client.get_anchor(checkpoint(11))
         # Wait for a periodic dump that includes the anchor, then crash hard.
         node.wait_for_state_dump(receipt.tx_hash[2:], after=sent_at)
         node.restart(hard=True)
@@ -434,10 +576,11 @@ def test_state_survives_a_kill_and_restart(tmp_path: Path) -> None:
             private_key=ANVIL_DEV_PRIVATE_KEY,
         )
         assert again.has_code(deployment.address)
-        assert again.get_anchor(root_of("durable")) == before
+        assert again.get_anchor(checkpoint(11)) == before
         assert again.block_hash(receipt.block_number) == receipt.block_hash
         assert again.anchor_count() == 1
-        assert again.anchor(root_of("after restart"), 1).seq == 1
+        assert again.latest() == OnChainCheckpoint(root=checkpoint(11), tree_size=11, seq=0)
+        assert again.anchor(*extend(again, 12)).seq == 1
 
 
 # --- building clients from settings ------------------------------------------------------
@@ -478,7 +621,7 @@ def test_connect_chain_uses_the_dev_key_only_on_chain_31337(
         )
         deployment = own.deploy()
         assert deployment.chain_id == 1337
-        assert own.anchor(root_of("on 1337"), 1).anchorer == SECOND_DEV_ADDRESS
+        assert own.anchor(root_of("on 1337"), 1, []).anchorer == SECOND_DEV_ADDRESS
 
 
 def test_connect_chain_reads_the_recorded_deployment_of_its_chain(
@@ -527,7 +670,7 @@ def test_fee_cap_limits_the_max_fee(anvil: AnvilNode, deployed: tuple[ChainClien
         private_key=ANVIL_DEV_PRIVATE_KEY,
         max_fee_gwei=cap_gwei,
     )
-    receipt = client.anchor(root_of("capped"), 1)
+    receipt = client.anchor(root_of("capped"), 1, [])
     tx = anvil.rpc("eth_getTransactionByHash", receipt.tx_hash)
     assert isinstance(tx, dict)
     assert int(tx["type"], 16) == 2

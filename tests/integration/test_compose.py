@@ -495,6 +495,7 @@ def test_build_context_holds_what_the_build_needs_and_no_secrets(
     assert copied, "the Dockerfile copies nothing from the context"
     package_files = [
         "src/docanchor/contracts/DocumentAnchor.json",
+        "src/docanchor/contracts/DocumentAnchorV1.json",
         "src/docanchor/web/index.html",
         "src/docanchor/migrations/env.py",
         *(

@@ -26,6 +26,7 @@ def test_the_wheel_installs_a_working_docanchor(tmp_path: Path) -> None:
     for needed in (
         "docanchor/py.typed",
         "docanchor/contracts/DocumentAnchor.json",
+        "docanchor/contracts/DocumentAnchorV1.json",
         "docanchor/web/index.html",
         "docanchor/web/app.js",
         "docanchor/migrations/env.py",
@@ -55,7 +56,7 @@ def test_the_wheel_installs_a_working_docanchor(tmp_path: Path) -> None:
         "from docanchor.store import Store\n"
         "where = pathlib.Path(docanchor.__file__)\n"
         f"assert where.is_relative_to({str(target)!r}), where\n"
-        "assert load_artifact()['abi']\n"
+        "assert load_artifact()['abi'] and load_artifact('DocumentAnchorV1')['abi']\n"
         "assert (pathlib.Path(docanchor.__file__).parent / 'web' / 'index.html').is_file()\n"
         f"store = Store('sqlite:///{tmp_path / 'db.sqlite3'}')\n"
         "assert store.schema_revision() is not None\n"

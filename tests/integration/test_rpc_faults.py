@@ -62,7 +62,7 @@ def test_every_operation_completes_through_a_rate_limiting_node(
     client = client_via(proxy)
     deployment = client.deploy(timeout=30)
     root = root_of(f"rate limited {faults}")
-    mined = client.anchor(root, 4, timeout=30)
+    mined = client.anchor(root, 4, [], timeout=30)
     record = client.get_anchor(root)
     assert record is not None and record.seq == mined.seq and record.tree_size == 4
     assert client.block_hash(mined.block_number) == mined.block_hash
@@ -127,7 +127,7 @@ def test_the_chain_id_is_asked_once_per_connection(proxy: RpcProxy) -> None:
     def work() -> None:
         for i in range(3):
             client.get_anchor(root_of(f"read {i}"))
-        client.anchor(root_of("once"), 1, timeout=30)
+        client.anchor(root_of("once"), 1, [], timeout=30)
 
     _, methods = proxy.counting(work)
     assert methods["eth_chainId"] == 0, methods

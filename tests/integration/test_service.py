@@ -8,7 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from docanchor import merkle
 from docanchor.errors import InputError, MetadataError, VerificationError
 from docanchor.merkle import MerkleTree
 from docanchor.receipt import parse_receipt, verify_receipt_proof
@@ -52,17 +54,77 @@ def test_sealing_respects_the_batch_limit_and_every_proof_verifies(store: Store)
     )
     batches = service.seal_all()
     assert [b.size for b in batches] == [3, 3, 1]
+    # Each batch is a checkpoint of the one log: its root is the root of every
+    # leaf so far, recomputed here from the stored documents.
+    log: list[bytes] = []
     for batch in batches:
         assert batch.id is not None
-        rows = store.batch_leaves(batch.id)
-        assert MerkleTree([leaf_hash_of_row(*r) for r in rows]).root.hex() == batch.root
-    for reg in regs:
+        assert (batch.first_index, batch.tree_size) == (len(log), len(log) + batch.size)
+        log += [leaf_hash_of_row(*r) for r in store.batch_leaves(batch.id)]
+        assert MerkleTree(log).root.hex() == batch.root
+    assert store.log_leaves(0, 7) == log
+    for n, reg in enumerate(regs):
         (view,) = service.lookup(bytes.fromhex(reg.view.document.sha256))
         assert view.status == "sealed"
         receipt = parse_receipt(service.receipt_json(view))
         verify_receipt_proof(receipt)
         assert receipt.proof is not None and receipt.batch is not None
         assert receipt.batch.id == view.document.batch_id
+        # The index in the log, in the first checkpoint that holds the leaf.
+        assert receipt.proof.leaf_index == n
+        assert receipt.proof.tree_size == [3, 6, 7][n // 3]
+
+
+def test_consistency_proofs_between_any_two_checkpoints_verify(store: Store) -> None:
+    service = DocAnchorService(store=store, batch_max=37)
+    service.register_many(
+        service.prepare_registrations([digest(i) for i in range(600)], entity_ruc=ENTITY)
+    )
+    batches = service.seal_all()
+    sizes = [b.tree_size for b in batches]
+    assert sizes[-1] == 600 and len(sizes) == 17
+    leaves = store.log_leaves(0, 600)
+    for first in sizes:
+        assert first is not None
+        compact = service.compact_range(first)
+        assert merkle.fold_compact_range(compact) == MerkleTree(leaves[:first]).root
+        for second in sizes:
+            assert second is not None
+            if second < first:
+                with pytest.raises(InputError):
+                    service.consistency(first, second)
+                continue
+            old, new, proof = service.consistency(first, second)
+            assert old.root is not None and new.root is not None
+            merkle.verify_consistency(
+                first, second, proof, bytes.fromhex(old.root), bytes.fromhex(new.root)
+            )
+            # Range check of the leaves between the two checkpoints.
+            merkle.verify_range(compact, first, leaves[first:second], bytes.fromhex(new.root))
+    with pytest.raises(InputError, match="not the size of a checkpoint"):
+        service.consistency(5, 37)
+    with pytest.raises(InputError, match="not the size of a checkpoint"):
+        service.compact_range(38)
+    assert service.compact_range(0) == []
+    with pytest.raises(InputError, match="at most 100"):
+        service.log_leaves(0, 200, limit=100)
+    with pytest.raises(InputError, match="beyond its end"):
+        service.log_leaves(590, 601)
+
+
+def test_an_altered_leaf_is_caught_when_a_receipt_is_made(store: Store) -> None:
+    service = DocAnchorService(store=store)
+    regs = service.register_many(
+        service.prepare_registrations([digest(i) for i in range(5)], entity_ruc=ENTITY)
+    )
+    service.seal_all()
+    with store.engine.begin() as conn:
+        tile = conn.execute(sa.text("SELECT hashes FROM log_tile WHERE level = 0")).scalar_one()
+        altered = bytes(tile[:32]) + bytes(32) + bytes(tile[64:])
+        conn.execute(sa.text("UPDATE log_tile SET hashes = :h WHERE level = 0"), {"h": altered})
+    (view,) = service.lookup(bytes.fromhex(regs[0].view.document.sha256))
+    with pytest.raises(VerificationError, match="database was altered"):
+        service.receipt(view)
 
 
 def test_concurrent_sealers_never_seal_a_document_twice(store: Store) -> None:

@@ -119,6 +119,15 @@ def site(
     )
     service = build_service(settings, chain_client=client)
 
+    # An earlier checkpoint, so that the batch under test starts at log index 5
+    # and the page must recompute its root from the compact range before it.
+    service.register_many(
+        service.prepare_registrations(
+            [secrets.token_bytes(32) for _ in range(5)], entity_ruc="20100000001"
+        )
+    )
+    service.run_once()
+
     first_version = _pdf_like("orden de compra v1", 40_000)
     document = _pdf_like("orden de compra v2 DOCANCHOR-WEB-MARKER", 200_000)
     meta = {"reference": REFERENCE, "type": "purchase_order", "supplier_ruc": "20601234567"}
@@ -139,6 +148,7 @@ def site(
     assert batch is not None and batch.id is not None and batch.root is not None
     assert batch.status == "confirmed", batch.status
     assert batch.tx_hash is not None and batch.block_number is not None
+    assert batch.first_index == 5, batch.first_index
     rows = service.store.batch_leaves(batch.id)
     leaves = [leaf_hash(bytes.fromhex(s + d + m)).hex() for s, d, m in rows]
 

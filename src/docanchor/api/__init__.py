@@ -167,9 +167,10 @@ def create_app(
     install_openapi(app)
     _install_docs(app)
 
-    from docanchor.api import routes_entity, routes_ops, routes_public
+    from docanchor.api import routes_entity, routes_log, routes_ops, routes_public
 
     app.include_router(routes_public.router)
+    app.include_router(routes_log.router)
     app.include_router(routes_entity.router)
     app.include_router(routes_ops.router)
     verify_route = next(

@@ -341,9 +341,13 @@ def get_leaves(
     Neither salts nor digests are shown: the hashes alone give the RFC 9162 root."""
     batch = _batch_or_404(ctx, batch_id)
     rows = ctx.service.store.batch_leaves(batch_id, offset=offset, limit=limit)
+    first_index = batch.first_index or 0
+    compact = ctx.service.compact_range(first_index) if batch.in_log else []
     return {
         "batch_id": batch_id,
-        "tree_size": batch.size,
+        "tree_size": batch.tree_size if batch.in_log else batch.size,
+        "first_index": first_index,
+        "compact_range": [h.hex() for h in compact],
         "offset": offset,
         "leaves": [leaf_hash_of_row(*row).hex() for row in rows],
     }

@@ -184,6 +184,12 @@ class BatchOut(BaseModel):
     sealed_at: str | None
     anchored_at: str | None
     confirmed_at: str | None
+    first_index: int | None = Field(
+        description="The log index of the batch's first leaf (null: version 1 batch)."
+    )
+    tree_size: int | None = Field(
+        description="The checkpoint's tree size, first_index + size (null: version 1 batch)."
+    )
 
 
 class BatchDetail(BatchOut):
@@ -202,9 +208,52 @@ class BatchPage(BaseModel):
 
 class LeafPage(BaseModel):
     batch_id: int
-    tree_size: int
+    tree_size: int = Field(description="The size of the tree whose root is the batch's root.")
+    first_index: int = Field(
+        description="The log index of the batch's first leaf (0 for a batch of the "
+        "version 1 scheme, whose tree is its own)."
+    )
+    compact_range: list[str] = Field(
+        description="The log's compact range at first_index: appending the batch's leaves "
+        "to it and folding gives the batch's root (log-v1 section 3)."
+    )
     offset: int
     leaves: list[str] = Field(description="Leaf hashes SHA-256(0x00 ‖ leaf data), in order.")
+
+
+class CheckpointOut(BaseModel):
+    seq: int | None
+    tree_size: int
+    root: str
+    tx_hash: str | None
+    block_number: int | None
+    block_hash: str | None
+    timestamp: int | None
+    status: Literal["sealed", "anchored", "confirmed"]
+    batch_id: int
+
+
+class CheckpointPage(BaseModel):
+    checkpoints: list[CheckpointOut]
+
+
+class ConsistencyOut(BaseModel):
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    proof: list[str] = Field(description="RFC 9162 section 2.1.4 consistency proof.")
+
+
+class CompactRangeOut(BaseModel):
+    size: int
+    compact_range: list[str]
+
+
+class LogLeavesOut(BaseModel):
+    start: int
+    end: int
+    leaves: list[str]
 
 
 class PublicKey(BaseModel):

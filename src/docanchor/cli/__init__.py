@@ -278,6 +278,14 @@ def main() -> None:
 # Command groups register themselves on ``app`` when imported.
 from docanchor.cli import chain_commands as _chain_commands  # noqa: E402
 from docanchor.cli import document_commands as _document_commands  # noqa: E402
+from docanchor.cli import log_commands as _log_commands  # noqa: E402
 from docanchor.cli import server_commands as _server_commands  # noqa: E402
 
-__all__ = ["_chain_commands", "_document_commands", "_server_commands", "app", "main"]
+__all__ = [
+    "_chain_commands",
+    "_document_commands",
+    "_log_commands",
+    "_server_commands",
+    "app",
+    "main",
+]

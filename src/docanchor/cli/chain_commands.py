@@ -99,10 +99,13 @@ def deploy(
     json_out: JsonOpt = False,
     rpc_url: RpcUrlOpt = None,
 ) -> None:
-    """Deploy the DocumentAnchor contract and record it in the data directory.
+    """Deploy the DocumentAnchor contract (version 2, the log) and record it in the data
+    directory.
 
     Does nothing (and says where the contract is) when the recorded deployment
-    still has code on the node's chain, unless --force.
+    is version 2 and still has code on the node's chain, unless --force. A
+    recorded version 1 deployment is kept under ``previous`` in the new
+    record: its receipts stay valid against it.
     """
     ready_data_dir(settings(rpc_url=rpc_url))  # where the deployment will be recorded
     cfg, client = _connect(rpc_url)
@@ -111,10 +114,13 @@ def deploy(
     if (
         not force
         and record is not None
+        and _version(record) >= 2
         and record.get("chain_id") == chain_id
         and client.has_code(str(record["address"]))
     ):
-        result = {k: record.get(k) for k in ("address", "chain_id", "tx_hash", "block_number")}
+        result = {
+            k: record.get(k) for k in ("address", "chain_id", "tx_hash", "block_number", "version")
+        }
         if json_out:
             emit_json(result)
         else:
@@ -128,26 +134,53 @@ def deploy(
         "chain_id": deployment.chain_id,
         "tx_hash": deployment.tx_hash,
         "block_number": deployment.block_number,
+        "version": 2,
     }
-    new_record: dict[str, Any] = {
-        **result,
-        "deployed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    if record is not None:
-        # The replaced deployment stays trusted (receipt spec step 5): receipts it
-        # anchored keep verifying with this data dir.
-        earlier = record.get("previous")
-        replaced = {k: v for k, v in record.items() if k != "previous"}
-        new_record["previous"] = [*(earlier if isinstance(earlier, list) else []), replaced]
-    _write_deployment(cfg.deployment_path, new_record)
+    previous = _previous_deployments(record)
+    _write_deployment(
+        cfg.deployment_path,
+        {
+            **result,
+            "deployed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **({"previous": previous} if previous else {}),
+        },
+    )
     if json_out:
-        emit_json(result)
+        emit_json({**result, **({"previous": previous} if previous else {})})
     else:
+        kept = "".join(
+            f"; the version {p['version']} contract at {p['address']} stays trusted for its "
+            "receipts"
+            for p in previous[-1:]
+        )
         typer.echo(
             f"deployed DocumentAnchor at {deployment.address} on chain {deployment.chain_id} "
             f"(block {deployment.block_number}, tx {deployment.tx_hash}); "
-            f"recorded in {cfg.deployment_path}"
+            f"recorded in {cfg.deployment_path}{kept}"
         )
+
+
+def _version(record: dict[str, Any]) -> int:
+    """The contract version of a deployment record (records without one are version 1)."""
+    value = record.get("version", 1)
+    return value if isinstance(value, int) else 1
+
+
+def _previous_deployments(record: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The deployments a new record keeps: they hold receipts already issued.
+
+    Every replaced deployment stays trusted for its own receipts (receipt
+    spec step 5): a version 1 contract, or a version 2 one replaced by
+    --force (its log ends there; the new contract starts a new one).
+    """
+    if record is None:
+        return []
+    kept = [p for p in record.get("previous", []) if isinstance(p, dict)]
+    entry = {k: v for k, v in record.items() if k != "previous"}
+    entry["version"] = _version(record)
+    if entry not in kept:
+        kept.append(entry)
+    return kept
 
 
 # --- anchorers ---------------------------------------------------------------

@@ -727,7 +727,8 @@ def audit(
     rpc_url: RpcUrlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Match the contract's Anchored events with the database and recompute every root."""
+    """Match the contract's Anchored events with the database, check that every checkpoint
+    extends the one before, and recompute every root from the stored documents."""
     cfg = settings(rpc_url=rpc_url)
     ready_data_dir(cfg)
     from docanchor.wiring import build_service, open_chain

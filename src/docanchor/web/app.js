@@ -197,6 +197,43 @@
     return level.slice(0, 32);
   }
 
+  // log-v1 section 3, range check: the compact range of the log at size
+  // `first` (hex, largest subtree first), then `count` leaf hashes packed 32
+  // bytes apiece, appended (equal-sized neighbours merged) and folded right to
+  // left. The result is the root of the log at size first + count.
+  function rangeRoot(compact, first, leaves, count) {
+    if (!Number.isSafeInteger(first) || first < 0) throw new Error("first_index " + first);
+    var expected = 0;
+    for (var x = first; x > 0; x = Math.floor(x / 2)) expected += x % 2;
+    if (!Array.isArray(compact) || compact.length !== expected) throw new Error("compact_range");
+    var stack = compact.map(function (hex) {
+      if (!HEX64.test(hex)) throw new Error("compact_range");
+      var v = new Uint8Array(32);
+      hexInto(hex, v, 0);
+      return v;
+    });
+    var block = new Uint8Array(65);
+    block[0] = 0x01;
+    for (var i = 0; i < count; i++) {
+      var node = leaves.slice(i * 32, i * 32 + 32);
+      // Leaf number `size` closes one perfect subtree per trailing 1 bit of size.
+      for (var s = first + i; s % 2 === 1; s = (s - 1) / 2) {
+        block.set(stack.pop(), 1);
+        block.set(node, 33);
+        node = sha256(block);
+      }
+      stack.push(node);
+    }
+    if (!stack.length) return sha256(new Uint8Array(0));
+    var root = stack[stack.length - 1];
+    for (var j = stack.length - 2; j >= 0; j--) {
+      block.set(stack[j], 1);
+      block.set(root, 33);
+      root = sha256(block);
+    }
+    return root;
+  }
+
   // ---------------------------------------------------------------------------
   // Texts. Spanish first: the page's users are Peruvian suppliers and public
   // servants. Details sent by the API are shown as they come (in English).
@@ -1747,7 +1784,7 @@
     if (!s.leaves) return;
     var d = s.leaves, leaves = d.leaves || [];
     var from = d.offset + 1, to = d.offset + leaves.length;
-    var caption = t("leavesCaption", { from: formatNumber(from), to: formatNumber(to), total: formatNumber(d.tree_size) });
+    var caption = t("leavesCaption", { from: formatNumber(from), to: formatNumber(to), total: formatNumber(d.tree_size - (d.first_index || 0)) });
     var body = el("tbody");
     leaves.forEach(function (leaf, i) {
       body.appendChild(el("tr", null, [
@@ -1766,8 +1803,8 @@
     var size = config.leavesShown;
     appendIf(out, pager("leaves", {
       hasPrev: d.offset > 0,
-      hasNext: to < d.tree_size,
-      text: t("pageOf", { page: Math.floor(d.offset / size) + 1, pages: Math.max(1, Math.ceil(d.tree_size / size)) })
+      hasNext: to < d.tree_size - (d.first_index || 0),
+      text: t("pageOf", { page: Math.floor(d.offset / size) + 1, pages: Math.max(1, Math.ceil((d.tree_size - (d.first_index || 0)) / size)) })
     }, function () { loadLeaves(Math.max(0, d.offset - size)); },
     function () { loadLeaves(d.offset + size); }, t("prevLeaves"), t("nextLeaves")));
     restorePagerFocus(out);
@@ -1782,14 +1819,18 @@
     batchState.recompute = null;
     announce("recompute-result", "");
     try {
-      var total = null, packed = null, got = 0;
+      var total = null, packed = null, got = 0, first = 0, compact = [];
       while (total === null || got < total) {
         var d = await api("GET", "/v1/batches/" + encodeURIComponent(id) + "/leaves?offset=" + got + "&limit=" + config.leafPageSize);
         if (batchState.id !== id) return;
         if (total === null) {
-          total = d.tree_size;
-          if (!Number.isInteger(total) || total < 0) throw new Error("tree_size " + total);
-          if (b.size !== undefined && b.size !== null && total !== b.size) throw new Error("tree_size " + total + " ≠ " + b.size);
+          // A batch of the log adds the leaves [first_index, tree_size); the
+          // compact range at first_index stands for every leaf before them.
+          first = d.first_index === undefined ? 0 : d.first_index;
+          compact = d.compact_range === undefined ? [] : d.compact_range;
+          total = d.tree_size - first;
+          if (!Number.isInteger(total) || total < 0) throw new Error("tree_size " + d.tree_size);
+          if (b.size !== undefined && b.size !== null && total !== b.size) throw new Error("tree_size " + d.tree_size + " ≠ " + first + " + " + b.size);
           packed = new Uint8Array(total * 32);
         }
         var leaves = d.leaves || [];
@@ -1806,7 +1847,7 @@
       showProgress("recompute", total, total, t("recomputeHashing", { total: formatNumber(total) }));
       // Let the progress text paint before the synchronous hashing.
       await new Promise(function (resolve) { setTimeout(resolve, 0); });
-      var root = toHex(merkleRoot(packed, total));
+      var root = toHex(first === 0 && compact.length === 0 ? merkleRoot(packed, total) : rangeRoot(compact, first, packed, total));
       batchState.recompute = { computed: root, recorded: b.root, match: root === b.root };
     } catch (e) {
       batchState.recompute = { error: e instanceof ApiError ? e.message : t("recomputeBadLeaves", { msg: e.message }) };
@@ -1902,6 +1943,7 @@
     readStamp: readStamp,
     canonicalJson: canonicalJson,
     rootFromInclusionProof: rootFromInclusionProof,
+    rangeRoot: rangeRoot,
     toHex: toHex,
     config: config
   };

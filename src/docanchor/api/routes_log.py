@@ -1,0 +1,94 @@
+"""Public endpoints of the log (log-v1 section 5): checkpoints, proofs, leaves.
+
+Thin: parse, call the service, answer. Sizes that are not checkpoints and
+leaf ranges beyond 100,000 a call are ``400`` problems.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from docanchor.api.context import Ctx
+from docanchor.api.openapi import problem_responses
+from docanchor.api.schemas import (
+    CheckpointPage,
+    CompactRangeOut,
+    ConsistencyOut,
+    LogLeavesOut,
+)
+from docanchor.service import checkpoint_json
+
+router = APIRouter(prefix="/v1/log", tags=["public"])
+
+MAX_LOG_LEAVES: Final = 100_000
+MAX_CHECKPOINTS: Final = 1_000
+BIG: Final = 2**63 - 1
+
+Size = Annotated[int, Query(ge=0, le=BIG, description="A checkpoint's tree size.")]
+
+
+@router.get(
+    "/checkpoints",
+    summary="The log's checkpoints, oldest first",
+    response_model=CheckpointPage,
+    responses=problem_responses(422),
+)
+async def checkpoints(
+    ctx: Ctx,
+    start: Annotated[int, Query(ge=0, le=BIG, description="First on-chain sequence.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_CHECKPOINTS)] = 100,
+) -> dict[str, Any]:
+    """Checkpoints whose anchor has sequence ``start`` or later; those not anchored
+    yet (``seq`` null) come last."""
+    batches = await run_in_threadpool(ctx.service.store.checkpoints, start=start, limit=limit)
+    return {"checkpoints": [checkpoint_json(b) for b in batches]}
+
+
+@router.get(
+    "/consistency",
+    summary="RFC 9162 consistency proof between two checkpoints",
+    response_model=ConsistencyOut,
+    responses=problem_responses(400, 422),
+)
+async def consistency(ctx: Ctx, first: Size, second: Size) -> dict[str, Any]:
+    old, new, proof = await run_in_threadpool(ctx.service.consistency, first, second)
+    return {
+        "first": first,
+        "second": second,
+        "first_root": old.root,
+        "second_root": new.root,
+        "proof": [h.hex() for h in proof],
+    }
+
+
+@router.get(
+    "/compact-range",
+    summary="The compact range of the log at a checkpoint size",
+    response_model=CompactRangeOut,
+    responses=problem_responses(400, 422),
+)
+async def compact_range(ctx: Ctx, size: Size) -> dict[str, Any]:
+    hashes = await run_in_threadpool(ctx.service.compact_range, size)
+    return {"size": size, "compact_range": [h.hex() for h in hashes]}
+
+
+@router.get(
+    "/leaves",
+    summary="Leaf hashes [start, end) of the log",
+    response_model=LogLeavesOut,
+    responses=problem_responses(400, 422),
+)
+async def leaves(
+    ctx: Ctx,
+    start: Annotated[int, Query(ge=0, le=BIG)],
+    end: Annotated[int, Query(ge=0, le=BIG)],
+) -> dict[str, Any]:
+    """At most 100,000 leaves a call (a ``400`` problem beyond)."""
+    hashes = await run_in_threadpool(ctx.service.log_leaves, start, end, limit=MAX_LOG_LEAVES)
+    return {"start": start, "end": end, "leaves": [h.hex() for h in hashes]}
+
+
+__all__ = ["router"]
