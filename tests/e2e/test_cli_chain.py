@@ -56,10 +56,19 @@ def test_deploy_is_idempotent_and_force_redeploys(anvil: AnvilNode, tmp_path: Pa
     forced = run(env, "deploy", "--force", "--json")
     assert forced.returncode == 0, forced.stderr
     replaced = json.loads(forced.stdout)
-    # A version 2 deployment that is replaced is not kept under "previous".
-    assert set(replaced) == {"address", "chain_id", "tx_hash", "block_number", "version"}
+    # The replaced deployment stays trusted for the receipts it anchored: it is
+    # kept under "previous".
+    assert set(replaced) == {
+        "address",
+        "chain_id",
+        "tx_hash",
+        "block_number",
+        "version",
+        "previous",
+    }
     assert replaced["version"] == record["version"] == 2
     assert replaced["address"] != record["address"]
+    assert [p["address"] for p in replaced["previous"]] == [record["address"]]
     assert anvil.rpc("eth_getCode", replaced["address"], "latest") == code
     record = json.loads((tmp_path / "deployment.json").read_text(encoding="utf-8"))
     assert record["address"] == replaced["address"]
