@@ -50,7 +50,7 @@ def load_case(path: Path) -> dict[str, Any]:
 
 
 def receipt_bytes(case: dict[str, Any]) -> bytes:
-    return (GOLDEN / case["receipt"]).read_bytes()
+    return (GOLDEN / str(case["receipt"])).read_bytes()
 
 
 def document_sha256(case: dict[str, Any]) -> bytes | None:

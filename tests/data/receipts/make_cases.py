@@ -243,7 +243,7 @@ def trust(*, keys: tuple[bytes, ...] = (), required: int = REQUIRED) -> dict[str
 Case = dict[str, Any]
 
 
-def cases() -> dict[str, tuple[str, Case]]:
+def cases() -> dict[str, tuple[str | bytes, Case]]:
     """Case name -> (receipt text, case without its ``receipt`` member)."""
     confirmed = receipt_json(2, ReceiptStatus.CONFIRMED)
     confirmed_text = receipt_text(confirmed)
@@ -257,9 +257,11 @@ def cases() -> dict[str, tuple[str, Case]]:
     po = {"file": "documents/purchase-order.txt"}
     no_anchor = "not checked: the receipt has no anchor yet"
 
-    out: dict[str, tuple[str, Case]] = {}
+    out: dict[str, tuple[str | bytes, Case]] = {}
 
-    def add(name: str, description: str, text: str, expect: dict[str, Any], **rest: Any) -> None:
+    def add(
+        name: str, description: str, text: str | bytes, expect: dict[str, Any], **rest: Any
+    ) -> None:
         case: Case = {
             "format": FORMAT,
             "description": description,
@@ -601,7 +603,7 @@ def cases() -> dict[str, tuple[str, Case]]:
 
     # Malformed receipts: the strict parser refuses them before any step.
     deep = '{"a": ' * 61 + "{}" + "}" * 61  # metadata is level 3: 3 + 62 = 65
-    malformed: list[tuple[str, str, str, tuple[str, ...]]] = [
+    malformed: list[tuple[str, str, str | bytes, tuple[str, ...]]] = [
         (
             "proof-too-short",
             "proof.path without its last element.",
@@ -737,14 +739,30 @@ def cases() -> dict[str, tuple[str, Case]]:
             ("must be an object",),
         ),
         (
+            "not-utf8",
+            "The metadata's 'ó' written as the Latin-1 byte 0xf3.",
+            confirmed_text.encode("utf-8").replace("ó".encode(), b"\xf3", 1),
+            ("the receipt is not UTF-8 text",),
+        ),
+        (
+            "metadata-not-object",
+            "document.metadata written as an array.",
+            edited(
+                receipt_text(receipt_json(4, ReceiptStatus.CONFIRMED)),
+                f'"metadata_sha256": "{EMPTY_METADATA_SHA}"',
+                f'"metadata_sha256": "{EMPTY_METADATA_SHA}",\n    "metadata": []',
+            ),
+            ("document.metadata must be an object, got an array",),
+        ),
+        (
             "float-metadata",
             "A floating-point number in the metadata.",
             edited(confirmed_text, '"items": 3', '"items": 3.5'),
             ("not acceptable JSON", "3.5 has a fraction or exponent"),
         ),
     ]
-    for name, description, text, words in malformed:
-        add(f"malformed-{name}", description, text, parse_error(*words))
+    for name, description, text, phrases in malformed:
+        add(f"malformed-{name}", description, text, parse_error(*phrases))
     return out
 
 
@@ -781,7 +799,7 @@ def write(out_dir: Path) -> list[Path]:
     put("keys.json", (json.dumps(keys, indent=2) + "\n").encode())
     for name, (text, case) in cases().items():
         receipt = f"receipts/{name}.json"
-        put(receipt, text.encode("utf-8"))
+        put(receipt, text if isinstance(text, bytes) else text.encode("utf-8"))
         ordered = {"format": case["format"], "description": case["description"], "receipt": receipt}
         ordered.update((k, v) for k, v in case.items() if k not in ordered)
         put(
