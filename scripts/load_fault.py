@@ -376,11 +376,15 @@ def run_client(
 def verify_all(stack: Stack, tally: Tally, clients: int) -> tuple[int, int, Counter[str]]:
     """Fetch every acknowledged document's receipts and verify them on chain."""
     from docanchor.chain import ChainClient
-    from docanchor.receipt import evaluate_receipt, parse_receipt
-    from docanchor.service import ChainReader  # noqa: F401 (the reader's interface)
+    from docanchor.config import load_settings
+    from docanchor.receipt import OnChainRecord, evaluate_receipt, parse_receipt
+    from docanchor.wiring import verifier_trust
 
     reader = ChainClient(rpc_url=stack.env["DOCANCHOR_RPC_URL"])
     head = reader.head_number()
+    # A verifier that trusts what this service publishes: its deployment and its key.
+    settings = load_settings(data_dir=stack.data_dir, rpc_url=stack.env["DOCANCHOR_RPC_URL"])
+    trust = verifier_trust(settings, reader.chain_id)
     records: dict[tuple[str, bytes], Any] = {}
     hashes: dict[int, str | None] = {}
     rlock = threading.Lock()
@@ -404,8 +408,6 @@ def verify_all(stack: Stack, tally: Tally, clients: int) -> tuple[int, int, Coun
                 if a.block_number not in hashes:
                     hashes[a.block_number] = reader.block_hash(a.block_number)
                 info, block_hash = records[key], hashes[a.block_number]
-            from docanchor.receipt import OnChainRecord
-
             record = None
             if info is not None:
                 record = OnChainRecord(
@@ -419,10 +421,14 @@ def verify_all(stack: Stack, tally: Tally, clients: int) -> tuple[int, int, Coun
                 block_hash=block_hash,
                 head_number=head,
                 required_confirmations=1,
+                trust=trust,
+                receipt_json=raw,
             )
             if not result.valid:
                 failure = result.first_failure
                 return f"step {failure.step if failure else '?'} failed"
+            if not any(c.name == "signature" and c.ok and not c.skipped for c in result.checks):
+                return "signature not checked"
         return "valid"
 
     lock = threading.Lock()

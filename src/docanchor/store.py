@@ -16,6 +16,7 @@ sealing never rewrites a document row.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
@@ -346,6 +347,12 @@ def _select_registrations(
     return out
 
 
+def _entity_lock_key(entity: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory lock of an entity's writes."""
+    digest = hashlib.sha256(b"docanchor register " + entity.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 def _pg_insert(cursor: Any, values: Sequence[tuple[Any, ...]]) -> int:
     """PostgreSQL: COPY the rows into a temporary table, insert the new ones in order.
 
@@ -597,28 +604,17 @@ class Store:
         inserted = 0
         with self.session() as session:
             cursor = session.connection().connection.cursor()
-            # Rows go in in a deterministic order, whatever the order of the
-            # request: by entity, then by unique key (digest and metadata digest),
-            # so that two transactions inserting overlapping rows wait for each
-            # other in one direction only and cannot deadlock. Rows that name a
-            # reference keep the request's order among themselves (by reference),
-            # because their ids number the reference's versions; two requests that
-            # send the same versions in different orders at the same moment may
-            # still deadlock, which the retry below absorbs.
+            # Registrations of one entity are written one transaction at a time
+            # (on PostgreSQL, a transaction-level advisory lock per entity, taken
+            # in entity order): two requests that carry the same documents in
+            # different orders then cannot deadlock on the unique index, and the
+            # rows keep the request's order, so ids, versions and the leaf order
+            # of the next checkpoint follow the order in which they were sent.
+            # Different entities never share a unique key and are not held up.
             for entity in sorted(by_entity):
                 group = by_entity[entity]
-                position = {k: n for n, k in enumerate(group)}
-
-                def insert_order(
-                    k: tuple[bytes, bytes],
-                    group: dict[tuple[bytes, bytes], NewRegistration] = group,
-                    position: dict[tuple[bytes, bytes], int] = position,
-                ) -> tuple[int, str, int, tuple[bytes, bytes]]:
-                    reference = group[k].reference
-                    if reference is None:
-                        return (1, "", 0, k)
-                    return (0, reference, position[k], k)
-
+                if self.dialect == "postgresql":
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_entity_lock_key(entity),))
                 if entity:
                     self._ensure_entity(session, entity)
                 values = [
@@ -632,7 +628,7 @@ class Store:
                         i.doc_type,
                         created_value,
                     )
-                    for i in (group[k] for k in sorted(group, key=insert_order))
+                    for i in group.values()
                 ]
                 if self.dialect == "postgresql":
                     inserted += _pg_insert(cursor, values)

@@ -1,9 +1,10 @@
 """The database under hostile load and out of reach: no 500, nothing lost, nothing leaked.
 
 Eight concurrent bulk registrations of the same 2,000 digests in different
-orders once deadlocked on PostgreSQL (a 500 for some of them). Rows now go in
-in the order of their unique key; a deadlock or serialization failure that still
-happens is retried, and then answered with 503 and ``Retry-After``. A database
+orders once deadlocked on PostgreSQL (a 500 for some of them). One entity's
+registrations are now written one transaction at a time (an advisory lock per
+entity); a deadlock or serialization failure that still happens is retried,
+and then answered with 503 and ``Retry-After``. A database
 out of reach is a 503 that says "database unreachable" and nothing about the
 host, the database or the user.
 """

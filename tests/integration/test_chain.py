@@ -31,6 +31,7 @@ from docanchor.contracts import load_artifact
 from docanchor.devnet import ANVIL_BIN_ENV, anvil_argv, find_anvil, free_port
 from docanchor.errors import (
     ChainError,
+    ChainIdentityError,
     ChainResetError,
     ConfigError,
     ContractRevertError,
@@ -634,11 +635,13 @@ def test_connect_chain_reads_the_recorded_deployment_of_its_chain(
     assert client.contract_address == address
     assert client.anchor_count() == 0
 
-    # A record of another chain is not used on this one.
+    # A record of another chain: this data dir belongs to that chain, and a node
+    # of another one is refused, naming both (never silently used without it).
     (tmp_path / "deployment.json").write_text(
         json.dumps({**record, "chain_id": 5}), encoding="utf-8"
     )
-    assert not connect_chain(Settings(rpc_url=anvil.rpc_url, data_dir=tmp_path)).has_contract
+    with pytest.raises(ChainIdentityError, match="is on chain 31337, but the deployment"):
+        connect_chain(Settings(rpc_url=anvil.rpc_url, data_dir=tmp_path))
 
 
 def test_connect_chain_decrypts_a_keystore(anvil: AnvilNode, tmp_path: Path) -> None:
