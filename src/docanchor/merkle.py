@@ -51,6 +51,7 @@ __all__ = [
     "perfect_root",
     "root_from_consistency_proof",
     "root_from_inclusion_proof",
+    "extend_compact_range",
     "root_from_range",
     "root_of",
     "subtree_hash",
@@ -613,6 +614,19 @@ def root_from_range(
     0..2^64-1, ``start_range`` has exactly popcount(start) 32-byte hashes and
     every leaf hash is 32 bytes.
     """
+    return fold_compact_range(extend_compact_range(start_range, start, leaf_hashes))
+
+
+def extend_compact_range(
+    start_range: Sequence[bytes], start: int, leaf_hashes: Sequence[bytes]
+) -> list[bytes]:
+    """The compact range at size ``start + len(leaf_hashes)``, from the one at ``start``
+    and the leaves appended to it (log-v1 section 3).
+
+    Folding the result gives :func:`root_from_range`; passing it on lets a
+    caller check consecutive ranges [a, b), [b, c), ... without asking anyone
+    for the compact range at b. Same preconditions as :func:`root_from_range`.
+    """
     start = _check_size(start, "range start")
     hashes = _check_proof(start_range)
     if len(hashes) != start.bit_count():
@@ -642,7 +656,7 @@ def root_from_range(
             height += 1
         stack.append((height, node))
         size += 1
-    return fold_compact_range([h for _, h in stack])
+    return [h for _, h in stack]
 
 
 def verify_range(
