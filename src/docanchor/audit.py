@@ -197,7 +197,7 @@ def iso_time(timestamp: int) -> str:
     return iso(datetime.fromtimestamp(timestamp, UTC))
 
 
-def _indices(indices: Sequence[int]) -> str:
+def indices(indices: Sequence[int]) -> str:
     shown = ", ".join(str(i) for i in indices[:SHOWN])
     more = len(indices) - SHOWN
     return shown + (f" and {more} more" if more > 0 else "")
@@ -298,7 +298,7 @@ def audit_period(
             PeriodFinding(
                 "withheld",
                 f"the service withheld the openings of {len(report.withheld)} leaves: "
-                f"{_indices(report.withheld)}",
+                f"{indices(report.withheld)}",
                 leaves=tuple(report.withheld[:SHOWN]),
             )
         )
@@ -490,5 +490,6 @@ __all__ = [
     "PeriodReport",
     "audit_period",
     "chain_checkpoints",
+    "indices",
     "opening_problem",
 ]

@@ -17,6 +17,7 @@ from typing import Any
 import typer
 
 from docanchor.audit import PeriodReport, audit_period
+from docanchor.audit import indices as _indices
 from docanchor.cli import emit_json, plural
 from docanchor.config import Settings
 from docanchor.errors import EXIT_CHECK_FAILED, ConfigError, InputError
@@ -163,6 +164,19 @@ def print_report(report: PeriodReport) -> None:
         f"{leaves['withheld']} withheld, {leaves['mismatched']} mismatched"
         + (f", {leaves['unproven']} not range-checked" if leaves["unproven"] else "")
     )
+    if report.withheld:
+        typer.echo(
+            f"  withheld (no opening given): leaves {_indices(report.withheld)}"
+            + (
+                ""
+                if report.entity is None
+                else " (other entities' leaves, or this entity's hidden: the audit cannot tell)"
+            )
+        )
+    if report.mismatched:
+        typer.echo(
+            f"  mismatched (the opening is not the leaf): leaves {_indices(report.mismatched)}"
+        )
     for ruc, tally in sorted(data["entities"].items()):
         types = ", ".join(f"{k or '(no type)'} {n}" for k, n in sorted(tally["by_type"].items()))
         typer.echo(
