@@ -256,3 +256,14 @@ def test_extending_a_compact_range_checks_its_input() -> None:
         rfc9162.mth(LEAVES[:2]),
         LEAVES[2],
     ]
+
+
+@pytest.mark.parametrize("start", [0, 5, 65_536, 65_537])
+def test_extending_across_whole_blocks_of_leaves(start: int) -> None:
+    # Long ranges are appended in perfect blocks of up to 65,536 leaves; the
+    # expectation is the compact range read from the tiles.
+    log = _big_log()
+    extended = merkle.extend_compact_range(
+        merkle.compact_range(start, log.node), start, LEAVES[start:MAX_SIZE]
+    )
+    assert extended == merkle.compact_range(MAX_SIZE, log.node)
