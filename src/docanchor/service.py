@@ -54,7 +54,7 @@ from docanchor.receipt import (
     TrustPolicy,
     evaluate_receipt,
 )
-from docanchor.store import Batch, DocumentView, NewRegistration, Store, utcnow
+from docanchor.store import Batch, DocumentView, LogEntryRow, NewRegistration, Store, utcnow
 
 ZERO_ADDRESS = "0x" + "00" * 20
 STATUS_RANK = {"not_found": 0, "pending": 1, "sealed": 2, "anchored": 3, "confirmed": 4}
@@ -635,6 +635,13 @@ class DocAnchorService:
             raise LogRangeError(f"the log holds {size} leaves; {end} is beyond its end")
         return self.store.log_leaves(start, end)
 
+    def log_entry_rows(
+        self, start: int, end: int, *, limit: int = 100_000
+    ) -> tuple[list[bytes], dict[int, LogEntryRow]]:
+        """The leaf hashes [start, end) and the registrations stored at those indices."""
+        hashes = self.log_leaves(start, end, limit=limit)
+        return hashes, {r.leaf_index: r for r in self.store.log_entries(start, end)}
+
     def log_entries(
         self, start: int, end: int, *, entity_ruc: str | None = None, limit: int = 100_000
     ) -> list[dict[str, Any]]:
@@ -643,8 +650,7 @@ class DocAnchorService:
         With ``entity_ruc`` only that entity's leaves are opened; the others
         come back as ``{"index", "leaf_hash", "withheld": true}``.
         """
-        hashes = self.log_leaves(start, end, limit=limit)
-        rows = {r.leaf_index: r for r in self.store.log_entries(start, end)}
+        hashes, rows = self.log_entry_rows(start, end, limit=limit)
         entries: list[dict[str, Any]] = []
         for index, leaf in enumerate(hashes, start):
             row = rows.get(index)

@@ -6,7 +6,6 @@ leaf ranges beyond 100,000 a call are ``400`` problems.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Response
@@ -23,6 +22,7 @@ from docanchor.api.schemas import (
     LogLeavesOut,
 )
 from docanchor.service import checkpoint_json
+from docanchor.store import LogEntryRow
 
 router = APIRouter(prefix="/v1/log", tags=["public"])
 auditor_router = APIRouter(prefix="/v1/log", tags=["audit"])
@@ -111,12 +111,31 @@ async def entries(
     entity's, and the other leaves come back as ``{"index", "leaf_hash",
     "withheld": true}``. At most 100,000 a call (a ``400`` problem beyond)."""
     entity = (key.entity_ruc or "") if key.role == "entity" else None
-    found = await run_in_threadpool(
-        ctx.service.log_entries, start, end, entity_ruc=entity, limit=MAX_LOG_LEAVES
+    hashes, rows = await run_in_threadpool(
+        ctx.service.log_entry_rows, start, end, limit=MAX_LOG_LEAVES
     )
-    # Encoded once, without a model pass: an answer holds up to 100,000 entries.
-    body = json.dumps({"entries": found}, ensure_ascii=False, separators=(",", ":"))
-    return Response(body.encode("utf-8"), media_type="application/json")
+    return Response(
+        _entries_json(start, hashes, rows, entity).encode("utf-8"), media_type="application/json"
+    )
+
+
+def _entries_json(
+    start: int, hashes: list[bytes], rows: dict[int, LogEntryRow], entity: str | None
+) -> str:
+    """The answer written out once, without a model pass (up to 100,000 entries): each
+    metadata object is embedded as stored, the canonical JSON it was registered as."""
+    parts: list[str] = []
+    for index, leaf in enumerate(hashes, start):
+        row = rows.get(index)
+        if row is None or (entity is not None and row.entity_ruc != entity):
+            parts.append(f'{{"index":{index},"leaf_hash":"{leaf.hex()}","withheld":true}}')
+        else:
+            parts.append(
+                f'{{"index":{index},"leaf_hash":"{leaf.hex()}","sha256":"{row.sha256}",'
+                f'"salt":"{row.salt}","metadata_sha256":"{row.metadata_sha256}",'
+                f'"metadata":{row.metadata_json}}}'
+            )
+    return '{"entries":[' + ",".join(parts) + "]}"
 
 
 __all__ = ["auditor_router", "router"]
