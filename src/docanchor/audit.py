@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple, Protocol
@@ -26,6 +27,7 @@ from docanchor import hashing, merkle
 from docanchor.errors import DocAnchorError, VerificationError
 
 CHUNK: Final = 100_000  # leaves or openings a request (log-v1 section 5)
+OPEN_CHUNK: Final = 20_000  # openings a request: small enough to overlap fetching and checking
 SHOWN: Final = 10  # leaf indices named in one finding's text
 
 
@@ -203,9 +205,9 @@ def indices(indices: Sequence[int]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _chunks(start: int, end: int) -> Iterator[tuple[int, int]]:
-    for a in range(start, end, CHUNK):
-        yield a, min(a + CHUNK, end)
+def _chunks(start: int, end: int, size: int = CHUNK) -> Iterator[tuple[int, int]]:
+    for a in range(start, end, size):
+        yield a, min(a + size, end)
 
 
 def chain_checkpoints(chain: AnchorChain, report: PeriodReport) -> list[ChainCheckpoint]:
@@ -265,9 +267,8 @@ def audit_period(
     _check_listing(source, on_chain, inside, report)
     if not inside:
         return report
-    total = report.end - report.start
-    done = 0
     compact = _base_range(source, report)
+    proven: list[tuple[int, list[bytes]]] = []
     size = report.start
     for checkpoint in inside:
         count = checkpoint.tree_size - size
@@ -288,11 +289,9 @@ def audit_period(
             report.unproven += count
             compact = _recover_range(source, checkpoint, report)
         else:
-            _open(source, size, leaves, report)
+            proven.append((size, leaves))
         size = checkpoint.tree_size
-        done += count
-        if progress is not None:
-            progress(done, total)
+    _open(source, proven, report, progress)
     if report.withheld and entity is None:
         report.findings.append(
             PeriodFinding(
@@ -418,33 +417,68 @@ def _range_check(
     return leaves, extended
 
 
-def _open(source: LogSource, start: int, leaves: Sequence[bytes], report: PeriodReport) -> None:
-    """Open each range-checked leaf with the source's opening, recomputed here."""
-    end = start + len(leaves)
-    for a, b in _chunks(start, end):
-        by_index: dict[int, Mapping[str, Any]] = {}
-        for entry in source.entries(a, b):
-            index = entry.get("index")
-            if type(index) is int and a <= index < b and index not in by_index:
-                by_index[index] = entry
-        for index in range(a, b):
-            found = by_index.get(index)
-            if found is None or found.get("withheld") is True:
-                report.withheld.append(index)
-                continue
-            reason = opening_problem(found, leaves[index - start])
-            if reason is not None:
-                report.mismatched.append(index)
-                report.findings.append(
-                    PeriodFinding(
-                        "opening_mismatch",
-                        f"leaf {index}: the service's opening {reason}",
-                        leaves=(index,),
-                    )
+def _open(
+    source: LogSource,
+    proven: Sequence[tuple[int, list[bytes]]],
+    report: PeriodReport,
+    progress: Progress | None,
+) -> None:
+    """Open each range-checked leaf with the source's opening, recomputed here.
+
+    The openings are asked for in chunks, the next one while this one is
+    checked: the source's time (a remote service's) and the checking overlap.
+    """
+    tasks = [
+        (a, b, start, leaves)
+        for start, leaves in proven
+        for a, b in _chunks(start, start + len(leaves), OPEN_CHUNK)
+    ]
+    total = sum(len(leaves) for _, leaves in proven)
+    done = 0
+    if not tasks:
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(source.entries, tasks[0][0], tasks[0][1])
+        for n, (a, b, start, leaves) in enumerate(tasks):
+            answer = pending.result()
+            if n + 1 < len(tasks):
+                pending = pool.submit(source.entries, tasks[n + 1][0], tasks[n + 1][1])
+            _check_openings(answer, a, b, leaves[a - start : b - start], report)
+            done += b - a
+            if progress is not None:
+                progress(done, total)
+
+
+def _check_openings(
+    answer: Sequence[Mapping[str, Any]],
+    a: int,
+    b: int,
+    leaves: Sequence[bytes],
+    report: PeriodReport,
+) -> None:
+    by_index: dict[int, Mapping[str, Any]] = {}
+    for entry in answer:
+        index = entry.get("index")
+        if type(index) is int and a <= index < b and index not in by_index:
+            by_index[index] = entry
+    for index in range(a, b):
+        found = by_index.get(index)
+        if found is None or found.get("withheld") is True:
+            report.withheld.append(index)
+            continue
+        reason = opening_problem(found, leaves[index - a])
+        if reason is not None:
+            report.mismatched.append(index)
+            report.findings.append(
+                PeriodFinding(
+                    "opening_mismatch",
+                    f"leaf {index}: the service's opening {reason}",
+                    leaves=(index,),
                 )
-                continue
-            report.opened += 1
-            _count(found, index, report)
+            )
+            continue
+        report.opened += 1
+        _count(found, index, report)
 
 
 def opening_problem(entry: Mapping[str, Any], leaf: bytes) -> str | None:
