@@ -10,6 +10,7 @@ a file takes an already open binary stream; it never opens paths itself.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO, Final
@@ -160,6 +161,9 @@ def canonical_metadata(metadata: Mapping[str, Any] | None) -> bytes:
         return b"{}"
     if not isinstance(metadata, Mapping):
         raise MetadataError("metadata must be a JSON object")
+    flat = _flat_canonical(metadata)
+    if flat is not None:
+        return flat
     if json_depth(metadata) > MAX_METADATA_DEPTH:
         raise MetadataError(f"metadata is nested more than {MAX_METADATA_DEPTH} levels deep")
     _check_metadata_value(metadata, "$")
@@ -171,6 +175,41 @@ def canonical_metadata(metadata: Mapping[str, Any] | None) -> bytes:
         raise MetadataError(
             f"metadata is {len(canonical)} bytes in canonical form; at most {MAX_METADATA_BYTES}"
         )
+    return canonical
+
+
+def _flat_canonical(metadata: Mapping[str, Any]) -> bytes | None:
+    """RFC 8785 bytes of a flat object of strings, booleans, nulls and safe integers,
+    written by ``json.dumps``; None when ``metadata`` is anything else.
+
+    For such objects ``json.dumps(sort_keys=True, ensure_ascii=False)`` with no
+    spaces is exactly RFC 8785: strings escape the same characters the same
+    way (the short forms, else lowercase ``\\u00XX`` for other controls),
+    safe integers print alike, and keys sort alike as long as none holds a
+    character beyond U+FFFF (RFC 8785 sorts by UTF-16 code units, Python by
+    code points; they differ only there). Anything else goes to ``rfc8785``.
+    """
+    if type(metadata) is not dict:
+        return None
+    for key, value in metadata.items():
+        kind = type(value)
+        if type(key) is not str or not (
+            kind is str
+            or value is None
+            or kind is bool
+            or (kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
+        ):
+            return None
+    keys = "".join(metadata)
+    if not keys.isascii() and max(map(ord, keys)) > 0xFFFF:
+        return None
+    text = json.dumps(metadata, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    try:
+        canonical = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None  # a lone surrogate: rfc8785 names the problem
+    if len(canonical) > MAX_METADATA_BYTES:
+        return None  # the slow path says how large it is
     return canonical
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "NodeSource",
     "compact_range",
     "consistency_proof_size",
+    "extend_compact_range",
     "fold_compact_range",
     "inclusion_proof_size",
     "log_consistency_proof",
@@ -601,6 +602,9 @@ def log_consistency_proof(old_size: int, new_size: int, node: NodeSource) -> lis
     return reversed_proof
 
 
+_RANGE_BLOCK: Final = 1 << 16
+
+
 def root_from_range(
     start_range: Sequence[bytes], start: int, leaf_hashes: Sequence[bytes]
 ) -> bytes:
@@ -613,6 +617,19 @@ def root_from_range(
     0..2^64-1, ``start_range`` has exactly popcount(start) 32-byte hashes and
     every leaf hash is 32 bytes.
     """
+    return fold_compact_range(extend_compact_range(start_range, start, leaf_hashes))
+
+
+def extend_compact_range(
+    start_range: Sequence[bytes], start: int, leaf_hashes: Sequence[bytes]
+) -> list[bytes]:
+    """The compact range at size ``start + len(leaf_hashes)``, from the one at ``start``
+    and the leaves appended to it (log-v1 section 3).
+
+    Folding the result gives :func:`root_from_range`; passing it on lets a
+    caller check consecutive ranges [a, b), [b, c), ... without asking anyone
+    for the compact range at b. Same preconditions as :func:`root_from_range`.
+    """
     start = _check_size(start, "range start")
     hashes = _check_proof(start_range)
     if len(hashes) != start.bit_count():
@@ -622,27 +639,37 @@ def root_from_range(
     if isinstance(leaf_hashes, (bytes, bytearray, memoryview, str)):
         raise ProofError("leaf hashes must be a sequence of 32-byte hashes, not a single value")
     leaves = list(leaf_hashes)
-    for n, leaf in enumerate(leaves):
-        if type(leaf) is not bytes or len(leaf) != DIGEST_SIZE:
-            _check_digest(leaf, f"leaf hash {n}")
+    # Types and lengths checked in C passes first; the slow path only names the culprit.
+    if set(map(type, leaves)) - {bytes} or set(map(len, leaves)) - {DIGEST_SIZE}:
+        for n, leaf in enumerate(leaves):
+            if type(leaf) is not bytes or len(leaf) != DIGEST_SIZE:
+                _check_digest(leaf, f"leaf hash {n}")
     if start + len(leaves) > MAX_TREE_SIZE:
         raise ProofError("the range ends beyond 2^64-1")
     # The stack holds (height, hash) of the current compact range, largest first.
     stack: list[tuple[int, bytes]] = [
         (h, hashes[n]) for n, (h, _) in enumerate(_perfect_pieces(0, start))
     ]
-    size = start
-    for leaf in leaves:
-        node, height = leaf, 0
-        # Leaf number ``size`` closes one perfect subtree per trailing 1 bit of size.
-        merges = (~size & (size + 1)).bit_length() - 1
-        for _ in range(merges):
+    size, pos, count = start, 0, len(leaves)
+    while pos < count:
+        # The largest perfect subtree that starts at ``size`` and fits in what is left
+        # (capped, so that a level never holds more than 64 Ki hashes at once).
+        width = min(size & -size if size else _RANGE_BLOCK, 1 << ((count - pos).bit_length() - 1))
+        width = min(width, _RANGE_BLOCK)
+        level = leaves[pos : pos + width]
+        while len(level) > 1:
+            level = _next_level(level)
+        node, height = level[0], width.bit_length() - 1
+        # Appending a perfect subtree of height h at a multiple of 2^h closes one
+        # subtree per equal-height neighbour on the stack.
+        while stack and stack[-1][0] == height:
             _, left = stack.pop()
             node = _node_hash(left, node)
             height += 1
         stack.append((height, node))
-        size += 1
-    return fold_compact_range([h for _, h in stack])
+        size += width
+        pos += width
+    return [h for _, h in stack]
 
 
 def verify_range(

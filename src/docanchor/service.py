@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any, Final, NamedTuple, Protocol
 
 from docanchor import hashing, merkle
+from docanchor.audit import ListedCheckpoint, PeriodReport, Progress, audit_period
 from docanchor.errors import (
     ChainError,
     ChainResetError,
@@ -53,7 +54,7 @@ from docanchor.receipt import (
     TrustPolicy,
     evaluate_receipt,
 )
-from docanchor.store import Batch, DocumentView, NewRegistration, Store, utcnow
+from docanchor.store import Batch, DocumentView, LogEntryRow, NewRegistration, Store, utcnow
 
 ZERO_ADDRESS = "0x" + "00" * 20
 STATUS_RANK = {"not_found": 0, "pending": 1, "sealed": 2, "anchored": 3, "confirmed": 4}
@@ -634,6 +635,40 @@ class DocAnchorService:
             raise LogRangeError(f"the log holds {size} leaves; {end} is beyond its end")
         return self.store.log_leaves(start, end)
 
+    def log_entry_rows(
+        self, start: int, end: int, *, limit: int = 100_000
+    ) -> tuple[list[bytes], dict[int, LogEntryRow]]:
+        """The leaf hashes [start, end) and the registrations stored at those indices."""
+        hashes = self.log_leaves(start, end, limit=limit)
+        return hashes, {r.leaf_index: r for r in self.store.log_entries(start, end)}
+
+    def log_entries(
+        self, start: int, end: int, *, entity_ruc: str | None = None, limit: int = 100_000
+    ) -> list[dict[str, Any]]:
+        """Openings of the log's leaves [start, end) (log-v1 section 5), at most ``limit``.
+
+        With ``entity_ruc`` only that entity's leaves are opened; the others
+        come back as ``{"index", "leaf_hash", "withheld": true}``.
+        """
+        hashes, rows = self.log_entry_rows(start, end, limit=limit)
+        entries: list[dict[str, Any]] = []
+        for index, leaf in enumerate(hashes, start):
+            row = rows.get(index)
+            if row is None or (entity_ruc is not None and row.entity_ruc != entity_ruc):
+                entries.append({"index": index, "leaf_hash": leaf.hex(), "withheld": True})
+                continue
+            entries.append(
+                {
+                    "index": index,
+                    "leaf_hash": leaf.hex(),
+                    "sha256": row.sha256,
+                    "salt": row.salt,
+                    "metadata_sha256": row.metadata_sha256,
+                    "metadata": json.loads(row.metadata_json),
+                }
+            )
+        return entries
+
     def receipt_json(self, view: DocumentView) -> dict[str, Any]:
         data = self.receipt(view).to_json()
         return self.signer.sign(data) if self.signer is not None else data
@@ -957,6 +992,25 @@ class DocAnchorService:
         report.findings += self._history_findings(events)
         return report
 
+    def audit_period(
+        self,
+        start_time: datetime,
+        end_time: datetime,
+        *,
+        entity: str | None = None,
+        progress: Progress | None = None,
+    ) -> PeriodReport:
+        """The period audit of log-v1 section 4 over this database's log and the chain."""
+        self.check_contract()
+        return audit_period(
+            chain=self.chain,
+            source=LocalLogSource(self),
+            start_time=start_time,
+            end_time=end_time,
+            entity=entity,
+            progress=progress,
+        )
+
     def _history_findings(self, events: Sequence[AnchoredEventInfo]) -> list[AuditFinding]:
         findings: list[AuditFinding] = []
         previous: AnchoredEventInfo | None = None
@@ -1103,6 +1157,29 @@ class DocAnchorService:
                     )
                 )
         return report
+
+
+class LocalLogSource:
+    """The period audit's view of this database's log (see :mod:`docanchor.audit`)."""
+
+    def __init__(self, service: DocAnchorService) -> None:
+        self.service = service
+
+    def checkpoints(self) -> list[ListedCheckpoint]:
+        return [
+            ListedCheckpoint(b.seq, b.tree_size, b.root, b.block_number)
+            for b in self.service.store.checkpoints()
+            if b.seq is not None and b.tree_size is not None and b.root is not None
+        ]
+
+    def compact_range(self, size: int) -> list[bytes]:
+        return self.service.compact_range(size)
+
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        return self.service.log_leaves(start, end)
+
+    def entries(self, start: int, end: int) -> list[Mapping[str, Any]]:
+        return list(self.service.log_entries(start, end))
 
 
 # --- trustless verification (spec section 6) ---------------------------------------

@@ -287,6 +287,17 @@ _LOOKUP_ROWS: Final = (
 LookupRows = tuple[tuple[Any, ...], ...]
 
 
+class LogEntryRow(NamedTuple):
+    """One registration at its place in the log (digests as hex)."""
+
+    leaf_index: int
+    salt: str
+    sha256: str
+    metadata_sha256: str
+    metadata_json: str
+    entity_ruc: str
+
+
 class DocumentView(NamedTuple):
     """A registration with what its batch says about it."""
 
@@ -988,6 +999,46 @@ class Store:
         if leaves and len(leaves[-1]) != size:
             raise StoreError(f"the log holds fewer than {end} leaves")
         return leaves
+
+    def log_entries(self, start: int, end: int) -> list[LogEntryRow]:
+        """The registrations at log indices [start, end), in index order.
+
+        Looks up the batches that overlap the range first, so the member rows
+        are found through the (batch, leaf index) unique index.
+        """
+        if not 0 <= start <= end:
+            raise StoreError(f"bad leaf range {start}..{end}")
+        if start == end:
+            return []
+        with self.session() as session:
+            batch_ids = list(
+                session.execute(
+                    sa.select(_BATCH.c.id).where(
+                        _BATCH.c.first_index < sa.literal(end, sa.BigInteger),
+                        _BATCH.c.tree_size > sa.literal(start, sa.BigInteger),
+                    )
+                ).scalars()
+            )
+            if not batch_ids:
+                return []
+            rows = session.execute(
+                sa.select(
+                    _MEMBER.c.leaf_index,
+                    _DOC.c.salt,
+                    _DOC.c.sha256,
+                    _DOC.c.metadata_sha256,
+                    _DOC.c.metadata_json,
+                    _DOC.c.entity_ruc,
+                )
+                .select_from(_MEMBER.join(_DOC, _DOC.c.id == _MEMBER.c.document_id))
+                .where(
+                    _MEMBER.c.batch_id.in_(batch_ids),
+                    _MEMBER.c.leaf_index >= start,
+                    _MEMBER.c.leaf_index < end,
+                )
+                .order_by(_MEMBER.c.leaf_index)
+            ).all()
+        return [LogEntryRow(*r) for r in rows]
 
     def checkpoints(self, *, start: int = 0, limit: int | None = None) -> list[Batch]:
         """The log's checkpoints, oldest first, from on-chain sequence ``start``

@@ -11,6 +11,9 @@ import io
 from typing import Any
 
 import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
 
 from docanchor import hashing
 from docanchor.errors import InputError, MetadataError
@@ -313,3 +316,35 @@ def test_metadata_nested_deeper_than_the_limit_is_refused_with_a_clear_error() -
         deep = [deep]
     with pytest.raises(MetadataError):
         hashing.canonical_metadata({"x": deep})
+
+
+_FLAT_VALUES = st.one_of(
+    st.text(),
+    st.booleans(),
+    st.none(),
+    st.integers(-(2**53) + 1, 2**53 - 1),
+)
+
+
+@given(st.dictionaries(st.text(), _FLAT_VALUES, max_size=8))
+def test_flat_metadata_fast_path_is_rfc8785(metadata: dict[str, object]) -> None:
+    # Flat objects take a json.dumps path; the answer must be rfc8785's own,
+    # for any text (controls, escapes, non-BMP characters, lone surrogates).
+    try:
+        expected = rfc8785.dumps(metadata)
+    except Exception:
+        with pytest.raises(MetadataError):
+            hashing.canonical_metadata(metadata)
+        return
+    if len(expected) > hashing.MAX_METADATA_BYTES:
+        return
+    assert hashing.canonical_metadata(metadata) == expected
+
+
+def test_flat_metadata_known_answers() -> None:
+    # Worked out by hand from RFC 8785 section 3.2.3: keys sort by UTF-16 code
+    # units, so U+1F600 (D83D DE00) sorts before U+FB01, though its code point is larger.
+    assert hashing.canonical_metadata({"\ufb01": 1, "\U0001f600": 2}) == (
+        '{"\U0001f600":2,"\ufb01":1}'.encode()
+    )
+    assert hashing.canonical_metadata({"b": "\x1f\n", "a": True}) == b'{"a":true,"b":"\\u001f\\n"}'

@@ -226,3 +226,44 @@ def test_proof_preconditions() -> None:
         merkle.perfect_root(b"\x00" * 96)
     with pytest.raises(InputError, match="does not hold"):
         merkle.node_from_tile(1, 0, LEAVES[0])
+
+
+@SETTINGS
+@given(st.data())
+def test_extending_a_compact_range_gives_the_stored_compact_range(data: st.DataObject) -> None:
+    # The expected range is read from the tiles (compact_range), which the
+    # tests above check against pymerkle and the RFC; the extension is
+    # computed from the leaves alone, in several steps.
+    log = _big_log()
+    start = data.draw(st.integers(0, 3_000), label="start")
+    middle = data.draw(st.integers(start, start + 700), label="middle")
+    end = data.draw(st.integers(middle, middle + 700), label="end")
+    first = merkle.extend_compact_range(
+        merkle.compact_range(start, log.node), start, LEAVES[start:middle]
+    )
+    assert first == merkle.compact_range(middle, log.node)
+    second = merkle.extend_compact_range(first, middle, LEAVES[middle:end])
+    assert second == merkle.compact_range(end, log.node)
+    assert merkle.fold_compact_range(second) == merkle.root_of(LEAVES[:end])
+
+
+def test_extending_a_compact_range_checks_its_input() -> None:
+    with pytest.raises(ProofError, match="has 0 hashes, not 1"):
+        merkle.extend_compact_range([LEAVES[0]], 0, [])
+    assert merkle.extend_compact_range([], 0, []) == []
+    # Known answer: three leaves give the pair's node and the third leaf (RFC 9162 2.1.1).
+    assert merkle.extend_compact_range([], 0, LEAVES[:3]) == [
+        rfc9162.mth(LEAVES[:2]),
+        LEAVES[2],
+    ]
+
+
+@pytest.mark.parametrize("start", [0, 5, 65_536, 65_537])
+def test_extending_across_whole_blocks_of_leaves(start: int) -> None:
+    # Long ranges are appended in perfect blocks of up to 65,536 leaves; the
+    # expectation is the compact range read from the tiles.
+    log = _big_log()
+    extended = merkle.extend_compact_range(
+        merkle.compact_range(start, log.node), start, LEAVES[start:MAX_SIZE]
+    )
+    assert extended == merkle.compact_range(MAX_SIZE, log.node)

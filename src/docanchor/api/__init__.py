@@ -171,6 +171,7 @@ def create_app(
 
     app.include_router(routes_public.router)
     app.include_router(routes_log.router)
+    app.include_router(routes_log.auditor_router)
     app.include_router(routes_entity.router)
     app.include_router(routes_ops.router)
     verify_route = next(

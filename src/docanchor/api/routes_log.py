@@ -8,20 +8,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
+from docanchor.api.auth import ReaderKey
 from docanchor.api.context import Ctx
 from docanchor.api.openapi import problem_responses
 from docanchor.api.schemas import (
     CheckpointPage,
     CompactRangeOut,
     ConsistencyOut,
+    LogEntriesOut,
     LogLeavesOut,
 )
 from docanchor.service import checkpoint_json
+from docanchor.store import LogEntryRow
 
 router = APIRouter(prefix="/v1/log", tags=["public"])
+auditor_router = APIRouter(prefix="/v1/log", tags=["audit"])
 
 MAX_LOG_LEAVES: Final = 100_000
 MAX_CHECKPOINTS: Final = 1_000
@@ -91,4 +95,47 @@ async def leaves(
     return {"start": start, "end": end, "leaves": [h.hex() for h in hashes]}
 
 
-__all__ = ["router"]
+@auditor_router.get(
+    "/entries",
+    summary="Openings of the log's leaves [start, end) (auditor and entity keys)",
+    response_model=LogEntriesOut,
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def entries(
+    ctx: Ctx,
+    key: ReaderKey,
+    start: Annotated[int, Query(ge=0, le=BIG)],
+    end: Annotated[int, Query(ge=0, le=BIG)],
+) -> Response:
+    """An auditor (or admin) key sees every opening; an entity key sees its own
+    entity's, and the other leaves come back as ``{"index", "leaf_hash",
+    "withheld": true}``. At most 100,000 a call (a ``400`` problem beyond)."""
+    entity = (key.entity_ruc or "") if key.role == "entity" else None
+    hashes, rows = await run_in_threadpool(
+        ctx.service.log_entry_rows, start, end, limit=MAX_LOG_LEAVES
+    )
+    return Response(
+        _entries_json(start, hashes, rows, entity).encode("utf-8"), media_type="application/json"
+    )
+
+
+def _entries_json(
+    start: int, hashes: list[bytes], rows: dict[int, LogEntryRow], entity: str | None
+) -> str:
+    """The answer written out once, without a model pass (up to 100,000 entries): each
+    metadata object is embedded as stored, the canonical JSON it was registered as."""
+    parts: list[str] = []
+    for index, leaf in enumerate(hashes, start):
+        row = rows.get(index)
+        if row is None or (entity is not None and row.entity_ruc != entity):
+            parts.append(f'{{"index":{index},"leaf_hash":"{leaf.hex()}","withheld":true}}')
+        else:
+            parts.append(
+                f'{{"index":{index},"leaf_hash":"{leaf.hex()}","sha256":"{row.sha256}",'
+                f'"salt":"{row.salt}","metadata_sha256":"{row.metadata_sha256}",'
+                f'"metadata":{row.metadata_json}}}'
+            )
+    return '{"entries":[' + ",".join(parts) + "]}"
+
+
+__all__ = ["auditor_router", "router"]

@@ -256,6 +256,20 @@ class LogLeavesOut(BaseModel):
     leaves: list[str]
 
 
+class LogEntryOut(BaseModel):
+    index: int
+    leaf_hash: str
+    sha256: str | None = None
+    salt: str | None = None
+    metadata_sha256: str | None = None
+    metadata: dict[str, Any] | None = None
+    withheld: bool | None = None
+
+
+class LogEntriesOut(BaseModel):
+    entries: list[LogEntryOut]
+
+
 class PublicKey(BaseModel):
     alg: str
     key_id: str

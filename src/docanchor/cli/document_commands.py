@@ -726,10 +726,70 @@ def audit(
     ] = 0,
     rpc_url: RpcUrlOpt = None,
     as_json: JsonOpt = False,
+    period_from: Annotated[
+        str | None,
+        typer.Option(
+            "--from", metavar="DATE", help="Period audit: first UTC date or ISO time (inclusive)."
+        ),
+    ] = None,
+    period_to: Annotated[
+        str | None,
+        typer.Option(
+            "--to", metavar="DATE", help="Period audit: end UTC date or time (exclusive)."
+        ),
+    ] = None,
+    entity: Annotated[
+        str | None,
+        typer.Option("--entity", metavar="RUC", help="Period audit: list this entity's only."),
+    ] = None,
+    csv_path: Annotated[
+        Path | None,
+        typer.Option("--csv", metavar="FILE", help="Period audit: write the registrations as CSV."),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", metavar="URL", help="Period audit of a remote service (not trusted)."
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", metavar="KEY", help="The remote service's auditor or entity key."),
+    ] = None,
 ) -> None:
-    """Match the contract's Anchored events with the database, check that every checkpoint
-    extends the one before, and recompute every root from the stored documents."""
+    """Without --from/--to: match the contract's Anchored events with the database, check
+    that every checkpoint extends the one before, and recompute every root from the stored
+    documents.
+
+    With --from and --to: prove a period's record complete and unaltered from the chain
+    (checkpoints anchored in the period, range checks of every leaf against the anchored
+    roots, openings recomputed to their leaves), against this database or, with --url and
+    --key, against a remote service. Exits 1 unless every leaf is range-checked and opened.
+    """
     cfg = settings(rpc_url=rpc_url)
+    period = (period_from, period_to)
+    if period_from is not None or period_to is not None:
+        if None in period:
+            raise InputError("a period audit needs both --from and --to")
+        if from_block:
+            raise InputError("--from-block is for the whole-database audit, not a period")
+        from docanchor.cli.period_audit import run_period_audit
+
+        if url is None:
+            ready_data_dir(cfg)
+        run_period_audit(
+            cfg,
+            start_text=period_from or "",
+            end_text=period_to or "",
+            entity=entity,
+            url=url,
+            key=key,
+            as_json=as_json,
+            csv_path=csv_path,
+        )
+        return
+    if any(v is not None for v in (entity, csv_path, url, key)):
+        raise InputError("--entity, --csv, --url and --key need a period: give --from and --to")
     ready_data_dir(cfg)
     from docanchor.wiring import build_service, open_chain
 
