@@ -22,7 +22,7 @@ from docanchor.errors import (
 )
 from docanchor.jsontext import loads_strict
 from docanchor.pdf.stamped import StampedPdf
-from docanchor.service import DocAnchorService, batch_json, not_found
+from docanchor.service import DocAnchorService, WaitProgress, batch_json, not_found
 from docanchor.store import DocumentView
 
 SUBMIT_CHUNK = 50_000
@@ -347,18 +347,36 @@ def anchor(
                 "`docanchor anchor` on this database); nothing was sent, try again later"
             )
         if wait:
-            service.wait_until_confirmed(timeout=timeout)
+            show = _wait_progress if sys.stderr.isatty() and not as_json else None
+            try:
+                reports += service.wait_until_confirmed(timeout=timeout, on_progress=show)
+            finally:
+                if show is not None:
+                    sys.stderr.write("\r\033[K")
     finally:
         service.release()  # only ever releases this process's own lease
     touched = {r.batch.id for r in reports}
+    reanchored = {r.batch.id for r in reports if r.action == "reanchored"}
     batches = [b for b in service.store.batches() if b.id in touched]
     if as_json:
         emit_json(
             {
                 "batches": [
                     {
-                        k: batch_json(b)[k]
-                        for k in ("id", "size", "root", "seq", "tx_hash", "block_number", "status")
+                        **{
+                            k: batch_json(b)[k]
+                            for k in (
+                                "id",
+                                "size",
+                                "root",
+                                "seq",
+                                "tx_hash",
+                                "block_number",
+                                "status",
+                                "last_error",
+                            )
+                        },
+                        "reanchored": b.id in reanchored,
                     }
                     for b in batches
                 ]
@@ -370,8 +388,27 @@ def anchor(
     for b in batches:
         typer.echo(
             f"batch {b.id}: {plural(b.size, 'document')}, root {b.root}, {b.status}"
-            + (f", seq {b.seq}, block {b.block_number}, tx {b.tx_hash}" if b.tx_hash else "")
+            + (
+                f", seq {b.seq}, block {b.block_number}, tx {b.tx_hash}"
+                if b.seq is not None
+                else ""
+            )
+            + (" (re-anchored after a reorganisation)" if b.id in reanchored else "")
+            + (f"; {b.last_error}" if b.status == "sealed" and b.last_error else "")
         )
+
+
+def _wait_progress(progress: WaitProgress) -> None:
+    """One line on the terminal, rewritten in place: what ``anchor --wait`` waits for."""
+    if progress.confirmations is None:
+        so_far = "not mined yet"
+    else:
+        so_far = f"{progress.confirmations}/{progress.required} confirmations"
+    sys.stderr.write(
+        f"\r\033[Kwaiting for {plural(progress.waiting, 'batch', 'batches')}: {so_far}, "
+        f"head {progress.head}, {progress.waited:.0f} s"
+    )
+    sys.stderr.flush()
 
 
 @app.command()
@@ -388,6 +425,8 @@ def status(as_json: JsonOpt = False) -> None:
         typer.echo(
             f"batch {b['id']}: {plural(b['size'], 'document')} {b['status']}, root {b['root']}"
             + (f", seq {b['seq']}, block {b['block_number']}" if b["seq"] is not None else "")
+            + (" (re-anchored after a reorganisation)" if b["reanchored"] else "")
+            + (f"; {b['last_error']}" if b["last_error"] else "")
         )
 
 
