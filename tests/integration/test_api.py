@@ -135,7 +135,10 @@ def test_register_anchor_and_verify_end_to_end(api: Api, anvil: AnvilNode) -> No
         lambda b: b["status"] == "confirmed",
     )
     assert batch["confirmations"] >= 1 and batch["tx_hash"].startswith("0x")
-    assert "last_error" not in batch
+    assert batch["last_error"] is None
+    assert [a["kind"] for a in batch["attempts"]] == ["sent"]
+    assert batch["attempts"][0]["tx_hash"] == batch["tx_hash"]
+    assert batch["reanchored"] is False
 
     # Anyone can recompute the anchored root from the published leaf hashes.
     leaves = api.client.get(f"/v1/batches/{batch_id}/leaves", params={"limit": 1}).json()

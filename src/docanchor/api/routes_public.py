@@ -43,7 +43,8 @@ from docanchor.errors import DocAnchorError, InputError, NotFoundError
 from docanchor.hashing import is_hex64
 from docanchor.pdf.stamped import find_stamp
 from docanchor.receipt import Receipt, loads_receipt_text, parse_receipt
-from docanchor.service import leaf_hash_of_row, verify_receipt_on_chain
+from docanchor.redaction import redact
+from docanchor.service import batch_json, leaf_hash_of_row, verify_receipt_on_chain
 from docanchor.signing import public_key_info
 
 router = APIRouter(prefix="/v1", tags=["public"])
@@ -322,7 +323,19 @@ def get_batch(ctx: Ctx, batch_id: BatchId) -> dict[str, Any]:
         head = ctx.cached_head()
         if head is not None:
             confirmations = max(0, head - batch.block_number + 1)
-    return {**public_batch(batch), "confirmations": confirmations}
+    url = ctx.settings.rpc_url
+    data = batch_json(batch)
+    attempts = [
+        {**e, "error": None if e.get("error") is None else redact(str(e["error"]), url)}
+        for e in data["attempts"]
+    ]
+    return {
+        **public_batch(batch),
+        "confirmations": confirmations,
+        "last_error": None if batch.last_error is None else redact(batch.last_error, url),
+        "reanchored": data["reanchored"],
+        "attempts": attempts,
+    }
 
 
 @router.get(
