@@ -443,6 +443,20 @@ def test_other_chain_skips_block_and_confirmation_steps() -> None:
     assert not result.valid
 
 
+@pytest.mark.parametrize("block_hash", ["0x" + "ee" * 32, None], ids=["reorganised", "reset"])
+def test_an_anchor_whose_block_left_the_chain_has_no_confirmations(block_hash: str | None) -> None:
+    # The head is far past the anchoring block: counted naively, step 7 would pass.
+    receipt = parse_receipt(example_json())
+    result = evaluate_receipt(
+        receipt, **chain_values(block_hash=block_hash, head_number=BLOCK_NUMBER + 100)
+    )
+    by_step = {check.step: check for check in result.checks}
+    assert not by_step[6].ok
+    assert by_step[7].skipped and "not counted" in by_step[7].detail
+    assert result.confirmations == 0
+    assert not result.valid
+
+
 def test_status_does_not_override_the_verifiers_threshold() -> None:
     # "confirmed" in the receipt, but this verifier wants 12 confirmations.
     receipt = parse_receipt(example_json())

@@ -16,6 +16,7 @@ from docanchor import hashing
 from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, plural, ready_data_dir, settings
 from docanchor.errors import (
     EXIT_CHECK_FAILED,
+    EXIT_ENVIRONMENT,
     DocAnchorError,
     InputError,
     NotFoundError,
@@ -546,20 +547,38 @@ def receipt(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-_VERDICTS = {"valid": "VALID", "not_yet_confirmed": "NOT YET CONFIRMED", "not_valid": "NOT VALID"}
+_VERDICTS = {
+    "valid": "VALID",
+    "not_yet_confirmed": "NOT YET CONFIRMED",
+    "not_valid": "NOT VALID",
+    "cannot_check": "CANNOT CHECK HERE",
+}
 
 
-def _verdict(result: Any, receipt: Any) -> str:
+def _verdict(result: Any, receipt: Any, *, node_chain_id: int, trust: Any) -> str:
     """``valid``; ``not_yet_confirmed`` when the document and metadata match and
     only what time brings is missing (the anchor of a pending or sealed receipt,
-    or confirmations); else ``not_valid``."""
+    or confirmations); ``cannot_check`` when every check that could run passed
+    but the node is on another chain than the receipt's trusted anchor (its
+    record was not read); else ``not_valid``."""
     if result.valid:
         return "valid"
-    from docanchor.receipt import STEP_CONFIRMATIONS, STEP_DOCUMENT, STEP_METADATA
+    from docanchor.receipt import (
+        STEP_CHAIN_RECORD,
+        STEP_CONFIRMATIONS,
+        STEP_DOCUMENT,
+        STEP_METADATA,
+    )
 
     failed = {c.step for c in result.checks if not c.ok}
     if receipt.anchor is None:
         return "not_valid" if failed & {STEP_DOCUMENT, STEP_METADATA} else "not_yet_confirmed"
+    if (
+        receipt.anchor.chain_id != node_chain_id
+        and trust.trusts(receipt)
+        and failed == {STEP_CHAIN_RECORD}
+    ):
+        return "cannot_check"
     return "not_yet_confirmed" if failed == {STEP_CONFIRMATIONS} else "not_valid"
 
 
@@ -645,7 +664,9 @@ def verify(
     deployment and those of $DOCANCHOR_TRUSTED_CONTRACTS (CHAIN_ID:0xADDRESS,...).
     The verdict is VALID, NOT YET CONFIRMED (every check passed but the anchor
     is missing or has fewer confirmations than required: ask again later) or
-    NOT VALID; both of the latter exit 1. A stamped PDF is checked with the
+    NOT VALID; both of the latter exit 1. CANNOT CHECK HERE (exit 3): the node
+    is on another chain than the receipt's anchor, so nothing could be checked
+    on chain. A stamped PDF is checked with the
     receipt it carries (no database): its original part is cut back out and is
     the document checked.
     """
@@ -710,8 +731,18 @@ def verify(
         )
         for p in parsed
     ]
-    verdicts = [_verdict(r, c) for r, c in zip(results, receipts, strict=True)]
-    index = next((verdicts.index(v) for v in ("valid", "not_yet_confirmed") if v in verdicts), 0)
+    verdicts = [
+        _verdict(r, c, node_chain_id=reader.chain_id, trust=trust)
+        for r, c in zip(results, receipts, strict=True)
+    ]
+    index = next(
+        (
+            verdicts.index(v)
+            for v in ("valid", "not_yet_confirmed", "cannot_check")
+            if v in verdicts
+        ),
+        0,
+    )
     best, chosen, verdict = results[index], receipts[index], verdicts[index]
     if as_json:
         emit_json(
@@ -754,6 +785,16 @@ def verify(
             )
         )
         _print_checks(best)
+        if verdict == "cannot_check":
+            assert chosen.anchor is not None
+            typer.echo(
+                f"cannot check here: the node at {reader.node} is on chain {reader.chain_id}, "
+                f"the receipt is anchored on chain {chosen.anchor.chain_id}; verify with a node "
+                f"of chain {chosen.anchor.chain_id} (--rpc-url)",
+                err=True,
+            )
+    if verdict == "cannot_check":
+        raise typer.Exit(EXIT_ENVIRONMENT)
     if not best.valid:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
