@@ -45,6 +45,10 @@ from docanchor.errors import (
 )
 from docanchor.merkle import MerkleTree, root_from_inclusion_proof, verify_consistency
 from docanchor.receipt import (
+    STEP_CHAIN_RECORD,
+    STEP_CONFIRMATIONS,
+    STEP_DOCUMENT,
+    STEP_METADATA,
     AnchorPart,
     BatchPart,
     DocumentPart,
@@ -1448,6 +1452,32 @@ def verify_receipt_on_chain(
         trust=trust,
         receipt_json=receipt_json,
     )
+
+
+def receipt_verdict(
+    result: ReceiptVerification, receipt: Receipt, *, node_chain_id: int, trust: TrustPolicy
+) -> str:
+    """The verdict on a checked receipt, in the words every edge uses.
+
+    ``valid``; ``not_yet_confirmed`` when the document and metadata match and
+    only what time brings is missing (the anchor of a pending or sealed
+    receipt, or confirmations); ``cannot_check`` when every check that could
+    run passed but the node is on another chain than the receipt's trusted
+    anchor, so its record could not be read (nothing failed: it was not
+    checked); else ``not_valid``.
+    """
+    if result.valid:
+        return "valid"
+    failed = {c.step for c in result.checks if not c.ok}
+    if receipt.anchor is None:
+        return "not_valid" if failed & {STEP_DOCUMENT, STEP_METADATA} else "not_yet_confirmed"
+    if (
+        receipt.anchor.chain_id != node_chain_id
+        and trust.trusts(receipt)
+        and failed == {STEP_CHAIN_RECORD}
+    ):
+        return "cannot_check"
+    return "not_yet_confirmed" if failed == {STEP_CONFIRMATIONS} else "not_valid"
 
 
 def receipt_bytes(receipt_json: Mapping[str, Any]) -> bytes:

@@ -190,6 +190,7 @@ def test_register_anchor_and_verify_end_to_end(api: Api, anvil: AnvilNode) -> No
     assert checked.status_code == 200, checked.text
     result = checked.json()
     assert result["valid"] is True and result["confirmations"] >= 1
+    assert result["verdict"] == "valid"
     assert {c["step"] for c in result["checks"]} >= {1, 4, 5, 6, 7}
     assert all(c["ok"] for c in result["checks"])
     # The same receipt with another document is refused, and says why.
@@ -198,6 +199,7 @@ def test_register_anchor_and_verify_end_to_end(api: Api, anvil: AnvilNode) -> No
         json={"receipt": receipt_json, "sha256": hashlib.sha256(v1).hexdigest()},
     ).json()
     assert wrong["valid"] is False
+    assert wrong["verdict"] == "not_valid"  # a check ran and failed
     assert any(not c["ok"] and c["step"] == 1 for c in wrong["checks"])
 
     # Nothing pending and nothing sealed: an empty answer, no new batch.

@@ -44,7 +44,12 @@ from docanchor.hashing import is_hex64
 from docanchor.pdf.stamped import find_stamp
 from docanchor.receipt import Receipt, loads_receipt_text, parse_receipt
 from docanchor.redaction import redact
-from docanchor.service import batch_json, leaf_hash_of_row, verify_receipt_on_chain
+from docanchor.service import (
+    batch_json,
+    leaf_hash_of_row,
+    receipt_verdict,
+    verify_receipt_on_chain,
+)
 from docanchor.signing import public_key_info
 
 router = APIRouter(prefix="/v1", tags=["public"])
@@ -206,16 +211,18 @@ def _check_receipt(ctx: ApiContext, body: bytes) -> dict[str, Any]:
     receipt, source, digest = _receipt_check_request(body)
     reader = ctx.reader()
     required = ctx.settings.required_confirmations(reader.chain_id)
+    trust = ctx.trust(ctx.node_chain_id(lenient=False))
     result = verify_receipt_on_chain(
         receipt,
         reader,
         document_sha256=digest,
         required_confirmations=required,
-        trust=ctx.trust(ctx.node_chain_id(lenient=False)),
+        trust=trust,
         receipt_json=source,
     )
     return {
         "valid": result.valid,
+        "verdict": receipt_verdict(result, receipt, node_chain_id=reader.chain_id, trust=trust),
         "status": receipt.status.value,
         "confirmations": result.confirmations,
         "required_confirmations": required,

@@ -161,6 +161,11 @@ class CheckOut(BaseModel):
 
 class ReceiptCheckResult(BaseModel):
     valid: bool
+    verdict: Literal["valid", "not_yet_confirmed", "not_valid", "cannot_check"] = Field(
+        description="cannot_check: the node is on another chain than the receipt's anchor, "
+        "so nothing could be read on chain (not the same as not_valid: a check that ran "
+        "and failed)."
+    )
     status: Status
     confirmations: int
     required_confirmations: int

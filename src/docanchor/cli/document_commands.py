@@ -23,7 +23,13 @@ from docanchor.errors import (
 )
 from docanchor.jsontext import loads_strict
 from docanchor.pdf.stamped import StampedPdf
-from docanchor.service import DocAnchorService, WaitProgress, batch_json, not_found
+from docanchor.service import (
+    DocAnchorService,
+    WaitProgress,
+    batch_json,
+    not_found,
+    receipt_verdict,
+)
 from docanchor.store import DocumentView
 
 SUBMIT_CHUNK = 50_000
@@ -555,33 +561,6 @@ _VERDICTS = {
 }
 
 
-def _verdict(result: Any, receipt: Any, *, node_chain_id: int, trust: Any) -> str:
-    """``valid``; ``not_yet_confirmed`` when the document and metadata match and
-    only what time brings is missing (the anchor of a pending or sealed receipt,
-    or confirmations); ``cannot_check`` when every check that could run passed
-    but the node is on another chain than the receipt's trusted anchor (its
-    record was not read); else ``not_valid``."""
-    if result.valid:
-        return "valid"
-    from docanchor.receipt import (
-        STEP_CHAIN_RECORD,
-        STEP_CONFIRMATIONS,
-        STEP_DOCUMENT,
-        STEP_METADATA,
-    )
-
-    failed = {c.step for c in result.checks if not c.ok}
-    if receipt.anchor is None:
-        return "not_valid" if failed & {STEP_DOCUMENT, STEP_METADATA} else "not_yet_confirmed"
-    if (
-        receipt.anchor.chain_id != node_chain_id
-        and trust.trusts(receipt)
-        and failed == {STEP_CHAIN_RECORD}
-    ):
-        return "cannot_check"
-    return "not_yet_confirmed" if failed == {STEP_CONFIRMATIONS} else "not_valid"
-
-
 def _print_checks(result: Any) -> None:
     for check in result.checks:
         mark = "skip" if check.skipped else ("ok  " if check.ok else "FAIL")
@@ -732,7 +711,7 @@ def verify(
         for p in parsed
     ]
     verdicts = [
-        _verdict(r, c, node_chain_id=reader.chain_id, trust=trust)
+        receipt_verdict(r, c, node_chain_id=reader.chain_id, trust=trust)
         for r, c in zip(results, receipts, strict=True)
     ]
     index = next(
