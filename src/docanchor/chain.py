@@ -63,8 +63,11 @@ from docanchor.errors import (
     ChainResetError,
     ConfigError,
     ContractRevertError,
+    FeeCapError,
     InputError,
     NodeUnavailableError,
+    NonceTooLowError,
+    UnderpricedError,
 )
 from docanchor.redaction import origin as node_origin
 
@@ -84,6 +87,15 @@ _ERROR_STRING_SELECTOR: Final = bytes.fromhex("08c379a0")
 _PANIC_SELECTOR: Final = bytes.fromhex("4e487b71")
 _TRANSIENT_HTTP_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 CONNECT_RETRY_SECONDS: Final = 3.0
+_FEE_KEYS: Final = ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice")
+# How nodes say that a transaction's fees are too low to enter the pool.
+_UNDERPRICED_WORDS: Final = (
+    "underpriced",
+    "fee cap",
+    "less than block base fee",
+    "max fee per gas less than",
+    "fee too low",
+)
 
 
 # --- values the adapter returns ------------------------------------------------
@@ -156,6 +168,8 @@ class PreparedAnchor:
     nonce: int
     raw_transaction: bytes = field(repr=False)
     consistency: tuple[bytes, ...] = field(default=(), repr=False)
+    # maxFeePerGas and maxPriorityFeePerGas (EIP-1559), or gasPrice (legacy), in wei.
+    fees: dict[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -731,34 +745,76 @@ class ChainClient:
             raise ConfigError(_dev_key_refused(self.chain_id))
         return self._account
 
-    def _fees(self) -> dict[str, int]:
+    def base_fee(self) -> int | None:
+        """The latest block's base fee in wei; None on a node without EIP-1559."""
+        block = self._rpc(lambda: self._w3.eth.get_block("latest"), "eth_getBlockByNumber")
+        base_fee = block.get("baseFeePerGas")
+        return None if base_fee is None else int(base_fee)
+
+    def fee_cap_shortfall(self) -> tuple[int, int] | None:
+        """(base fee, cap) in wei when the base fee is above the configured cap; else None.
+
+        A transaction whose max fee is under the base fee is refused by most
+        nodes and never mined by any, so nothing should be sent then.
+        """
+        cap = self._max_fee_wei
+        if cap is None:
+            return None
+        base_fee = self.base_fee()
+        if base_fee is None or base_fee <= cap:
+            return None
+        return base_fee, cap
+
+    def account_nonce(self) -> int:
+        """The signing account's nonce at the latest block (its mined transactions)."""
+        address = self._signer().address
+        return int(
+            self._rpc(
+                lambda: self._w3.eth.get_transaction_count(address, "latest"),
+                "eth_getTransactionCount",
+            )
+        )
+
+    def _fees(self, floor: dict[str, int] | None = None) -> dict[str, int]:
+        """Fees for a new transaction: the node's price, at least ``floor`` (a replacement's
+        bumped fees), never above the cap; :class:`FeeCapError` when the base fee is above
+        the cap."""
         block = self._rpc(lambda: self._w3.eth.get_block("latest"), "eth_getBlockByNumber")
         base_fee = block.get("baseFeePerGas")
         cap = self._max_fee_wei
+        floor = floor or {}
         if base_fee is None:
             gas_price = int(self._rpc(lambda: self._w3.eth.gas_price, "eth_gasPrice"))
+            gas_price = max(gas_price, floor.get("gasPrice", 0))
             return {"gasPrice": gas_price if cap is None else min(gas_price, cap)}
+        if cap is not None and cap < int(base_fee):
+            raise FeeCapError(
+                f"the base fee ({int(base_fee) / 1e9:g} gwei) is above DOCANCHOR_MAX_FEE_GWEI "
+                f"({cap / 1e9:g} gwei); nothing is sent until it falls under the cap"
+            )
         try:
             priority = int(
                 self._rpc(lambda: self._w3.eth.max_priority_fee, "eth_maxPriorityFeePerGas")
             )
         except ChainError:  # eth_maxPriorityFeePerGas is not on every node
             priority = DEFAULT_PRIORITY_FEE_WEI
+        priority = max(priority, floor.get("maxPriorityFeePerGas", 0))
         # Twice the base fee keeps the transaction includable through six full blocks.
-        max_fee = 2 * int(base_fee) + priority
+        max_fee = max(2 * int(base_fee) + priority, floor.get("maxFeePerGas", 0))
         if cap is not None and max_fee > cap:
-            if cap < int(base_fee):
-                log.warning(
-                    "max fee cap %d wei is below the base fee %d wei; the transaction will wait",
-                    cap,
-                    int(base_fee),
-                )
             max_fee = cap
             priority = min(priority, cap)
         return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": priority, "type": 2}
 
-    def _prepare(self, tx: dict[str, Any]) -> dict[str, Any]:
-        """Fills chain id, gas (estimated, with a margin), fees and the pending nonce."""
+    def _prepare(
+        self,
+        tx: dict[str, Any],
+        *,
+        nonce: int | None = None,
+        fee_floor: dict[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """Fills chain id, gas (estimated, with a margin), fees and the nonce (``nonce``,
+        or the pending count)."""
         account = self._signer()
         tx = {"from": account.address, "value": 0, "chainId": self.chain_id, **tx}
         try:
@@ -766,13 +822,15 @@ class ChainClient:
         except ContractLogicError as exc:
             raise self._errors.decode(exc.data, str(exc)) from None
         tx["gas"] = math.ceil(int(estimate) * GAS_MARGIN)
-        tx.update(self._fees())
-        tx["nonce"] = int(
-            self._rpc(
-                lambda: self._w3.eth.get_transaction_count(account.address, "pending"),
-                "eth_getTransactionCount",
+        tx.update(self._fees(fee_floor))
+        if nonce is None:
+            nonce = int(
+                self._rpc(
+                    lambda: self._w3.eth.get_transaction_count(account.address, "pending"),
+                    "eth_getTransactionCount",
+                )
             )
-        )
+        tx["nonce"] = nonce
         del tx["from"]
         return tx
 
@@ -807,8 +865,16 @@ class ChainClient:
                     text = _rpc_message(exc).lower()
                     if "already known" in text or "already imported" in text:
                         return
-                    if "nonce too low" in text and self.transaction_known(tx_hash):
-                        return
+                    if "nonce too low" in text:
+                        if self.transaction_known(tx_hash):
+                            return
+                        raise NonceTooLowError(
+                            f"the node rejected transaction {tx_hash}: {_rpc_message(exc)}"
+                        ) from None
+                    if any(word in text for word in _UNDERPRICED_WORDS):
+                        raise UnderpricedError(
+                            f"the node rejected transaction {tx_hash}: {_rpc_message(exc)}"
+                        ) from None
                     if not _is_rate_limited(exc):
                         raise ChainError(
                             f"the node rejected transaction {tx_hash}: {_rpc_message(exc)}"
@@ -830,15 +896,22 @@ class ChainClient:
                 "(check it with transaction_known before sending anything else)"
             ) from exc
 
-    def _sign(self, tx: dict[str, Any]) -> tuple[str, bytes, int]:
-        """(tx hash, signed raw bytes, nonce) of ``tx``, completed by :meth:`_prepare`."""
+    def _sign(
+        self,
+        tx: dict[str, Any],
+        *,
+        nonce: int | None = None,
+        fee_floor: dict[str, int] | None = None,
+    ) -> tuple[str, bytes, int, dict[str, int]]:
+        """(tx hash, signed raw bytes, nonce, fees) of ``tx``, completed by :meth:`_prepare`."""
         with self._send_lock:
-            prepared = self._prepare(tx)
+            prepared = self._prepare(tx, nonce=nonce, fee_floor=fee_floor)
             signed = self._signer().sign_transaction(prepared)
-        return _hex(signed.hash), bytes(signed.raw_transaction), int(prepared["nonce"])
+        fees: dict[str, int] = {str(k): int(prepared[k]) for k in _FEE_KEYS if k in prepared}
+        return _hex(signed.hash), bytes(signed.raw_transaction), int(prepared["nonce"]), fees
 
     def _sign_and_send(self, tx: dict[str, Any]) -> str:
-        tx_hash, raw, nonce = self._sign(tx)
+        tx_hash, raw, nonce, _ = self._sign(tx)
         self._broadcast(raw, tx_hash)
         log.info("sent transaction %s (nonce %d)", tx_hash, nonce)
         return tx_hash
@@ -924,7 +997,13 @@ class ChainClient:
         )
 
     def prepare_anchor(
-        self, root: bytes, tree_size: int, consistency: Sequence[bytes]
+        self,
+        root: bytes,
+        tree_size: int,
+        consistency: Sequence[bytes],
+        *,
+        nonce: int | None = None,
+        fee_floor: dict[str, int] | None = None,
     ) -> PreparedAnchor:
         """Builds and signs ``anchor(root, tree_size, consistency)`` without sending it.
 
@@ -937,8 +1016,11 @@ class ChainClient:
         while estimating gas raises :class:`ContractRevertError` with the
         contract's error name (``ZeroRoot``, ``TreeSizeNotGrowing``,
         ``RootAlreadyAnchored``, ``InconsistentHistory``, ...). The nonce is
-        the account's pending count: broadcast one prepared transaction
-        before preparing the next.
+        the account's pending count unless ``nonce`` is given (a replacement
+        of a pending transaction); broadcast one prepared transaction before
+        preparing the next. ``fee_floor`` raises the fees to at least these
+        values (a replacement's bump), never above the configured cap;
+        :class:`FeeCapError` when the base fee is above the cap.
         """
         root = _root_bytes(root)
         if isinstance(tree_size, bool) or not isinstance(tree_size, int):
@@ -947,7 +1029,9 @@ class ChainClient:
             raise InputError(f"the tree size must fit in 64 bits, got {tree_size}")
         proof = _consistency_hashes(consistency)
         data = self._contract().encode_abi("anchor", args=[root, tree_size, list(proof)])
-        tx_hash, raw, nonce = self._sign({"to": self.contract_address, "data": data})
+        tx_hash, raw, nonce, fees = self._sign(
+            {"to": self.contract_address, "data": data}, nonce=nonce, fee_floor=fee_floor
+        )
         return PreparedAnchor(
             tx_hash=tx_hash,
             root=root,
@@ -955,6 +1039,7 @@ class ChainClient:
             nonce=nonce,
             raw_transaction=raw,
             consistency=proof,
+            fees=fees,
         )
 
     def broadcast(self, prepared: PreparedAnchor) -> str:

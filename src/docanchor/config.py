@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     max_fee_gwei: float | None = Field(default=None, gt=0)
     rpc_timeout: float = Field(default=10.0, gt=0, le=600)
     rpc_retry_deadline: float = Field(default=60.0, ge=0, le=3600)
+    # The transaction manager (service.TxPolicy): replacement fees are at least 10 %
+    # higher, as nodes require.
+    tx_bump_percent: int = Field(default=20, ge=10, le=500)
+    tx_max_attempts: int = Field(default=10, ge=1, le=100)
+    tx_bump_after: float = Field(default=60.0, ge=0, le=86_400)
+    tx_pending_wait: float = Field(default=10.0, ge=0, le=600)
     sign_receipts: bool = True
     log_json: bool = True
     # CHAIN_ID:0xADDRESS,... trusted besides the data dir's own deployment.

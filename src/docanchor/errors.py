@@ -177,6 +177,26 @@ class ContractRevertError(ChainError):
         self.error_name = error_name
 
 
+class FeeCapError(ChainError):
+    """The base fee is above ``DOCANCHOR_MAX_FEE_GWEI``: nothing is sent until it falls."""
+
+    http_status = 503
+    title = "Base fee above the fee cap"
+
+
+class NonceTooLowError(ChainError):
+    """The node refused a transaction whose nonce another transaction already used."""
+
+    title = "Nonce already used"
+
+
+class UnderpricedError(ChainError):
+    """The node refused a transaction for its fees (a replacement too cheap, a cap under
+    the base fee)."""
+
+    title = "Transaction underpriced"
+
+
 class ChainResetError(ChainError):
     """The chain no longer holds what was recorded (no contract code, unknown block)."""
 

@@ -1106,7 +1106,8 @@ def evaluate_receipt(
     reported; once the deployment is untrusted, the node is on another chain
     or the receipt has no anchor, steps 6 and 7 are reported as skipped
     because their inputs mean nothing. ``valid`` is False as soon as one
-    reported step failed.
+    reported step failed. When step 6 fails, step 7 is skipped and the
+    confirmations are 0: an anchor that left the chain is never counted.
     """
     checks = verify_receipt_offline(receipt, document_sha256)
     record_check = check_chain_record(receipt, node_chain_id, record, trust.deployments)
@@ -1128,9 +1129,24 @@ def evaluate_receipt(
         )
         confirmations = 0
     else:
-        checks.append(check_block_hash(receipt, block_hash))
-        checks.append(check_confirmations(receipt, head_number, required_confirmations))
-        confirmations = count_confirmations(head_number, a.block_number)
+        block_check = check_block_hash(receipt, block_hash)
+        checks.append(block_check)
+        if block_check.ok:
+            checks.append(check_confirmations(receipt, head_number, required_confirmations))
+            confirmations = count_confirmations(head_number, a.block_number)
+        else:
+            # An anchor whose block left the chain has no confirmations to count.
+            checks.append(
+                CheckResult(
+                    STEP_CONFIRMATIONS,
+                    "confirmations",
+                    True,
+                    f"not counted: block {a.block_number} of the anchor is not on the node's "
+                    "chain (step 6)",
+                    True,
+                )
+            )
+            confirmations = 0
     source = receipt.to_json() if receipt_json is None else receipt_json
     checks.append(check_signature(source, trust.signing_keys, trust.verify_signature))
     valid = all(check.ok for check in checks)

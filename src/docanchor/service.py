@@ -33,16 +33,23 @@ from docanchor.errors import (
     ChainError,
     ChainResetError,
     ContractRevertError,
+    FeeCapError,
     InputError,
     LogRangeError,
     MetadataError,
+    NonceTooLowError,
     NotAnchoredError,
     NotFoundError,
     StoreError,
+    UnderpricedError,
     VerificationError,
 )
 from docanchor.merkle import MerkleTree, root_from_inclusion_proof, verify_consistency
 from docanchor.receipt import (
+    STEP_CHAIN_RECORD,
+    STEP_CONFIRMATIONS,
+    STEP_DOCUMENT,
+    STEP_METADATA,
     AnchorPart,
     BatchPart,
     DocumentPart,
@@ -131,6 +138,17 @@ class PreparedAnchor(Protocol):
     @property
     def tx_hash(self) -> str: ...
 
+    @property
+    def nonce(self) -> int: ...
+
+    @property
+    def fees(self) -> dict[str, int]: ...
+
+
+class MinedTx(Protocol):
+    @property
+    def tx_hash(self) -> str: ...
+
 
 class LatestCheckpoint(Protocol):
     """The contract's newest checkpoint (``latest()``)."""
@@ -167,12 +185,26 @@ class ChainPort(Protocol):
     def latest(self) -> LatestCheckpoint | None: ...
 
     def prepare_anchor(
-        self, root: bytes, tree_size: int, consistency: Sequence[bytes]
+        self,
+        root: bytes,
+        tree_size: int,
+        consistency: Sequence[bytes],
+        *,
+        nonce: int | None = None,
+        fee_floor: dict[str, int] | None = None,
     ) -> PreparedAnchor: ...
 
     def broadcast(self, prepared: Any) -> str: ...
 
     def transaction_known(self, tx_hash: str) -> bool: ...
+
+    def transaction_receipt(self, tx_hash: str) -> MinedTx | None: ...
+
+    def base_fee(self) -> int | None: ...
+
+    def fee_cap_shortfall(self) -> tuple[int, int] | None: ...
+
+    def account_nonce(self) -> int: ...
 
     def wait_for_anchor(self, tx_hash: str, timeout: float) -> MinedAnchor: ...
 
@@ -209,9 +241,39 @@ class Registration(NamedTuple):
 
 
 @dataclass(frozen=True)
+class TxPolicy:
+    """How the anchoring account's transactions are managed.
+
+    A pass waits at most ``pending_wait`` seconds for its transaction to be
+    mined, then leaves it for the next pass. A transaction pending for
+    ``bump_after`` seconds, or whose max fee fell under the base fee, is
+    replaced with the same nonce and fees ``bump_percent`` higher (at most
+    the fee cap), up to ``max_attempts`` transactions per batch.
+    """
+
+    bump_percent: int = 20
+    max_attempts: int = 10
+    bump_after: float = 60.0
+    pending_wait: float = 10.0
+
+
+@dataclass(frozen=True)
+class WaitProgress:
+    """Where ``wait_until_confirmed`` stands after one round."""
+
+    waiting: int
+    confirmations: int | None  # the fewest among anchored batches; None when none is
+    required: int
+    head: int
+    waited: float
+
+
+@dataclass(frozen=True)
 class BatchReport:
     batch: Batch
-    action: str  # "sealed", "sent", "anchored", "adopted", "confirmed", "reanchor", ...
+    # "sealed", "sent", "pending", "waiting", "anchored", "adopted", "reanchored",
+    # "confirmed", "reanchor", "moved"
+    action: str
 
     def to_json(self) -> dict[str, Any]:
         return batch_json(self.batch)
@@ -252,6 +314,30 @@ class AuditReport:
         }
 
 
+def tx_log_of(batch: Batch) -> list[dict[str, Any]]:
+    """The batch's transaction log (attempts and reorganisations), oldest first."""
+    if not batch.tx_log:
+        return []
+    try:
+        entries = json.loads(batch.tx_log)
+    except ValueError:
+        return []
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _parse_iso(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def batch_json(batch: Batch) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
         return None if value is None else value.isoformat().replace("+00:00", "Z")
@@ -276,6 +362,8 @@ def batch_json(batch: Batch) -> dict[str, Any]:
         "last_error": batch.last_error,
         "first_index": batch.first_index,
         "tree_size": batch.tree_size,
+        "reanchored": any(e.get("kind") == "reorg" for e in tx_log_of(batch)),
+        "attempts": tx_log_of(batch),
     }
 
 
@@ -414,6 +502,7 @@ class DocAnchorService:
         confirmations: int = 1,
         batch_max: int = 1_000_000,
         tx_timeout: float = 120.0,
+        tx_policy: TxPolicy | None = None,
         tree_cache_size: int = 4,
     ) -> None:
         self.store = store
@@ -422,6 +511,7 @@ class DocAnchorService:
         self.confirmations = confirmations
         self.batch_max = batch_max
         self.tx_timeout = tx_timeout
+        self.tx_policy = tx_policy or TxPolicy()
         self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
         self._tree_cache_size = tree_cache_size
         self._tree_lock = threading.Lock()
@@ -724,42 +814,216 @@ class DocAnchorService:
             )
 
     def anchor_batch(self, batch: Batch, *, now: datetime | None = None) -> BatchReport:
-        """Bring one sealed batch on chain, or adopt the anchor the chain already holds."""
+        """Bring one sealed batch on chain, or adopt the anchor the chain already holds.
+
+        The transaction manager: the chain is asked first whether the root is
+        anchored (by any of the batch's transactions, or by another process);
+        then whether one of the batch's transactions was mined. A transaction
+        still pending is waited for at most ``tx_policy.pending_wait`` seconds;
+        after ``bump_after`` seconds, or as soon as its max fee is under the
+        base fee, it is replaced with the same nonce and higher fees. A
+        transaction the node no longer knows (dropped) is signed again with
+        its nonce; one whose nonce another transaction used is signed again
+        with a fresh nonce. Every transaction is recorded in the batch's
+        ``tx_log`` before it is broadcast, with the node's error if it had one.
+        """
         chain = self.chain
         assert batch.id is not None and batch.root is not None
+        batch_id = batch.id
         root = bytes.fromhex(batch.root)
         record = chain.get_anchor(root)
         if record is not None:
-            return BatchReport(self._adopt(batch, record, now=now), "adopted")
-        if batch.tx_hash and chain.transaction_known(batch.tx_hash):
-            # Sent before (maybe by a process that crashed): wait for that one.
-            return BatchReport(self._await(batch, batch.tx_hash, now=now), "anchored")
+            return self._report_anchored(self._adopt(batch, record, now=now), "adopted")
         if batch.tree_size is None:
             raise ChainError(
                 f"batch {batch.id} is a version 1 batch, not a checkpoint of the log; "
                 "the version 2 contract cannot anchor it"
             )
-        prepared = chain.prepare_anchor(root, batch.tree_size, self._consistency_for(batch))
-        batch_id = batch.id
-        batch = self.store.update_batch(
-            batch_id,
-            tx_hash=prepared.tx_hash,
-            tx_sent_at=now or utcnow(),
-            anchor_attempts=batch.anchor_attempts + 1,
-            chain_id=chain.chain_id,
-            contract=chain.contract_address,
-            last_error=None,
+        entries = tx_log_of(batch)
+        reorgs = [i for i, e in enumerate(entries) if e.get("kind") == "reorg"]
+        # Transactions sent before a reorganisation took the anchor away do not count.
+        current = entries[reorgs[-1] + 1 :] if reorgs else entries
+        sent = [e for e in current if e.get("tx_hash")]
+        if batch.tx_hash and not any(e["tx_hash"] == batch.tx_hash for e in sent):
+            # Sent before this log existed (or by a process that crashed): no nonce known.
+            sent.append({"kind": "sent", "tx_hash": batch.tx_hash, "nonce": None, "fees": {}})
+        if not sent:
+            return self._send(batch, kind="sent", now=now)
+        hashes = [str(e["tx_hash"]) for e in sent]
+        mined = self._mined_among(hashes, wait=self.tx_policy.pending_wait)
+        if mined is not None:
+            return self._report_anchored(self._await(batch, mined, now=now), "anchored")
+        last = sent[-1]
+        nonce = last.get("nonce") if isinstance(last.get("nonce"), int) else None
+        fees = {str(k): int(v) for k, v in dict(last.get("fees") or {}).items()}
+        if chain.transaction_known(str(last["tx_hash"])):
+            base_fee = chain.base_fee()
+            underpriced = base_fee is not None and fees.get("maxFeePerGas", base_fee) < base_fee
+            sent_at = _parse_iso(last.get("at"))
+            age = None if sent_at is None else ((now or utcnow()) - sent_at).total_seconds()
+            due = age is None or age >= self.tx_policy.bump_after
+            if nonce is None or not (underpriced or due):
+                waited = "" if age is None else f" for {age:.0f} s"
+                batch = self.store.update_batch(
+                    batch_id,
+                    last_error=f"transaction {last['tx_hash']} is pending{waited}; "
+                    "the next pass checks it again",
+                )
+                return BatchReport(batch, "pending")
+            if len(sent) >= self.tx_policy.max_attempts:
+                batch = self.store.update_batch(
+                    batch_id,
+                    last_error=f"transaction {last['tx_hash']} is still pending after "
+                    f"{len(sent)} transactions (DOCANCHOR_TX_MAX_ATTEMPTS); no more fee bumps, "
+                    "the next pass checks it again",
+                )
+                return BatchReport(batch, "pending")
+            return self._send(
+                batch, kind="bump", nonce=nonce, fee_floor=self._bumped(fees), now=now
+            )
+        # The node does not know the transaction and it was not mined.
+        if nonce is not None and chain.account_nonce() <= nonce:
+            # Dropped from the pool: signed again with its nonce (byte for byte the same
+            # transaction unless the fees rose since).
+            return self._send(batch, kind="resent", nonce=nonce, fee_floor=fees, now=now)
+        # Its nonce was used by another transaction of the account (a replacement sent
+        # by someone else) or it never reached the node: a fresh nonce.
+        return self._send(batch, kind="renonce", now=now)
+
+    def _bumped(self, fees: Mapping[str, int]) -> dict[str, int]:
+        factor = 100 + self.tx_policy.bump_percent
+        return {k: (v * factor + 99) // 100 for k, v in fees.items()}
+
+    def _mined_among(self, hashes: Sequence[str], *, wait: float) -> str | None:
+        """The first of ``hashes`` that is mined, polling up to ``wait`` seconds."""
+        deadline = time.monotonic() + wait
+        delay = 0.05
+        while True:
+            for tx_hash in reversed(hashes):
+                if self.chain.transaction_receipt(tx_hash) is not None:
+                    return tx_hash
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 1.0)
+
+    def _log_attempt(self, batch: Batch, entry: dict[str, Any], **fields: Any) -> Batch:
+        assert batch.id is not None
+        entries = tx_log_of(batch)
+        entries.append(entry)
+        return self.store.update_batch(batch.id, tx_log=json.dumps(entries), **fields)
+
+    def _set_attempt_error(self, batch: Batch, tx_hash: str, error: str) -> Batch:
+        assert batch.id is not None
+        entries = tx_log_of(batch)
+        for entry in entries:
+            if entry.get("tx_hash") == tx_hash:
+                entry["error"] = error[:500]
+        return self.store.update_batch(
+            batch.id, tx_log=json.dumps(entries), last_error=error[:1000]
         )
-        try:
-            chain.broadcast(prepared)
-        except ContractRevertError as exc:
-            if exc.error_name == "RootAlreadyAnchored":
+
+    def _send(
+        self,
+        batch: Batch,
+        *,
+        kind: str,
+        nonce: int | None = None,
+        fee_floor: dict[str, int] | None = None,
+        now: datetime | None = None,
+    ) -> BatchReport:
+        """Sign, record (write-ahead), broadcast, then wait briefly for the transaction."""
+        chain = self.chain
+        assert batch.id is not None and batch.root is not None and batch.tree_size is not None
+        batch_id, tree_size = batch.id, batch.tree_size
+        root = bytes.fromhex(batch.root)
+        shortfall = chain.fee_cap_shortfall()
+        if shortfall is not None:
+            base_fee, cap = shortfall
+            batch = self.store.update_batch(
+                batch_id,
+                last_error=f"waiting for the base fee ({base_fee / 1e9:g} gwei) to fall under "
+                f"DOCANCHOR_MAX_FEE_GWEI ({cap / 1e9:g} gwei); nothing was sent, the next "
+                "pass tries again",
+            )
+            return BatchReport(batch, "waiting")
+        for _ in range(3):
+            try:
+                prepared = chain.prepare_anchor(
+                    root,
+                    tree_size,
+                    self._consistency_for(batch),
+                    nonce=nonce,
+                    fee_floor=fee_floor,
+                )
+            except FeeCapError as exc:
+                batch = self.store.update_batch(batch_id, last_error=str(exc)[:1000])
+                return BatchReport(batch, "waiting")
+            sent_at = now or utcnow()
+            entry = {
+                "kind": kind,
+                "tx_hash": prepared.tx_hash,
+                "nonce": prepared.nonce,
+                "fees": dict(prepared.fees),
+                "at": _iso(sent_at),
+                "error": None,
+            }
+            known = any(e.get("tx_hash") == prepared.tx_hash for e in tx_log_of(batch))
+            fields: dict[str, Any] = {
+                "tx_hash": prepared.tx_hash,
+                "tx_sent_at": sent_at,
+                "anchor_attempts": batch.anchor_attempts + 1,
+                "chain_id": chain.chain_id,
+                "contract": chain.contract_address,
+                "last_error": None,
+            }
+            if known:  # the same bytes again (a dropped transaction, unchanged fees)
+                batch = self.store.update_batch(batch_id, **fields)
+            else:
+                batch = self._log_attempt(batch, entry, **fields)
+            try:
+                chain.broadcast(prepared)
+            except NonceTooLowError as exc:
+                batch = self._set_attempt_error(batch, prepared.tx_hash, str(exc))
+                # Another transaction used the nonce: maybe one of ours that anchored the root.
                 record = chain.get_anchor(root)
                 if record is not None:
-                    return BatchReport(self._adopt(batch, record, now=now), "adopted")
-            self.store.update_batch(batch_id, last_error=str(exc)[:1000])
-            raise
-        return BatchReport(self._await(batch, prepared.tx_hash, now=now), "anchored")
+                    return self._report_anchored(self._adopt(batch, record, now=now), "adopted")
+                hashes = [str(e["tx_hash"]) for e in tx_log_of(batch) if e.get("tx_hash")]
+                mined = self._mined_among(hashes, wait=0)
+                if mined is not None:
+                    return self._report_anchored(self._await(batch, mined, now=now), "anchored")
+                nonce, kind = None, "renonce"
+                continue
+            except UnderpricedError as exc:
+                # Recorded; the next pass bumps from these fees.
+                batch = self._set_attempt_error(batch, prepared.tx_hash, str(exc))
+                return BatchReport(batch, "pending")
+            except ContractRevertError as exc:
+                if exc.error_name == "RootAlreadyAnchored":
+                    record = chain.get_anchor(root)
+                    if record is not None:
+                        return self._report_anchored(self._adopt(batch, record, now=now), "adopted")
+                self._set_attempt_error(batch, prepared.tx_hash, str(exc))
+                raise
+            except ChainError as exc:
+                self._set_attempt_error(batch, prepared.tx_hash, str(exc))
+                raise
+            hashes = [str(e["tx_hash"]) for e in tx_log_of(batch) if e.get("tx_hash")]
+            mined = self._mined_among(hashes, wait=self.tx_policy.pending_wait)
+            if mined is not None:
+                return self._report_anchored(self._await(batch, mined, now=now), "anchored")
+            return BatchReport(batch, "sent")
+        raise ChainError(
+            f"batch {batch.id}: the node answered 'nonce too low' three times in a row; "
+            "another sender keeps using the anchoring account. The next pass tries again"
+        )
+
+    def _report_anchored(self, batch: Batch, action: str) -> BatchReport:
+        """``action``, or "reanchored" when the batch's earlier anchor left the chain."""
+        if any(e.get("kind") == "reorg" for e in tx_log_of(batch)):
+            return BatchReport(batch, "reanchored")
+        return BatchReport(batch, action)
 
     def _consistency_for(self, batch: Batch) -> list[bytes]:
         """The proof from the chain's latest checkpoint to ``batch``'s (empty for the first).
@@ -914,8 +1178,20 @@ class DocAnchorService:
         if record is not None:
             # Re-included in another block by the reorganisation.
             return BatchReport(self._adopt(batch, record, now=now), "moved")
+        entries = tx_log_of(batch)
+        entries.append(
+            {
+                "kind": "reorg",
+                "at": _iso(now or utcnow()),
+                "lost_tx_hash": batch.tx_hash,
+                "lost_block_number": batch.block_number,
+                "lost_block_hash": batch.block_hash,
+                "was": batch.status,
+            }
+        )
         batch = self.store.update_batch(
             batch.id,
+            tx_log=json.dumps(entries),
             status="sealed",
             tx_hash=None,
             seq=None,
@@ -926,7 +1202,8 @@ class DocAnchorService:
             gas_used=None,
             anchored_at=None,
             confirmed_at=None,
-            last_error="the anchoring block is no longer on the chain; anchoring again",
+            last_error=f"a reorganisation took the anchor away (block {batch.block_number} "
+            "is no longer on the chain); anchoring again",
         )
         return BatchReport(batch, "reanchor")
 
@@ -942,32 +1219,52 @@ class DocAnchorService:
         *,
         timeout: float,
         poll: float = 1.0,
-        on_progress: Callable[[int, int], None] | None = None,
-    ) -> list[Batch]:
-        """Confirm until no batch is waiting, or raise ChainError at the deadline."""
-        deadline = time.monotonic() + timeout
+        on_progress: Callable[[WaitProgress], None] | None = None,
+    ) -> list[BatchReport]:
+        """Confirm (and anchor) until no batch is waiting, or raise ChainError at the deadline.
+
+        Returns the reports of what happened meanwhile (re-anchorings after a
+        reorganisation among them). ``on_progress`` hears, after each round,
+        how many batches wait, the fewest confirmations among the anchored
+        ones, the head and the seconds waited.
+        """
+        started = time.monotonic()
+        deadline = started + timeout
+        reports: list[BatchReport] = []
         while True:
-            self.confirm()
+            reports += self.confirm()
             waiting = [
                 b
                 for b in self.store.batches(statuses=["sealed", "anchored"])
                 if b.in_log or self._ours(b)
             ]
+            head = self.chain.head_number()
+            anchored = [b.block_number for b in waiting if b.block_number is not None]
             if on_progress is not None:
-                on_progress(len(waiting), self.store.count_batches())
+                on_progress(
+                    WaitProgress(
+                        waiting=len(waiting),
+                        confirmations=min((head - n + 1 for n in anchored), default=None),
+                        required=self.confirmations,
+                        head=head,
+                        waited=time.monotonic() - started,
+                    )
+                )
             if not waiting:
-                return self.store.batches()
-            if any(b.status == "sealed" for b in waiting):
-                for batch in self.store.checkpoints():
-                    if batch.status == "sealed":
-                        self.anchor_batch(batch)
-                continue
+                return reports
             if time.monotonic() >= deadline:
                 raise ChainError(
                     f"{len(waiting)} batch(es) still wait for {self.confirmations} confirmations "
                     f"after {timeout:.0f} s"
                 )
-            time.sleep(poll)
+            acted = False
+            for batch in self.store.checkpoints():
+                if batch.status == "sealed":
+                    report = self.anchor_batch(batch)
+                    reports.append(report)
+                    acted = acted or report.action not in ("pending", "waiting", "sent")
+            if not acted:
+                time.sleep(max(0.0, min(poll, deadline - time.monotonic())))
 
     def run_locked(
         self, *, ttl_seconds: float, now: datetime | None = None
@@ -1232,6 +1529,32 @@ def verify_receipt_on_chain(
         trust=trust,
         receipt_json=receipt_json,
     )
+
+
+def receipt_verdict(
+    result: ReceiptVerification, receipt: Receipt, *, node_chain_id: int, trust: TrustPolicy
+) -> str:
+    """The verdict on a checked receipt, in the words every edge uses.
+
+    ``valid``; ``not_yet_confirmed`` when the document and metadata match and
+    only what time brings is missing (the anchor of a pending or sealed
+    receipt, or confirmations); ``cannot_check`` when every check that could
+    run passed but the node is on another chain than the receipt's trusted
+    anchor, so its record could not be read (nothing failed: it was not
+    checked); else ``not_valid``.
+    """
+    if result.valid:
+        return "valid"
+    failed = {c.step for c in result.checks if not c.ok}
+    if receipt.anchor is None:
+        return "not_valid" if failed & {STEP_DOCUMENT, STEP_METADATA} else "not_yet_confirmed"
+    if (
+        receipt.anchor.chain_id != node_chain_id
+        and trust.trusts(receipt)
+        and failed == {STEP_CHAIN_RECORD}
+    ):
+        return "cannot_check"
+    return "not_yet_confirmed" if failed == {STEP_CONFIRMATIONS} else "not_valid"
 
 
 def receipt_bytes(receipt_json: Mapping[str, Any]) -> bytes:

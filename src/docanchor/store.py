@@ -38,7 +38,7 @@ from docanchor import merkle
 from docanchor.errors import ConfigError, InputError, RetryLaterError, StoreError
 from docanchor.hashing import DIGEST_SIZE
 
-SCHEMA_HEAD: Final = "0002"
+SCHEMA_HEAD: Final = "0003"
 STATUSES: Final = ("pending", "sealed", "anchored", "confirmed")
 BATCH_STATUSES: Final = ("sealed", "anchored", "confirmed")
 _CHUNK: Final = 500
@@ -111,6 +111,9 @@ class Batch(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=1000)
     first_index: int | None = Field(default=None, sa_type=sa.BigInteger)
     tree_size: int | None = Field(default=None, sa_type=sa.BigInteger, unique=True)
+    # Every transaction sent for this batch and what became of it, and the
+    # reorganisations that took its anchor away: a JSON list, oldest first.
+    tx_log: str | None = Field(default=None, sa_type=sa.Text)
 
     @property
     def in_log(self) -> bool:

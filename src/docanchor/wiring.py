@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from docanchor.config import Settings
 from docanchor.receipt import TrustPolicy, trust_policy
-from docanchor.service import DocAnchorService
+from docanchor.service import DocAnchorService, TxPolicy
 from docanchor.store import Store
 
 if TYPE_CHECKING:
@@ -57,6 +57,17 @@ def build_service(
         signer=open_signer(settings),
         confirmations=confirmations,
         batch_max=settings.batch_max,
+        tx_policy=tx_policy(settings),
+    )
+
+
+def tx_policy(settings: Settings) -> TxPolicy:
+    """The transaction manager's settings (DOCANCHOR_TX_*)."""
+    return TxPolicy(
+        bump_percent=settings.tx_bump_percent,
+        max_attempts=settings.tx_max_attempts,
+        bump_after=settings.tx_bump_after,
+        pending_wait=settings.tx_pending_wait,
     )
 
 

@@ -85,3 +85,40 @@ def test_healthz_names_both_chains(anvil: AnvilNode, chain_99: AnvilNode, tmp_pa
     with TestClient(create_app(settings)) as http:
         assert http.get("/healthz").status_code == 200
     assert json.loads((data / "deployment.json").read_text())["chain_id"] == 31337
+
+
+def test_verify_on_a_node_of_another_chain_cannot_check_here(
+    anvil: AnvilNode, chain_99: AnvilNode, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    env = cli_env(data, anvil.rpc_url)
+    document = tmp_path / "factura.pdf"
+    document.write_bytes(f"factura {tmp_path.name}".encode())
+    assert run(env, "deploy").returncode == 0
+    assert run(env, "submit", str(document), "--entity", "20131370998").returncode == 0
+    assert run(env, "anchor").returncode == 0
+    receipt = tmp_path / "r.json"
+    made = run(env, "receipt", str(document))
+    assert made.returncode == 0, made.stderr
+    receipt.write_text(made.stdout, encoding="utf-8")
+    assert run(env, "verify", str(document), "--receipt", str(receipt)).returncode == 0
+
+    # The same receipt on a node of chain 99: nothing could be checked there (exit 3),
+    # which is not the same as a receipt that failed a check (exit 1).
+    elsewhere = run(
+        env, "verify", str(document), "--receipt", str(receipt), "--rpc-url", chain_99.rpc_url
+    )
+    assert elsewhere.returncode == 3, (elsewhere.stdout, elsewhere.stderr)
+    assert elsewhere.stdout.startswith("CANNOT CHECK HERE")
+    assert "cannot check here" in elsewhere.stderr
+    assert "chain 99" in elsewhere.stderr and "chain 31337" in elsewhere.stderr
+    as_json = run(env, "verify", "--receipt", str(receipt), "--rpc-url", chain_99.rpc_url, "--json")
+    assert as_json.returncode == 3
+    assert json.loads(as_json.stdout)["verdict"] == "cannot_check"
+
+    # A check that ran and failed stays NOT VALID (exit 1), whatever the node.
+    other = tmp_path / "other.pdf"
+    other.write_bytes(b"not the document of the receipt")
+    wrong = run(env, "verify", str(other), "--receipt", str(receipt), "--rpc-url", chain_99.rpc_url)
+    assert wrong.returncode == 1, (wrong.stdout, wrong.stderr)
+    assert wrong.stdout.startswith("NOT VALID")

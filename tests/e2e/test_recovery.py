@@ -137,15 +137,28 @@ def test_a_reorganisation_sends_the_batch_back_and_anchors_it_again(
     snapshot = rpc(node.rpc_url, "evm_snapshot")
     first = cli.ok("anchor", "--json").json()["batches"][0]
     assert first["status"] == "confirmed"
+    old_receipt = tmp_path / "old.json"
+    old_receipt.write_text(cli.ok("receipt", str(tmp_path / "docs" / "factura-3.pdf")).stdout)
     # The anchoring block leaves the canonical chain; other blocks replace it.
     rpc(node.rpc_url, "evm_revert", snapshot)
-    rpc(node.rpc_url, "anvil_mine", "0x3")
+    rpc(node.rpc_url, "anvil_mine", "0x5")
     assert chain_view(cli)[0] == 0
+    # The receipt of the lost anchor: step 6 fails, and its confirmations are not counted.
+    lost = cli.run("verify", "--receipt", str(old_receipt))
+    assert lost.code == 1 and lost.stdout.startswith("NOT VALID: 0 confirmations"), lost.stdout
+    assert "[FAIL] 6. block_hash" in lost.stdout
+    assert "[skip] 7. confirmations" in lost.stdout and "[ok  ] 7." not in lost.stdout
 
-    again = cli.ok("anchor", "--json").json()["batches"]
+    again = cli.ok("anchor").stdout
+    assert f"batch {first['id']}:" in again
+    assert "(re-anchored after a reorganisation)" in again
+    again = cli.ok("status", "--json").json()["batches"]
     assert [b["id"] for b in again] == [first["id"]]
     assert again[0]["root"] == first["root"]  # the root never changes
     assert again[0]["status"] == "confirmed"
+    assert again[0]["reanchored"] is True
+    assert [a["kind"] for a in again[0]["attempts"]] == ["sent", "reorg", "sent"]
+    assert again[0]["attempts"][1]["lost_tx_hash"] == first["tx_hash"]
     assert (
         again[0]["block_number"] != first["block_number"] or again[0]["tx_hash"] != first["tx_hash"]
     )

@@ -135,7 +135,10 @@ def test_register_anchor_and_verify_end_to_end(api: Api, anvil: AnvilNode) -> No
         lambda b: b["status"] == "confirmed",
     )
     assert batch["confirmations"] >= 1 and batch["tx_hash"].startswith("0x")
-    assert "last_error" not in batch
+    assert batch["last_error"] is None
+    assert [a["kind"] for a in batch["attempts"]] == ["sent"]
+    assert batch["attempts"][0]["tx_hash"] == batch["tx_hash"]
+    assert batch["reanchored"] is False
 
     # Anyone can recompute the anchored root from the published leaf hashes.
     leaves = api.client.get(f"/v1/batches/{batch_id}/leaves", params={"limit": 1}).json()
@@ -187,6 +190,7 @@ def test_register_anchor_and_verify_end_to_end(api: Api, anvil: AnvilNode) -> No
     assert checked.status_code == 200, checked.text
     result = checked.json()
     assert result["valid"] is True and result["confirmations"] >= 1
+    assert result["verdict"] == "valid"
     assert {c["step"] for c in result["checks"]} >= {1, 4, 5, 6, 7}
     assert all(c["ok"] for c in result["checks"])
     # The same receipt with another document is refused, and says why.
@@ -195,6 +199,7 @@ def test_register_anchor_and_verify_end_to_end(api: Api, anvil: AnvilNode) -> No
         json={"receipt": receipt_json, "sha256": hashlib.sha256(v1).hexdigest()},
     ).json()
     assert wrong["valid"] is False
+    assert wrong["verdict"] == "not_valid"  # a check ran and failed
     assert any(not c["ok"] and c["step"] == 1 for c in wrong["checks"])
 
     # Nothing pending and nothing sealed: an empty answer, no new batch.

@@ -433,12 +433,57 @@ def test_tampering_fails_at_its_step(
     assert first is not None and first.step == min(failed)
 
 
+@pytest.mark.parametrize(
+    ("changes", "document", "verdict"),
+    [
+        ({}, DOCUMENT, "valid"),
+        ({"head_number": BLOCK_NUMBER + 1}, DOCUMENT, "not_yet_confirmed"),
+        ({"block_hash": "0x" + "ee" * 32}, DOCUMENT, "not_valid"),
+        # Nothing could be read on chain 1: not checked, which is not a failed check.
+        ({"node_chain_id": 1, "record": None, "block_hash": None}, DOCUMENT, "cannot_check"),
+        # On chain 1 too, but the document does not match: a check ran and failed.
+        ({"node_chain_id": 1, "record": None, "block_hash": None}, b"other", "not_valid"),
+        # An untrusted deployment is never "cannot check": it is not valid anywhere.
+        ({"node_chain_id": 1, "trust": TrustPolicy(frozenset())}, DOCUMENT, "not_valid"),
+    ],
+    ids=["valid", "young", "reorganised", "other-chain", "other-chain-wrong-doc", "untrusted"],
+)
+def test_the_verdict_tells_cannot_check_from_not_valid(
+    changes: dict[str, Any], document: bytes, verdict: str
+) -> None:
+    from docanchor.service import receipt_verdict
+
+    receipt = parse_receipt(example_json())
+    values = chain_values(**changes, document_sha256=hashlib.sha256(document).digest())
+    result = evaluate_receipt(receipt, **values)
+    assert (
+        receipt_verdict(
+            result, receipt, node_chain_id=values["node_chain_id"], trust=values["trust"]
+        )
+        == verdict
+    )
+
+
 def test_other_chain_skips_block_and_confirmation_steps() -> None:
     receipt = parse_receipt(example_json())
     result = evaluate_receipt(receipt, **chain_values(node_chain_id=1, block_hash=None))
     by_step = {check.step: check for check in result.checks}
     assert by_step[6].skipped and by_step[7].skipped
     assert "chain 1" in by_step[6].detail
+    assert result.confirmations == 0
+    assert not result.valid
+
+
+@pytest.mark.parametrize("block_hash", ["0x" + "ee" * 32, None], ids=["reorganised", "reset"])
+def test_an_anchor_whose_block_left_the_chain_has_no_confirmations(block_hash: str | None) -> None:
+    # The head is far past the anchoring block: counted naively, step 7 would pass.
+    receipt = parse_receipt(example_json())
+    result = evaluate_receipt(
+        receipt, **chain_values(block_hash=block_hash, head_number=BLOCK_NUMBER + 100)
+    )
+    by_step = {check.step: check for check in result.checks}
+    assert not by_step[6].ok
+    assert by_step[7].skipped and "not counted" in by_step[7].detail
     assert result.confirmations == 0
     assert not result.valid
 

@@ -57,9 +57,9 @@ class ApiContext:
             metrics=self.metrics,
             interval=settings.anchor_interval,
             batch_max=settings.batch_max,
-            # Longer than a pass can take (a transaction waits up to tx_timeout),
-            # so that a slow pass does not lose its lease to another process.
-            lease_seconds=max(4 * settings.anchor_interval, service.tx_timeout + 60.0),
+            # Longer than a pass can take (a pass waits for a pending transaction up
+            # to tx_pending_wait per batch), so that a slow pass keeps its lease.
+            lease_seconds=max(4 * settings.anchor_interval, 4 * settings.tx_pending_wait + 60.0),
             describe=lambda text: redact(text, settings),
         )
 
@@ -89,6 +89,7 @@ class ApiContext:
                 confirmations=self.settings.required_confirmations(client.chain_id),
                 batch_max=base.batch_max,
                 tx_timeout=base.tx_timeout,
+                tx_policy=base.tx_policy,
             )
             return self._anchoring
 

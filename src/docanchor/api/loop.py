@@ -23,7 +23,7 @@ from docanchor.service import BatchReport, DocAnchorService
 
 log = logging.getLogger("docanchor.anchoring")
 
-_MINED_ACTIONS: Final = frozenset({"anchored", "adopted", "moved"})
+_MINED_ACTIONS: Final = frozenset({"anchored", "adopted", "moved", "reanchored"})
 
 
 class AnchorLoop:

@@ -43,7 +43,13 @@ from docanchor.errors import DocAnchorError, InputError, NotFoundError
 from docanchor.hashing import is_hex64
 from docanchor.pdf.stamped import find_stamp
 from docanchor.receipt import Receipt, loads_receipt_text, parse_receipt
-from docanchor.service import leaf_hash_of_row, verify_receipt_on_chain
+from docanchor.redaction import redact
+from docanchor.service import (
+    batch_json,
+    leaf_hash_of_row,
+    receipt_verdict,
+    verify_receipt_on_chain,
+)
 from docanchor.signing import public_key_info
 
 router = APIRouter(prefix="/v1", tags=["public"])
@@ -205,16 +211,18 @@ def _check_receipt(ctx: ApiContext, body: bytes) -> dict[str, Any]:
     receipt, source, digest = _receipt_check_request(body)
     reader = ctx.reader()
     required = ctx.settings.required_confirmations(reader.chain_id)
+    trust = ctx.trust(ctx.node_chain_id(lenient=False))
     result = verify_receipt_on_chain(
         receipt,
         reader,
         document_sha256=digest,
         required_confirmations=required,
-        trust=ctx.trust(ctx.node_chain_id(lenient=False)),
+        trust=trust,
         receipt_json=source,
     )
     return {
         "valid": result.valid,
+        "verdict": receipt_verdict(result, receipt, node_chain_id=reader.chain_id, trust=trust),
         "status": receipt.status.value,
         "confirmations": result.confirmations,
         "required_confirmations": required,
@@ -322,7 +330,19 @@ def get_batch(ctx: Ctx, batch_id: BatchId) -> dict[str, Any]:
         head = ctx.cached_head()
         if head is not None:
             confirmations = max(0, head - batch.block_number + 1)
-    return {**public_batch(batch), "confirmations": confirmations}
+    url = ctx.settings.rpc_url
+    data = batch_json(batch)
+    attempts = [
+        {**e, "error": None if e.get("error") is None else redact(str(e["error"]), url)}
+        for e in data["attempts"]
+    ]
+    return {
+        **public_batch(batch),
+        "confirmations": confirmations,
+        "last_error": None if batch.last_error is None else redact(batch.last_error, url),
+        "reanchored": data["reanchored"],
+        "attempts": attempts,
+    }
 
 
 @router.get(

@@ -161,6 +161,11 @@ class CheckOut(BaseModel):
 
 class ReceiptCheckResult(BaseModel):
     valid: bool
+    verdict: Literal["valid", "not_yet_confirmed", "not_valid", "cannot_check"] = Field(
+        description="cannot_check: the node is on another chain than the receipt's anchor, "
+        "so nothing could be read on chain (not the same as not_valid: a check that ran "
+        "and failed)."
+    )
     status: Status
     confirmations: int
     required_confirmations: int
@@ -192,10 +197,40 @@ class BatchOut(BaseModel):
     )
 
 
+class TxAttempt(BaseModel):
+    """One entry of a batch's transaction log: a transaction sent, or a reorganisation."""
+
+    kind: Literal["sent", "bump", "resent", "renonce", "reorg"] = Field(
+        description="sent: the first transaction; bump: a replacement with the same nonce and "
+        "higher fees; resent: signed again with its nonce after the node dropped it; "
+        "renonce: signed again with a fresh nonce; reorg: a reorganisation took the anchor away."
+    )
+    at: str | None = None
+    tx_hash: str | None = None
+    nonce: int | None = None
+    fees: dict[str, int] | None = Field(
+        default=None, description="maxFeePerGas and maxPriorityFeePerGas, or gasPrice (wei)."
+    )
+    error: str | None = Field(default=None, description="The node's refusal, if any.")
+    lost_tx_hash: str | None = None
+    lost_block_number: int | None = None
+    lost_block_hash: str | None = None
+
+
 class BatchDetail(BatchOut):
     confirmations: int | None = Field(
         description="Blocks from the anchoring block to the node's head (null: not anchored, "
         "or the node is unreachable)."
+    )
+    last_error: str | None = Field(
+        description="Why a sealed batch is not anchored yet (a pending transaction, the fee "
+        "cap, the node's refusal); null once anchored."
+    )
+    reanchored: bool = Field(
+        description="True when a reorganisation took an earlier anchor of this batch away."
+    )
+    attempts: list[TxAttempt] = Field(
+        description="Every transaction sent for the batch and every reorganisation, oldest first."
     )
 
 

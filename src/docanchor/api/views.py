@@ -15,7 +15,7 @@ from typing import Any, Final
 from docanchor.service import DocAnchorService, batch_json
 from docanchor.store import Batch, DocumentView
 
-_PRIVATE_BATCH_MEMBERS: Final = ("last_error",)
+_PRIVATE_BATCH_MEMBERS: Final = ("last_error", "attempts", "reanchored")
 
 
 def iso(value: datetime | None) -> str | None:

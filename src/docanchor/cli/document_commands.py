@@ -16,13 +16,20 @@ from docanchor import hashing
 from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, plural, ready_data_dir, settings
 from docanchor.errors import (
     EXIT_CHECK_FAILED,
+    EXIT_ENVIRONMENT,
     DocAnchorError,
     InputError,
     NotFoundError,
 )
 from docanchor.jsontext import loads_strict
 from docanchor.pdf.stamped import StampedPdf
-from docanchor.service import DocAnchorService, batch_json, not_found
+from docanchor.service import (
+    DocAnchorService,
+    WaitProgress,
+    batch_json,
+    not_found,
+    receipt_verdict,
+)
 from docanchor.store import DocumentView
 
 SUBMIT_CHUNK = 50_000
@@ -347,18 +354,36 @@ def anchor(
                 "`docanchor anchor` on this database); nothing was sent, try again later"
             )
         if wait:
-            service.wait_until_confirmed(timeout=timeout)
+            show = _wait_progress if sys.stderr.isatty() and not as_json else None
+            try:
+                reports += service.wait_until_confirmed(timeout=timeout, on_progress=show)
+            finally:
+                if show is not None:
+                    sys.stderr.write("\r\033[K")
     finally:
         service.release()  # only ever releases this process's own lease
     touched = {r.batch.id for r in reports}
+    reanchored = {r.batch.id for r in reports if r.action == "reanchored"}
     batches = [b for b in service.store.batches() if b.id in touched]
     if as_json:
         emit_json(
             {
                 "batches": [
                     {
-                        k: batch_json(b)[k]
-                        for k in ("id", "size", "root", "seq", "tx_hash", "block_number", "status")
+                        **{
+                            k: batch_json(b)[k]
+                            for k in (
+                                "id",
+                                "size",
+                                "root",
+                                "seq",
+                                "tx_hash",
+                                "block_number",
+                                "status",
+                                "last_error",
+                            )
+                        },
+                        "reanchored": b.id in reanchored,
                     }
                     for b in batches
                 ]
@@ -370,8 +395,27 @@ def anchor(
     for b in batches:
         typer.echo(
             f"batch {b.id}: {plural(b.size, 'document')}, root {b.root}, {b.status}"
-            + (f", seq {b.seq}, block {b.block_number}, tx {b.tx_hash}" if b.tx_hash else "")
+            + (
+                f", seq {b.seq}, block {b.block_number}, tx {b.tx_hash}"
+                if b.seq is not None
+                else ""
+            )
+            + (" (re-anchored after a reorganisation)" if b.id in reanchored else "")
+            + (f"; {b.last_error}" if b.status == "sealed" and b.last_error else "")
         )
+
+
+def _wait_progress(progress: WaitProgress) -> None:
+    """One line on the terminal, rewritten in place: what ``anchor --wait`` waits for."""
+    if progress.confirmations is None:
+        so_far = "not mined yet"
+    else:
+        so_far = f"{progress.confirmations}/{progress.required} confirmations"
+    sys.stderr.write(
+        f"\r\033[Kwaiting for {plural(progress.waiting, 'batch', 'batches')}: {so_far}, "
+        f"head {progress.head}, {progress.waited:.0f} s"
+    )
+    sys.stderr.flush()
 
 
 @app.command()
@@ -388,6 +432,8 @@ def status(as_json: JsonOpt = False) -> None:
         typer.echo(
             f"batch {b['id']}: {plural(b['size'], 'document')} {b['status']}, root {b['root']}"
             + (f", seq {b['seq']}, block {b['block_number']}" if b["seq"] is not None else "")
+            + (" (re-anchored after a reorganisation)" if b["reanchored"] else "")
+            + (f"; {b['last_error']}" if b["last_error"] else "")
         )
 
 
@@ -507,21 +553,12 @@ def receipt(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-_VERDICTS = {"valid": "VALID", "not_yet_confirmed": "NOT YET CONFIRMED", "not_valid": "NOT VALID"}
-
-
-def _verdict(result: Any, receipt: Any) -> str:
-    """``valid``; ``not_yet_confirmed`` when the document and metadata match and
-    only what time brings is missing (the anchor of a pending or sealed receipt,
-    or confirmations); else ``not_valid``."""
-    if result.valid:
-        return "valid"
-    from docanchor.receipt import STEP_CONFIRMATIONS, STEP_DOCUMENT, STEP_METADATA
-
-    failed = {c.step for c in result.checks if not c.ok}
-    if receipt.anchor is None:
-        return "not_valid" if failed & {STEP_DOCUMENT, STEP_METADATA} else "not_yet_confirmed"
-    return "not_yet_confirmed" if failed == {STEP_CONFIRMATIONS} else "not_valid"
+_VERDICTS = {
+    "valid": "VALID",
+    "not_yet_confirmed": "NOT YET CONFIRMED",
+    "not_valid": "NOT VALID",
+    "cannot_check": "CANNOT CHECK HERE",
+}
 
 
 def _print_checks(result: Any) -> None:
@@ -606,7 +643,9 @@ def verify(
     deployment and those of $DOCANCHOR_TRUSTED_CONTRACTS (CHAIN_ID:0xADDRESS,...).
     The verdict is VALID, NOT YET CONFIRMED (every check passed but the anchor
     is missing or has fewer confirmations than required: ask again later) or
-    NOT VALID; both of the latter exit 1. A stamped PDF is checked with the
+    NOT VALID; both of the latter exit 1. CANNOT CHECK HERE (exit 3): the node
+    is on another chain than the receipt's anchor, so nothing could be checked
+    on chain. A stamped PDF is checked with the
     receipt it carries (no database): its original part is cut back out and is
     the document checked.
     """
@@ -671,8 +710,18 @@ def verify(
         )
         for p in parsed
     ]
-    verdicts = [_verdict(r, c) for r, c in zip(results, receipts, strict=True)]
-    index = next((verdicts.index(v) for v in ("valid", "not_yet_confirmed") if v in verdicts), 0)
+    verdicts = [
+        receipt_verdict(r, c, node_chain_id=reader.chain_id, trust=trust)
+        for r, c in zip(results, receipts, strict=True)
+    ]
+    index = next(
+        (
+            verdicts.index(v)
+            for v in ("valid", "not_yet_confirmed", "cannot_check")
+            if v in verdicts
+        ),
+        0,
+    )
     best, chosen, verdict = results[index], receipts[index], verdicts[index]
     if as_json:
         emit_json(
@@ -715,6 +764,16 @@ def verify(
             )
         )
         _print_checks(best)
+        if verdict == "cannot_check":
+            assert chosen.anchor is not None
+            typer.echo(
+                f"cannot check here: the node at {reader.node} is on chain {reader.chain_id}, "
+                f"the receipt is anchored on chain {chosen.anchor.chain_id}; verify with a node "
+                f"of chain {chosen.anchor.chain_id} (--rpc-url)",
+                err=True,
+            )
+    if verdict == "cannot_check":
+        raise typer.Exit(EXIT_ENVIRONMENT)
     if not best.valid:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
