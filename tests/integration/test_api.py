@@ -481,7 +481,9 @@ def test_unexpected_error_is_a_500_problem_without_traceback(api: Api) -> None:
     def broken(_digest: str) -> Any:
         raise RuntimeError("secret internals")
 
+    # Every way verify reads the store fails.
     store.lookup_with_versions = broken
+    store.lookup_rows = broken
     response = api.client.post(
         "/v1/verify", json={"sha256": HEX}, headers={"X-Request-ID": "trace-me-1"}
     )
