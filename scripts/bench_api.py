@@ -1,5 +1,9 @@
 """Benchmark of the HTTP API on loopback: verify by digest, single-file and bulk registration.
 
+Verify is measured against a baseline in the same run, on the same cores and
+with the same load: a minimal FastAPI endpoint that looks a row up by key in
+SQLite (``MINIMAL_APP``); the table ends with the ratio and the targets.
+
 Starts ``docanchor serve`` (uvicorn) over a fresh SQLite database holding a
 few thousand registered documents, sealed into a batch (no chain is needed:
 the node URL points at a closed port, so look-ups answer from the database),
@@ -251,6 +255,108 @@ def start_server(data_dir: Path, port: int, workers: int, log: Path) -> subproce
     raise SystemExit("the server did not start within 60 s")
 
 
+# The baseline: a minimal FastAPI endpoint over SQLite, in the form FastAPI's
+# documentation gives for a blocking database driver (a plain ``def`` run in the
+# thread pool, a pydantic body, a dict answered as JSON). It looks a row up by
+# key; nothing else (no logs, no metrics, no middleware).
+MINIMAL_APP = """
+import os, sqlite3, threading
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
+
+app = FastAPI()
+_local = threading.local()
+
+
+def db():
+    if not hasattr(_local, "conn"):
+        _local.conn = sqlite3.connect(os.environ["MINIMAL_DB"])
+    return _local.conn
+
+
+class Query(BaseModel):
+    sha256: str
+
+
+@app.post("/v1/verify")
+def verify(query: Query) -> dict:
+    row = db().execute(
+        "SELECT id, status FROM document WHERE sha256 = ?", (query.sha256,)
+    ).fetchone()
+    if row is None:
+        return {"status": "not_found", "sha256": query.sha256}
+    return {"status": row[1], "sha256": query.sha256, "id": row[0]}
+
+
+@app.get("/ready")
+def ready() -> dict:
+    return {"ok": True}
+"""
+
+
+def start_minimal(
+    folder: Path, digests: list[str], port: int, workers: int
+) -> subprocess.Popen[bytes]:
+    """The baseline app (``MINIMAL_APP``) under uvicorn with the server options of
+    ``docanchor serve`` (httptools, uvloop, the same number of workers)."""
+    import sqlite3
+
+    database = folder / "minimal.sqlite"
+    with sqlite3.connect(database) as conn:
+        conn.execute(
+            "CREATE TABLE document (id INTEGER PRIMARY KEY, sha256 TEXT UNIQUE, status TEXT)"
+        )
+        conn.executemany(
+            "INSERT INTO document (sha256, status) VALUES (?, 'sealed')", [(d,) for d in digests]
+        )
+    (folder / "minimal_app.py").write_text(MINIMAL_APP)
+    env = {**os.environ, "MINIMAL_DB": str(database), "PYTHONPATH": str(folder)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "minimal_app:app",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the minimal app exited")
+        try:
+            if httpx.get(f"http://{HOST}:{port}/ready", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the minimal app did not start within 60 s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def multipart(content: bytes, metadata: dict[str, Any]) -> tuple[bytes, str]:
     boundary = secrets.token_hex(12)
     body = (
@@ -290,6 +396,7 @@ def main() -> None:
     python_client = f"python ({args.client_procs} procs)"
     driver = f"wrk ({args.wrk_threads} thread)" if use_wrk else python_client
 
+    load_before = os.getloadavg()
     folder = Path(tempfile.mkdtemp(prefix="docanchor-bench-"))
     try:
         data_dir = folder / "data"
@@ -324,29 +431,44 @@ def main() -> None:
                     "POST", "/v1/documents", body, {**auth, "Content-Type": content_type}
                 )
 
-            # Warm up every worker's caches and connections, then measure.
-            if use_wrk:
-                wrk_args = ["verify", str(digest_file)]
-                wrk_load(port, wrk_args, clients=args.clients, threads=args.wrk_threads, seconds=3)
-                result = wrk_load(
-                    port,
-                    wrk_args,
-                    clients=args.clients,
-                    threads=args.wrk_threads,
-                    seconds=args.seconds,
-                )
-            else:
+            def measure_verify(target: int) -> dict[str, Any]:
+                """Warm up every worker's caches and connections, then measure."""
+                if use_wrk:
+                    wrk_args = ["verify", str(digest_file)]
+                    wrk_load(
+                        target, wrk_args, clients=args.clients, threads=args.wrk_threads, seconds=3
+                    )
+                    return wrk_load(
+                        target,
+                        wrk_args,
+                        clients=args.clients,
+                        threads=args.wrk_threads,
+                        seconds=args.seconds,
+                    )
                 warm = {"clients": args.clients, "procs": args.client_procs, "max_seconds": 20}
-                load(port, verify, total=2_000, **warm)
-                result = load(
-                    port,
+                load(target, verify, total=2_000, **warm)
+                return load(
+                    target,
                     verify,
                     total=args.verify_requests,
                     clients=args.clients,
                     procs=args.client_procs,
                     max_seconds=args.max_seconds,
                 )
+
+            result = measure_verify(port)
+            # The baseline in the same run, on the same cores, with the same load: the
+            # docanchor server is idle meanwhile (its workers wait on their sockets).
+            minimal_port = free_port()
+            minimal = start_minimal(folder, digests, minimal_port, args.workers)
+            try:
+                baseline = measure_verify(minimal_port)
+            finally:
+                stop(minimal)
             rows.append(("POST /v1/verify (JSON digest)", driver, args.clients, result, 0.0))
+            rows.append(
+                ("POST /v1/verify (minimal FastAPI+SQLite)", driver, args.clients, baseline, 0.0)
+            )
 
             if use_wrk:
                 result = wrk_load(
@@ -407,17 +529,16 @@ def main() -> None:
                     )
                 )
         finally:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
+        load_after = os.getloadavg()
 
         cores = os.cpu_count()
         print()
         print(
             f"docanchor HTTP API on {HOST}, uvicorn --workers {args.workers}, SQLite, "
-            f"{args.documents} documents; {cores} cores shared with the load generator"
+            f"{args.documents} documents, access log and metrics on; {cores} cores shared "
+            f"with the load generator; load average {load_before[0]:.2f} before, "
+            f"{load_after[0]:.2f} after"
         )
         print()
         print(
@@ -432,6 +553,20 @@ def main() -> None:
                 f"{f'{docs:,.0f}' if docs else ''} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
                 f"{statuses} |"
             )
+        verify_row, baseline_row = rows[0][3], rows[1][3]
+        register_rate = rows[2][4]
+        bulk_rate = max(r[4] for r in rows[3:])
+        ratio = verify_row["rps"] / baseline_row["rps"]
+        print()
+        print("| target | measured | met |")
+        print("|---|---:|---|")
+        for name, measured, met in (
+            ("verify / minimal endpoint >= 0.8x", f"{ratio:.2f}x", ratio >= 0.8),
+            ("verify p99 <= 25 ms", f"{verify_row['p99_ms']:.1f} ms", verify_row["p99_ms"] <= 25),
+            ("single registration >= 500/s", f"{register_rate:,.0f}/s", register_rate >= 500),
+            ("bulk >= 50,000 documents/s", f"{bulk_rate:,.0f}/s", bulk_rate >= 50_000),
+        ):
+            print(f"| {name} | {measured} | {'yes' if met else 'no'} |")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

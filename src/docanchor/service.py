@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, NamedTuple, Protocol
 
+import rfc8785
+
 from docanchor import hashing, merkle
 from docanchor.audit import ListedCheckpoint, PeriodReport, Progress, audit_period
 from docanchor.errors import (
@@ -46,6 +48,7 @@ from docanchor.errors import (
 )
 from docanchor.merkle import MerkleTree, root_from_inclusion_proof, verify_consistency
 from docanchor.receipt import (
+    RECEIPT_VERSION,
     STEP_CHAIN_RECORD,
     STEP_CONFIRMATIONS,
     STEP_DOCUMENT,
@@ -61,7 +64,15 @@ from docanchor.receipt import (
     TrustPolicy,
     evaluate_receipt,
 )
-from docanchor.store import Batch, DocumentView, LogEntryRow, NewRegistration, Store, utcnow
+from docanchor.store import (
+    Batch,
+    DocumentRow,
+    DocumentView,
+    LogEntryRow,
+    NewRegistration,
+    Store,
+    utcnow,
+)
 
 ZERO_ADDRESS = "0x" + "00" * 20
 STATUS_RANK = {"not_found": 0, "pending": 1, "sealed": 2, "anchored": 3, "confirmed": 4}
@@ -762,6 +773,62 @@ class DocAnchorService:
     def receipt_json(self, view: DocumentView) -> dict[str, Any]:
         data = self.receipt(view).to_json()
         return self.signer.sign(data) if self.signer is not None else data
+
+    def pending_receipts_json(self, documents: Sequence[DocumentRow]) -> list[dict[str, Any]]:
+        """``receipt_json(DocumentView(d, None))`` of each document, made in bulk.
+
+        A pending receipt has one shape: only its hex members and its metadata vary,
+        so its RFC 8785 signing payload is written from the metadata's canonical text
+        (made once per distinct metadata) and the hex members, instead of being
+        canonicalised document by document. The receipts of documents with the same
+        metadata share one metadata object: encode them, do not change them.
+        Documents whose stored metadata is not an object take the ordinary path.
+        """
+        sign_payload = getattr(self.signer, "sign_payload", None)
+        shared: dict[str, tuple[dict[str, Any], bytes] | None] = {}
+        out: list[dict[str, Any]] = []
+        for doc in documents:
+            known = shared.get(doc.metadata_json, ...)
+            if known is ...:
+                metadata = json.loads(doc.metadata_json)
+                known = (metadata, rfc8785.dumps(metadata)) if isinstance(metadata, dict) else None
+                shared[doc.metadata_json] = known
+            if known is None or (self.signer is not None and sign_payload is None):
+                out.append(self.receipt_json(DocumentView(doc, None)))
+                continue
+            metadata, canonical = known
+            data: dict[str, Any] = {
+                "version": RECEIPT_VERSION,
+                "status": "pending",
+                "document": {
+                    "sha256": doc.sha256,
+                    "salt": doc.salt,
+                    "metadata_sha256": doc.metadata_sha256,
+                    "metadata": metadata,
+                },
+                "proof": None,
+                "batch": None,
+                "anchor": None,
+            }
+            if sign_payload is None:
+                out.append(data)
+                continue
+            # RFC 8785: members sorted by name; hex text needs no escaping.
+            payload = (
+                b'{"anchor":null,"batch":null,"document":{"metadata":'
+                + canonical
+                + b',"metadata_sha256":"'
+                + doc.metadata_sha256.encode("ascii")
+                + b'","salt":"'
+                + doc.salt.encode("ascii")
+                + b'","sha256":"'
+                + doc.sha256.encode("ascii")
+                + b'"},"proof":null,"status":"pending","version":"'
+                + RECEIPT_VERSION.encode("ascii")
+                + b'"}'
+            )
+            out.append(sign_payload(data, payload))
+        return out
 
     def stamp(self, pdf: bytes, *, public_url: str) -> bytes:
         """``pdf`` followed by an incremental update that carries its receipt and a QR code.

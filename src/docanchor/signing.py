@@ -81,7 +81,15 @@ class ReceiptSigner:
 
     def sign(self, receipt_json: dict[str, Any]) -> dict[str, Any]:
         """The receipt with a ``signature`` member over the rest of it."""
-        signature = self._key.sign(signing_payload(receipt_json))
+        return self.sign_payload(receipt_json, signing_payload(receipt_json))
+
+    def sign_payload(self, receipt_json: dict[str, Any], payload: bytes) -> dict[str, Any]:
+        """As :meth:`sign`, with the receipt's signing payload already made.
+
+        Precondition: ``payload == signing_payload(receipt_json)`` (a caller that
+        makes many receipts of one shape writes the RFC 8785 text itself).
+        """
+        signature = self._key.sign(payload)
         signed = {k: v for k, v in receipt_json.items() if k != "signature"}
         signed["signature"] = {
             "alg": ALGORITHM,
@@ -114,6 +122,9 @@ class LazyReceiptSigner:
 
     def sign(self, receipt_json: dict[str, Any]) -> dict[str, Any]:
         return self._loaded().sign(receipt_json)
+
+    def sign_payload(self, receipt_json: dict[str, Any], payload: bytes) -> dict[str, Any]:
+        return self._loaded().sign_payload(receipt_json, payload)
 
     @property
     def public_raw(self) -> bytes:

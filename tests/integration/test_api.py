@@ -486,7 +486,9 @@ def test_unexpected_error_is_a_500_problem_without_traceback(api: Api) -> None:
     def broken(_digest: str) -> Any:
         raise RuntimeError("secret internals")
 
+    # Every way verify reads the store fails.
     store.lookup_with_versions = broken
+    store.lookup_rows = broken
     response = api.client.post(
         "/v1/verify", json={"sha256": HEX}, headers={"X-Request-ID": "trace-me-1"}
     )
@@ -765,3 +767,135 @@ def test_log_endpoints_prove_every_checkpoint_extends_the_one_before(api: Api) -
     assert_problem(api.client.get("/v1/log/leaves", params={"start": 5, "end": 10}), 400, "end")
     assert_problem(api.client.get("/v1/log/leaves", params={"start": 6, "end": 5}), 400)
     assert_problem(api.client.get("/v1/log/leaves", params={"start": -1, "end": 5}), 422)
+
+
+def _chunked(body: bytes) -> Iterator[bytes]:
+    """The body as a stream of small chunks, sent without a Content-Length."""
+    for start in range(0, len(body), 100):
+        yield body[start : start + 100]
+
+
+def _multipart(content: bytes, metadata: dict[str, Any] | None) -> tuple[bytes, str]:
+    boundary = secrets.token_hex(8)
+    parts = []
+    if metadata is not None:
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'.encode()
+            + json.dumps(metadata).encode()
+            + b"\r\n"
+        )
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="oc.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n".encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def _assert_json_answer(response: Any, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-request-id"]
+
+
+def test_every_content_type_gets_the_same_answer(api: Api) -> None:
+    """Registration and verify answer with the same bytes whatever the body's shape:
+    multipart or JSON, a JSON media type with a suffix, a padded body, and a body
+    streamed without a Content-Length (read by the streaming path, not whole)."""
+    content = secrets.token_bytes(3000)
+    sha = hashlib.sha256(content).hexdigest()
+    metadata = {"reference": f"CT-{sha[:8]}", "type": "invoice"}
+    auth = api.auth("entity")
+    form, form_type = _multipart(content, metadata)
+    made = api.client.post(
+        "/v1/documents", content=form, headers={**auth, "Content-Type": form_type}
+    )
+    _assert_json_answer(made, 201)
+    first = made.json()
+    assert first["created"] is True and first["sha256"] == sha
+    assert first["metadata"] == {**metadata, "entity_ruc": ENTITY}
+    assert first["receipt"]["status"] == "pending"
+
+    as_json = json.dumps({"sha256": sha, "metadata": metadata}).encode()
+    repeats = {
+        "json": (as_json, "application/json"),
+        "json-suffix": (as_json, "application/vnd.docanchor+json; charset=utf-8"),
+        "json-padded": (b"  " + as_json + b"\n", "application/json"),
+        "multipart": (form, form_type),
+    }
+    answers: dict[str, bytes] = {}
+    for name, (body, kind) in repeats.items():
+        for streamed in (False, True):
+            response = api.client.post(
+                "/v1/documents",
+                content=_chunked(body) if streamed else body,
+                headers={**auth, "Content-Type": kind},
+            )
+            _assert_json_answer(response, 200)
+            assert response.json() == {**first, "created": False}, (name, streamed)
+            answers[f"{name}{'-streamed' if streamed else ''}"] = response.content
+    assert len(set(answers.values())) == 1, answers.keys()
+
+    query = json.dumps({"sha256": sha}).encode()
+    verified: dict[str, Any] = {}
+    for name, (body, kind) in {
+        "json": (query, "application/json"),
+        "json-suffix": (query, "application/problem+json"),
+        "json-padded": (b" " * 1500 + query, "application/json"),
+    }.items():
+        for streamed in (False, True):
+            response = api.client.post(
+                "/v1/verify",
+                content=_chunked(body) if streamed else body,
+                headers={"Content-Type": kind},
+            )
+            _assert_json_answer(response, 200)
+            verified[f"{name}{'-streamed' if streamed else ''}"] = response.content
+    assert len(set(verified.values())) == 1, verified.keys()
+    answer = json.loads(next(iter(verified.values())))
+    assert answer["status"] == "pending" and answer["sha256"] == sha
+    assert answer["receipts"] == [first["receipt"]]
+    assert [r["id"] for r in answer["registrations"]] == [first["id"]]
+    upload, upload_type = _multipart(content, None)
+    by_file = api.client.post("/v1/verify", content=upload, headers={"Content-Type": upload_type})
+    _assert_json_answer(by_file, 200)
+    assert by_file.json() == {**answer, "filename": "oc.pdf", "size": len(content)}
+
+    bulk = json.dumps(
+        {"documents": [{"sha256": sha, "metadata": metadata}, {"sha256": "ab" * 32}]}
+    ).encode()
+    plain = api.client.post(
+        "/v1/documents/bulk", content=bulk, headers={**auth, "Content-Type": "application/json"}
+    )
+    streamed = api.client.post(
+        "/v1/documents/bulk",
+        content=_chunked(bulk),
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    _assert_json_answer(plain, 200)
+    _assert_json_answer(streamed, 200)
+    assert plain.json()["documents"][0] == {
+        "id": first["id"],
+        "sha256": sha,
+        "created": False,
+        "status": "pending",
+    }
+    assert plain.json()["created"] == 1
+    assert streamed.json() == {**plain.json(), "created": 0, "existing": 2} | {
+        "documents": [{**d, "created": False} for d in plain.json()["documents"]]
+    }
+
+    text = api.client.get("/metrics").text
+    for needle in (
+        'docanchor_verify_requests_total{outcome="pending"} 7.0',
+        'docanchor_http_request_duration_seconds_count{method="POST",route="/v1/documents",'
+        'status="201"} 1.0',
+        'docanchor_http_request_duration_seconds_count{method="POST",route="/v1/documents",'
+        'status="200"} 8.0',
+        'docanchor_http_request_duration_seconds_count{method="POST",route="/v1/verify",'
+        'status="200"} 7.0',
+    ):
+        assert needle in text, needle

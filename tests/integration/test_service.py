@@ -4,6 +4,7 @@ without a chain: registration, sealing, receipts and their signatures."""
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from pathlib import Path
 
@@ -45,6 +46,42 @@ def test_receipts_are_signed_and_the_signature_covers_every_member(
         verify_signature(tampered, signer.public_raw)
     # The key survives a restart: the same file gives the same key.
     assert ReceiptSigner.load_or_create(tmp_path / "key.pem").key_id == signer.key_id
+
+
+# Metadata whose canonical text differs from json.dumps: non-ASCII, escapes, key order
+# by UTF-16 code units, nesting, integers; and none at all.
+BULK_METADATA: list[dict[str, object] | None] = [
+    None,
+    {"reference": "OC-1", "type": "orden de compra"},
+    {"reference": "Ñandú \u20ac \U0001f600", "z": [1, {"b": 2, "a": '\n\t"\\'}], "é": -3},
+    {"\ufb33": "hebrew", "\U0001f600": "emoji", "a": {"nested": {"deep": [True, False, None]}}},
+]
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_pending_receipts_in_bulk_equal_the_ones_made_one_by_one(
+    store: Store, tmp_path: Path, signed: bool
+) -> None:
+    """pending_receipts_json writes the RFC 8785 signing payload itself: every receipt
+    (signature included: Ed25519 is deterministic) equals receipt_json's, and verifies."""
+    signer = ReceiptSigner.load_or_create(tmp_path / "key.pem") if signed else None
+    service = DocAnchorService(store=store, signer=signer)
+    items = [
+        service.prepare_registration(digest(100 + i), metadata, entity_ruc=ENTITY)
+        for metadata in BULK_METADATA
+        for i in range(3)
+    ]
+    results = service.register_many(items)
+    documents = [r.view.document for r in results]
+    bulk = service.pending_receipts_json(documents)
+    assert bulk == [service.receipt_json(r.view) for r in results]
+    assert len({json.dumps(r, sort_keys=True) for r in bulk}) == len(items)
+    for receipt in bulk:
+        parse_receipt(receipt)
+        if signer is not None:
+            verify_signature(receipt, signer.public_raw)
+        else:
+            assert "signature" not in receipt
 
 
 def test_sealing_respects_the_batch_limit_and_every_proof_verifies(store: Store) -> None:

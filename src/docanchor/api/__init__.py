@@ -20,14 +20,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from docanchor import __version__
 from docanchor.api.context import ApiContext
-from docanchor.api.fastpath import PATH as VERIFY_PATH
-from docanchor.api.fastpath import REGISTER_PATH, RegisterFastPath, VerifyFastPath
 from docanchor.api.guards import RefuseNul, SecurityHeaders
 from docanchor.api.logs import RequestMiddleware, configure_logging
 from docanchor.api.openapi import install_openapi
@@ -174,25 +171,9 @@ def create_app(
     app.include_router(routes_log.auditor_router)
     app.include_router(routes_entity.router)
     app.include_router(routes_ops.router)
-    verify_route = next(
-        r
-        for r in routes_public.router.routes
-        if isinstance(r, APIRoute) and r.path == VERIFY_PATH and "POST" in (r.methods or ())
-    )
-    register_route = next(
-        r
-        for r in routes_entity.router.routes
-        if isinstance(r, APIRoute) and r.path == REGISTER_PATH and "POST" in (r.methods or ())
-    )
-    app.add_middleware(RegisterFastPath, ctx=ctx, route=register_route)
-    app.add_middleware(
-        VerifyFastPath,
-        ctx=ctx,
-        route=verify_route,
-        inline=service.store.dialect == "sqlite",
-    )
     app.add_middleware(RefuseNul)
-    # Request ids, logs and metrics cover the fast paths and the refusals too.
+    # Pure ASGI middleware (no BaseHTTPMiddleware): request ids, logs and metrics
+    # cover every answer, the refusals too.
     app.add_middleware(RequestMiddleware, metrics=ctx.metrics, problem_500=_problem_500)
     # Added last, so outermost: every answer carries the headers, a last-resort 500 too.
     app.add_middleware(SecurityHeaders)

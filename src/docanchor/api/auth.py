@@ -98,39 +98,68 @@ def authenticate(store: Store, secret: str) -> ApiKey:
     return key
 
 
-def current_key(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> ApiKey:
+def bearer_secret(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The key sent as ``Authorization: Bearer <key>``; 401 when there is none.
+
+    Reads no database: an async route checks this on the event loop, then looks
+    the key up (:func:`authorize`) in the same thread-pool hop as its work.
+    """
     if credentials is None or not credentials.credentials:
         raise AuthenticationError(
             "this endpoint needs an API key: send the header Authorization: Bearer <key>"
         )
+    return credentials.credentials
+
+
+def check_role(key: ApiKey, roles: tuple[str, ...]) -> ApiKey:
+    if key.role not in roles:
+        raise PermissionDeniedError(
+            f"a key with role {key.role!r} may not do this; it needs role "
+            + " or ".join(repr(r) for r in roles)
+        )
+    return key
+
+
+def authorize(store: Store, secret: str, roles: tuple[str, ...]) -> ApiKey:
+    """The key of ``secret`` when it is known, not revoked and has one of ``roles``."""
+    return check_role(authenticate(store, secret), roles)
+
+
+def current_key(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> ApiKey:
     store: Store = request.app.state.ctx.service.store
-    return authenticate(store, credentials.credentials)
+    return authenticate(store, bearer_secret(credentials))
 
 
 def require_role(*roles: str) -> Callable[[ApiKey], ApiKey]:
     def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-        if key.role not in roles:
-            raise PermissionDeniedError(
-                f"a key with role {key.role!r} may not do this; it needs role "
-                + " or ".join(repr(r) for r in roles)
-            )
-        return key
+        return check_role(key, roles)
 
     return check
 
 
-RegistrarKey = Annotated[ApiKey, Depends(require_role("entity", "admin"))]
-ReaderKey = Annotated[ApiKey, Depends(require_role("entity", "auditor", "admin"))]
+REGISTRAR_ROLES: Final = ("entity", "admin")
+READER_ROLES: Final = ("entity", "auditor", "admin")
+RegistrarKey = Annotated[ApiKey, Depends(require_role(*REGISTRAR_ROLES))]
+ReaderKey = Annotated[ApiKey, Depends(require_role(*READER_ROLES))]
+# For async routes: the credentials only (no look-up yet), documented as the same
+# security scheme; the route calls bearer_secret, then authorize in its one hop.
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 __all__ = [
+    "READER_ROLES",
+    "REGISTRAR_ROLES",
     "ROLES",
+    "BearerCredentials",
     "NewKey",
     "ReaderKey",
     "RegistrarKey",
     "authenticate",
+    "authorize",
+    "bearer_secret",
+    "check_role",
     "create_key",
     "key_hash",
     "key_json",

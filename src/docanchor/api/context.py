@@ -47,6 +47,9 @@ class ApiContext:
         self.metrics = Metrics(service.store)
         self.receipts = ReceiptCache(service)
         self.verify_cache = VerifyCache(service, self.receipts)
+        # SQLite reads are local and take a fraction of a millisecond, less than a hop
+        # to the thread pool: the hot look-ups run them on the event loop.
+        self.inline_reads = service.store.dialect == "sqlite"
         self._lock = threading.Lock()
         self._anchoring: DocAnchorService | None = None
         self._client: ChainClient | None = None

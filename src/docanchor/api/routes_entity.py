@@ -16,7 +16,14 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from docanchor.api.auth import ReaderKey, RegistrarKey
+from docanchor.api.auth import (
+    REGISTRAR_ROLES,
+    BearerCredentials,
+    ReaderKey,
+    RegistrarKey,
+    authorize,
+    bearer_secret,
+)
 from docanchor.api.context import ApiContext, Ctx
 from docanchor.api.openapi import body_doc, problem_responses
 from docanchor.api.schemas import (
@@ -30,10 +37,15 @@ from docanchor.api.schemas import (
 )
 from docanchor.api.uploads import (
     UnsupportedMediaTypeError,
+    check_length,
+    declared_length,
     decode_json,
     is_json,
+    is_json_type,
     is_multipart,
     media_type,
+    parse_form,
+    parse_json,
     read_body,
     read_form,
     read_json,
@@ -48,6 +60,10 @@ router = APIRouter(prefix="/v1", tags=["registration"])
 
 REGISTER_BODY_LIMIT: Final = 256 * 1024
 BULK_BODY_LIMIT: Final = 64 * 1024 * 1024
+# Registration bodies up to this size are read whole before the key is looked up, so
+# that key, parse and registration share one trip to the thread pool; bigger uploads
+# are streamed and hashed as they arrive.
+WHOLE_BODY_LIMIT: Final = 1024 * 1024
 
 
 def metadata_field(raw: bytes | None) -> dict[str, Any] | None:
@@ -105,11 +121,7 @@ def _stored_view(service: DocAnchorService, registration: Registration) -> Docum
 def registration_answer(
     ctx: ApiContext, key: ApiKey, digest: bytes, metadata: dict[str, Any] | None
 ) -> tuple[bytes, bool]:
-    """Register one document for ``key``: (the encoded answer, whether it is new).
-
-    Shared by the route and the fast path (``fastpath.RegisterFastPath``), so that
-    both answer with the same bytes.
-    """
+    """Register one document for ``key``: (the encoded answer, whether it is new)."""
     service = ctx.service
     item = service.prepare_registration(digest, metadata, entity_ruc=entity_for(key, metadata))
     registration = service.register_many([item])[0]
@@ -137,9 +149,62 @@ def registration_answer(
         required_parts=("file",),
     ),
 )
-async def register(request: Request, ctx: Ctx, key: RegistrarKey) -> Response:
+async def register(request: Request, ctx: Ctx, credentials: BearerCredentials) -> Response:
     """``201`` with the registration and its pending receipt; ``200`` when the same
     document with the same metadata was registered before by the same entity."""
+    secret = bearer_secret(credentials)
+    content_type = request.headers.get("content-type", "")
+    declared = declared_length(request)
+    if declared is not None and declared <= WHOLE_BODY_LIMIT:
+        # The common case: a small body read whole on the event loop, then the key,
+        # the parse and the registration in one trip to the thread pool.
+        body = await read_body(request, WHOLE_BODY_LIMIT)
+        content, created = await run_in_threadpool(_register_whole, ctx, secret, content_type, body)
+    else:
+        # A big or streamed upload: the key first (refused before the body is read),
+        # then the file hashed as it arrives.
+        key = await run_in_threadpool(authorize, ctx.service.store, secret, REGISTRAR_ROLES)
+        digest, metadata = await _streamed_registration(request, ctx)
+        content, created = await run_in_threadpool(registration_answer, ctx, key, digest, metadata)
+    return Response(content, status_code=201 if created else 200, media_type="application/json")
+
+
+_UNSUPPORTED_REGISTRATION: Final = (
+    "send the document as multipart/form-data (parts 'file' and 'metadata') or "
+    'application/json {"sha256": …, "metadata": {…}}'
+)
+
+
+def _register_whole(
+    ctx: ApiContext, secret: str, content_type: str, body: bytes
+) -> tuple[bytes, bool]:
+    """Key, body and registration of a body read whole, in the order the checks run
+    for a streamed one: 401/403, then 415, 413 and 422."""
+    key = authorize(ctx.service.store, secret, REGISTRAR_ROLES)
+    kind = content_type.split(";", 1)[0].strip().lower()
+    metadata: dict[str, Any] | None
+    if kind == "multipart/form-data":
+        form = parse_form(
+            content_type,
+            body,
+            max_file_bytes=ctx.settings.max_upload_bytes,
+            text_fields=frozenset({"metadata"}),
+        )
+        assert form.sha256 is not None
+        digest = form.sha256
+        metadata = metadata_field(form.fields.get("metadata"))
+    elif is_json_type(kind):
+        check_length(len(body), REGISTER_BODY_LIMIT)
+        parsed = parse_json(body, RegisterBody)
+        digest, metadata = bytes.fromhex(parsed.sha256), parsed.metadata
+    else:
+        raise UnsupportedMediaTypeError(_UNSUPPORTED_REGISTRATION)
+    return registration_answer(ctx, key, digest, metadata)
+
+
+async def _streamed_registration(
+    request: Request, ctx: ApiContext
+) -> tuple[bytes, dict[str, Any] | None]:
     if is_multipart(request):
         form = await read_form(
             request,
@@ -147,18 +212,11 @@ async def register(request: Request, ctx: Ctx, key: RegistrarKey) -> Response:
             text_fields=frozenset({"metadata"}),
         )
         assert form.sha256 is not None
-        digest = form.sha256
-        metadata = metadata_field(form.fields.get("metadata"))
-    elif is_json(request):
+        return form.sha256, metadata_field(form.fields.get("metadata"))
+    if is_json(request):
         body = await read_json(request, RegisterBody, REGISTER_BODY_LIMIT)
-        digest, metadata = bytes.fromhex(body.sha256), body.metadata
-    else:
-        raise UnsupportedMediaTypeError(
-            "send the document as multipart/form-data (parts 'file' and 'metadata') or "
-            'application/json {"sha256": …, "metadata": {…}}'
-        )
-    content, created = await run_in_threadpool(registration_answer, ctx, key, digest, metadata)
-    return Response(content, status_code=201 if created else 200, media_type="application/json")
+        return bytes.fromhex(body.sha256), body.metadata
+    raise UnsupportedMediaTypeError(_UNSUPPORTED_REGISTRATION)
 
 
 # One bulk item: the digest (64 lowercase hex) and its metadata object, if any.
@@ -284,23 +342,33 @@ def _register_bulk(
 async def register_bulk(
     request: Request,
     ctx: Ctx,
-    key: RegistrarKey,
+    credentials: BearerCredentials,
     receipts: Annotated[
         bool, Query(description="Include each document's receipt (slower).")
     ] = False,
 ) -> Response:
     """All or nothing: every item is validated (digest, metadata, entity) before any is
     stored. Items already registered are reported with ``created: false``."""
-    if not is_json(request):
-        raise UnsupportedMediaTypeError(
-            f"send the body as application/json, not {media_type(request) or 'no content type'}"
-        )
+    secret = bearer_secret(credentials)
+    store = ctx.service.store
+    declared = declared_length(request)
+    if declared is None or declared > BULK_BODY_LIMIT or not is_json(request):
+        # Refused whatever the key: the key first, as for every other refusal.
+        key: ApiKey | None = await run_in_threadpool(authorize, store, secret, REGISTRAR_ROLES)
+        if not is_json(request):
+            raise UnsupportedMediaTypeError(
+                f"send the body as application/json, not {media_type(request) or 'no content type'}"
+            )
+    else:
+        key = None  # looked up with the work, in one hop
     raw = await read_body(request, BULK_BODY_LIMIT)
-    content = await run_in_threadpool(_bulk_answer, ctx, key, raw, receipts)
+    content = await run_in_threadpool(_bulk_answer, ctx, key or secret, raw, receipts)
     return Response(content, media_type="application/json")
 
 
-def _bulk_answer(ctx: ApiContext, key: ApiKey, raw: bytes, with_receipts: bool) -> bytes:
+def _bulk_answer(ctx: ApiContext, key: ApiKey | str, raw: bytes, with_receipts: bool) -> bytes:
+    if isinstance(key, str):
+        key = authorize(ctx.service.store, key, REGISTRAR_ROLES)
     return _register_bulk(ctx, key, _bulk_entries(raw), with_receipts)
 
 

@@ -46,15 +46,34 @@ def media_type(request: Request) -> str:
     return raw.split(";", 1)[0].strip().lower()
 
 
-def is_json(request: Request) -> bool:
-    kind = media_type(request)
+def is_json_type(kind: str) -> bool:
+    """Whether a media type (lower case, no parameters) is JSON."""
     return kind == "application/json" or (
         kind.startswith("application/") and kind.endswith("+json")
     )
 
 
+def is_json(request: Request) -> bool:
+    return is_json_type(media_type(request))
+
+
 def is_multipart(request: Request) -> bool:
     return media_type(request) == "multipart/form-data"
+
+
+def declared_length(request: Request) -> int | None:
+    """The Content-Length header's value; None without one or when it is not a number
+    (:func:`read_body` then refuses it, after the checks that come first)."""
+    try:
+        return _declared_length(request)
+    except InputError:
+        return None
+
+
+def check_length(length: int, limit: int, what: str = "the request body") -> None:
+    """413 when a body of ``length`` bytes passes ``limit`` (as :func:`read_body` words it)."""
+    if length > limit:
+        raise PayloadTooLargeError(f"{what} is {length} bytes; at most {limit} are accepted")
 
 
 def _declared_length(request: Request) -> int | None:
@@ -70,8 +89,8 @@ def _declared_length(request: Request) -> int | None:
 async def read_body(request: Request, limit: int, what: str = "the request body") -> bytes:
     """The whole body, refused with 413 once it passes ``limit`` bytes."""
     declared = _declared_length(request)
-    if declared is not None and declared > limit:
-        raise PayloadTooLargeError(f"{what} is {declared} bytes; at most {limit} are accepted")
+    if declared is not None:
+        check_length(declared, limit, what)
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():
@@ -361,7 +380,7 @@ def parse_form(
     file_field: str = "file",
     text_fields: frozenset[str] = frozenset(),
 ) -> FormUpload:
-    """As :func:`read_form`, for a small body already read whole (the registration fast path)."""
+    """As :func:`read_form`, for a small body already read whole (``POST /v1/documents``)."""
     _upload_limit(len(body), max_file_bytes)
     parser, reader = _form_parser(
         content_type, max_file_bytes=max_file_bytes, file_field=file_field, text_fields=text_fields
@@ -428,8 +447,11 @@ __all__ = [
     "MAX_BODY_DEPTH",
     "FormUpload",
     "UnsupportedMediaTypeError",
+    "check_length",
+    "declared_length",
     "decode_json",
     "is_json",
+    "is_json_type",
     "is_multipart",
     "parse_form",
     "parse_json",

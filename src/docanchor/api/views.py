@@ -179,21 +179,6 @@ def encode_json(data: Any) -> bytes:
     ).encode("utf-8")
 
 
-_BATCH_FIELDS: Final = tuple(Batch.model_fields)
-
-
-def _state_of(views: list[DocumentView]) -> tuple[Any, ...]:
-    """Every stored value of the views (document, version, batch), hashable."""
-    return tuple(
-        (
-            v.document,
-            v.version,
-            None if v.batch is None else tuple(getattr(v.batch, n) for n in _BATCH_FIELDS),
-        )
-        for v in views
-    )
-
-
 class VerifyCache:
     """Encoded ``POST /v1/verify`` answers, keyed on the digest and the stored values
     they were built from (bounded, thread-safe).
@@ -216,18 +201,22 @@ class VerifyCache:
     def answer(self, digest: bytes) -> tuple[str, bytes]:
         """(status, encoded answer) of the verify look-up of ``digest``."""
         sha = digest.hex()
-        views, family = self._service.store.lookup_with_versions(sha)
-        if not views:  # unknown digests are cheap to answer and would only evict known ones
-            data = _verify_json(self._receipts, sha, views, family)
-            return str(data["status"]), encode_json(data)
-        key = (sha, _state_of(views), _state_of(family))
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-                return found
+        store = self._service.store
+        # Keyed on the rows as read (every stored value the answer depends on): a hit
+        # builds no views, batches or receipts.
+        rows = store.lookup_rows(sha)
+        key = (sha, rows)
+        if rows:
+            with self._lock:
+                found = self._items.get(key)
+                if found is not None:
+                    self._items.move_to_end(key)
+                    return found
+        views, family = store.views_of_lookup(rows, sha)
         data = _verify_json(self._receipts, sha, views, family)
         made = (str(data["status"]), encode_json(data))
+        if not views:  # unknown digests are cheap to answer and would only evict known ones
+            return made
         with self._lock:
             self._items[key] = made
             while len(self._items) > self._size:

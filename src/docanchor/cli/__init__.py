@@ -142,8 +142,13 @@ def ready_data_dir(cfg: Settings) -> Path:
     return path
 
 
+def encode_line(value: Any) -> str:
+    """``value`` as one JSON line, as :func:`emit_json` writes it."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n")
+    sys.stdout.write(encode_line(value))
     sys.stdout.flush()
 
 

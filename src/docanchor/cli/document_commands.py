@@ -13,7 +13,16 @@ from typing import Annotated, Any
 import typer
 
 from docanchor import hashing
-from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, plural, ready_data_dir, settings
+from docanchor.cli import (
+    JsonOpt,
+    RpcUrlOpt,
+    app,
+    emit_json,
+    encode_line,
+    plural,
+    ready_data_dir,
+    settings,
+)
 from docanchor.errors import (
     EXIT_CHECK_FAILED,
     EXIT_ENVIRONMENT,
@@ -184,7 +193,13 @@ def _service(*, chain: bool = False, **overrides: Any) -> DocAnchorService:
     return build_service(cfg, chain=chain)
 
 
-def _doc_json(service: DocAnchorService, view: DocumentView, **extra: Any) -> dict[str, Any]:
+def _doc_json(
+    service: DocAnchorService,
+    view: DocumentView,
+    *,
+    receipt: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     doc = view.document
     return {
         **extra,
@@ -195,7 +210,7 @@ def _doc_json(service: DocAnchorService, view: DocumentView, **extra: Any) -> di
         "reference": doc.reference,
         "version": view.version,
         "batch_id": doc.batch_id,
-        "receipt": service.receipt_json(view),
+        "receipt": service.receipt_json(view) if receipt is None else receipt,
     }
 
 
@@ -299,16 +314,29 @@ def submit(
             continue
         results = service.register_many(items)
         versions = service.store.versions_of([r.view.document.id for r in results])
+        if as_json:
+            # The chunk's lines made and written at once: the pending receipts in bulk
+            # (one canonical metadata text per chunk), one write for the chunk.
+            receipts = service.pending_receipts_json([r.view.document for r in results])
+            lines = []
+            for (label, _), result, receipt in zip(chunk, results, receipts, strict=True):
+                created += result.created
+                doc = result.view.document
+                line = {
+                    "path": shown(label),
+                    "created": result.created,
+                    **_doc_json(service, result.view, receipt=receipt),
+                }
+                line["version"] = versions.get(doc.id)
+                lines.append(encode_line(line))
+            sys.stdout.write("".join(lines))
+            sys.stdout.flush()
+            _advance(bar, len(chunk))
+            continue
         for (label, _), result in zip(chunk, results, strict=True):
             created += result.created
-            view = result.view._replace(version=versions.get(result.view.document.id))
-            if as_json:
-                emit_json(
-                    {"path": shown(label), "created": result.created, **_doc_json(service, view)}
-                )
-            else:
-                mark = "registered" if result.created else "already registered"
-                typer.echo(f"{result.view.document.sha256}  {shown(label)}  ({mark})")
+            mark = "registered" if result.created else "already registered"
+            typer.echo(f"{result.view.document.sha256}  {shown(label)}  ({mark})")
         _advance(bar, len(chunk))
     _stop(bar)
     if not as_json:

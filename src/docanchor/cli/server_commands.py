@@ -15,6 +15,9 @@ from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, ready_data_dir, se
 from docanchor.config import Settings
 from docanchor.errors import InputError, NotFoundError
 
+# How long a worker of `serve --workers N` may take to answer uvicorn's health check.
+WORKER_HEALTHCHECK_SECONDS = 60
+
 
 def ready_settings() -> Settings:
     cfg = settings()
@@ -90,6 +93,10 @@ def serve(
         server_header=False,
         http=CappedHttpToolsProtocol,
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        # uvicorn kills a worker that does not answer its health check in time
+        # (5 s by default) and starts another: on a loaded machine a worker still
+        # importing the app misses it, and the replacement too, in a loop.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 
