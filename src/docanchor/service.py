@@ -1191,6 +1191,9 @@ class DocAnchorService:
     def anchor_all(self, *, now: datetime | None = None) -> list[BatchReport]:
         """Seal what is pending and anchor every sealed batch (the crash-recovery path too)."""
         self.check_contract()
+        return self._anchor_all(now=now)
+
+    def _anchor_all(self, *, now: datetime | None) -> list[BatchReport]:
         reports = [BatchReport(b, "sealed") for b in self.seal_all(now=now)]
         # Oldest first: the contract takes each checkpoint only after the one before.
         for batch in self.store.checkpoints():
@@ -1205,8 +1208,11 @@ class DocAnchorService:
         ``sealed`` (unless the chain holds its root in another block, which is
         then recorded) and is anchored again with the same root.
         """
-        chain = self.chain
         self.check_contract()
+        return self._confirm(now=now)
+
+    def _confirm(self, *, now: datetime | None) -> list[BatchReport]:
+        chain = self.chain
         head = chain.head_number()
         reports: list[BatchReport] = []
         # Batches anchored through another deployment (another chain or contract,
@@ -1275,10 +1281,15 @@ class DocAnchorService:
         return BatchReport(batch, "reanchor")
 
     def run_once(self, *, now: datetime | None = None) -> list[BatchReport]:
-        """One pass: confirm (catching reorganisations), seal, anchor, confirm."""
-        reports = self.confirm(now=now)
-        reports += self.anchor_all(now=now)
-        reports += self.confirm(now=now)
+        """One pass: confirm (catching reorganisations), seal, anchor, confirm.
+
+        The node's chain id and the contract's code are checked once, at the
+        start of the pass, not before each of its steps.
+        """
+        self.check_contract()
+        reports = self._confirm(now=now)
+        reports += self._anchor_all(now=now)
+        reports += self._confirm(now=now)
         return reports
 
     def wait_until_confirmed(

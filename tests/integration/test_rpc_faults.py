@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +145,25 @@ def test_the_node_url_with_a_key_is_never_shown(anvil: AnvilNode, proxy: RpcProx
     text = failure.value.message + repr(client)
     assert "s3cret" not in text and "KEY123" not in text and "user" not in text
     assert f"http://127.0.0.1:{proxy.port}" in text
+
+
+def test_one_anchoring_pass_checks_the_chain_and_the_contract_once(
+    proxy: RpcProxy, tmp_path: Path
+) -> None:
+    from docanchor.service import DocAnchorService
+    from docanchor.store import Store
+
+    client = client_via(proxy)
+    client.deploy(timeout=30)
+    store = Store(f"sqlite:///{tmp_path / 'pass.sqlite3'}")
+    try:
+        service = DocAnchorService(store=store, chain=client)
+        service.register(hashlib.sha256(b"one pass").digest(), {"reference": "OC-1"})
+        reports, methods = proxy.counting(service.run_once)
+        assert {r.action for r in reports} >= {"sealed"}
+        assert methods["eth_getCode"] == 1, methods
+        assert methods["eth_chainId"] == 1, methods  # the identity check of the pass
+        _, idle = proxy.counting(service.run_once)
+        assert idle["eth_getCode"] == 1 and idle["eth_chainId"] == 1, idle
+    finally:
+        store.close()

@@ -213,6 +213,12 @@ def test_nonce_too_low_is_named_and_the_pass_signs_again_with_a_fresh_nonce(
     prepared = client.prepare_anchor(bytes.fromhex(batch.root), batch.tree_size, [])
     assert prepared.nonce == used
     node.rpc("eth_sendTransaction", {"from": FIRST_DEV_ADDRESS, "to": FIRST_DEV_ADDRESS})
+    # Mined (not only pending), so that the node refuses the nonce outright rather
+    # than taking our transaction as a replacement of the pending one.
+    deadline = time.monotonic() + 10
+    while int(node.rpc("eth_getTransactionCount", FIRST_DEV_ADDRESS, "latest"), 16) <= used:
+        assert time.monotonic() < deadline, "the other sender's transaction was not mined"
+        time.sleep(0.05)
     with pytest.raises(NonceTooLowError, match="nonce too low"):
         client.broadcast(prepared)
     assert client.get_anchor(bytes.fromhex(batch.root)) is None
