@@ -1,0 +1,235 @@
+"""The JSON shapes of docanchor's objects, written once for both edges.
+
+``docanchor … --json`` and the HTTP API show a batch, a document, a log
+checkpoint, a consistency proof and an API key through these functions, so
+that one object has one shape wherever it is shown. Plain dicts, cheap on
+the hot paths; the API's pydantic schemas describe the same shapes for
+OpenAPI. Receipts and audit reports have their own ``to_json`` (the core's
+receipt model, the service's and the audit's reports), and a signed receipt
+comes from the service.
+
+Public summaries never carry salts; receipts do, because a receipt is what
+lets its holder prove inclusion. Nothing here reads the database or the
+chain: every function takes what it shows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from docanchor.keys import KeyRecord
+from docanchor.service import Batch, DocumentView, tx_log_of
+from docanchor.signing import public_key_info
+
+_PRIVATE_BATCH_MEMBERS: Final = ("last_error", "attempts", "reanchored")
+# What ``docanchor anchor --json`` shows of each batch it touched.
+_ANCHOR_MEMBERS: Final = (
+    "id",
+    "size",
+    "root",
+    "seq",
+    "tx_hash",
+    "block_number",
+    "status",
+    "last_error",
+)
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC time as ISO 8601 with a Z (the columns hold naive UTC; some drivers add a zone)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat() + "Z"
+
+
+def _batch_time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+# --- batches and the log ---------------------------------------------------------
+
+
+def batch_json(batch: Batch) -> dict[str, Any]:
+    """A batch with everything known of it (``docanchor status --json``)."""
+    attempts = tx_log_of(batch)
+    return {
+        "id": batch.id,
+        "size": batch.size,
+        "root": batch.root,
+        "status": batch.status,
+        "seq": batch.seq,
+        "tx_hash": batch.tx_hash,
+        "block_number": batch.block_number,
+        "block_hash": batch.block_hash,
+        "timestamp": batch.anchor_timestamp,
+        "chain_id": batch.chain_id,
+        "contract": batch.contract,
+        "anchorer": batch.anchorer,
+        "gas_used": batch.gas_used,
+        "sealed_at": _batch_time(batch.sealed_at),
+        "anchored_at": _batch_time(batch.anchored_at),
+        "confirmed_at": _batch_time(batch.confirmed_at),
+        "last_error": batch.last_error,
+        "first_index": batch.first_index,
+        "tree_size": batch.tree_size,
+        "reanchored": any(e.get("kind") == "reorg" for e in attempts),
+        "attempts": attempts,
+    }
+
+
+def public_batch(batch: Batch) -> dict[str, Any]:
+    """A batch as the public API shows it (operational errors stay in the logs)."""
+    data = batch_json(batch)
+    for name in _PRIVATE_BATCH_MEMBERS:
+        data.pop(name, None)
+    return data
+
+
+def anchored_batch_json(batch: Batch, *, reanchored: bool) -> dict[str, Any]:
+    """A batch an anchoring pass touched (``docanchor anchor --json``)."""
+    data = batch_json(batch)
+    return {**{name: data[name] for name in _ANCHOR_MEMBERS}, "reanchored": reanchored}
+
+
+def checkpoint_json(batch: Batch) -> dict[str, Any]:
+    """A checkpoint of the log as log-v1 section 5 shows it."""
+    assert batch.tree_size is not None
+    return {
+        "seq": batch.seq,
+        "tree_size": batch.tree_size,
+        "root": batch.root,
+        "tx_hash": batch.tx_hash,
+        "block_number": batch.block_number,
+        "block_hash": batch.block_hash,
+        "timestamp": batch.anchor_timestamp,
+        "status": batch.status,
+        "batch_id": batch.id,
+    }
+
+
+def consistency_json(
+    first: int, second: int, old: Batch, new: Batch, proof: Sequence[bytes]
+) -> dict[str, Any]:
+    """An RFC 9162 consistency proof between two checkpoints (log-v1 section 5)."""
+    return {
+        "first": first,
+        "second": second,
+        "first_root": old.root,
+        "second_root": new.root,
+        "proof": [h.hex() for h in proof],
+    }
+
+
+def anchor_summary(batch: Batch | None) -> dict[str, Any] | None:
+    if batch is None or batch.status not in ("anchored", "confirmed") or batch.tx_hash is None:
+        return None
+    return {
+        "tx_hash": batch.tx_hash,
+        "block_number": batch.block_number,
+        "block_hash": batch.block_hash,
+        "timestamp": batch.anchor_timestamp,
+        "chain_id": batch.chain_id,
+        "contract": batch.contract,
+        "seq": batch.seq,
+    }
+
+
+# --- documents -------------------------------------------------------------------
+
+
+def registration_summary(view: DocumentView) -> dict[str, Any]:
+    """A registration without its salt or metadata (the verify answer's list)."""
+    doc = view.document
+    return {
+        "id": doc.id,
+        "status": view.status,
+        "entity_ruc": doc.entity_ruc or None,
+        "reference": doc.reference,
+        "type": doc.doc_type,
+        "version": view.version,
+        "registered_at": iso(doc.created_at),
+        "batch_id": doc.batch_id,
+        "anchor": anchor_summary(view.batch),
+    }
+
+
+def document_json(
+    view: DocumentView, receipt: dict[str, Any], *, created: bool | None = None
+) -> dict[str, Any]:
+    """A registration with its metadata and its receipt (the API's ``DocumentOut``)."""
+    doc = view.document
+    data: dict[str, Any] = {
+        "id": doc.id,
+        "sha256": doc.sha256,
+        "status": view.status,
+        "entity_ruc": doc.entity_ruc or None,
+        "reference": doc.reference,
+        "type": doc.doc_type,
+        "version": view.version,
+        "registered_at": iso(doc.created_at),
+        "batch_id": doc.batch_id,
+        "metadata": json.loads(doc.metadata_json),
+        "receipt": receipt,
+    }
+    if created is not None:
+        data = {"created": created, **data}
+    return data
+
+
+def document_line(view: DocumentView, receipt: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A registration as one line of ``docanchor submit|receipt --json``: ``extra``
+    first, then the members of :func:`document_json` a line keeps."""
+    doc = view.document
+    return {
+        **extra,
+        "id": doc.id,
+        "sha256": doc.sha256,
+        "status": view.status,
+        "entity_ruc": doc.entity_ruc or None,
+        "reference": doc.reference,
+        "version": view.version,
+        "batch_id": doc.batch_id,
+        "receipt": receipt,
+    }
+
+
+# --- keys --------------------------------------------------------------------------
+
+
+def key_json(key: KeyRecord) -> dict[str, object]:
+    """An API key as ``docanchor keys list`` shows it (its prefix, never the key)."""
+    return {
+        "id": key.id,
+        "prefix": key.prefix,
+        "role": key.role,
+        "entity": key.entity_ruc,
+        "label": key.label,
+        "created_at": iso(key.created_at),
+        "revoked_at": iso(key.revoked_at),
+    }
+
+
+def signing_key_json(public_raw: bytes) -> dict[str, str]:
+    """A receipt signing key: its id, and the raw Ed25519 key in base64 and hex."""
+    return public_key_info(public_raw)
+
+
+__all__ = [
+    "anchor_summary",
+    "anchored_batch_json",
+    "batch_json",
+    "checkpoint_json",
+    "consistency_json",
+    "document_json",
+    "document_line",
+    "iso",
+    "key_json",
+    "public_batch",
+    "registration_summary",
+    "signing_key_json",
+]
