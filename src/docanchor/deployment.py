@@ -140,17 +140,9 @@ def deploy(
     return DeployOutcome(result, previous, existing=False)
 
 
-def change_anchorer(client: ContractAdmin, address: str, *, grant: bool) -> tuple[str, str]:
-    """Grant (or revoke) ANCHORER_ROLE to ``address``: (its EIP-55 form, the transaction)."""
-    from docanchor.chain import checksum_address
-
-    account = str(checksum_address(address))  # refuses a mixed-case address with a bad checksum
-    tx_hash = client.grant_anchorer(account) if grant else client.revoke_anchorer(account)
-    return account, tx_hash
-
-
-def check_address_text(address: str) -> None:
-    """Refuse text that is not 0x and 40 hex digits, before any node is contacted."""
+def checked_address(address: str) -> str:
+    """``address`` in EIP-55 form; :class:`InputError` when it is not an address (text
+    that is not 0x and 40 hex digits is refused before web3 is imported)."""
     body = address.strip()
     if not (
         len(body) == 42
@@ -158,6 +150,14 @@ def check_address_text(address: str) -> None:
         and all(c in "0123456789abcdefABCDEF" for c in body[2:])
     ):
         raise InputError(f"not an Ethereum address: {address!r} (expected 0x and 40 hex digits)")
+    from docanchor.chain import checksum_address
+
+    return str(checksum_address(body))  # refuses a mixed-case address with a bad checksum
+
+
+def change_anchorer(client: ContractAdmin, account: str, *, grant: bool) -> str:
+    """Grant (or revoke) ANCHORER_ROLE to ``account``; the transaction's hash."""
+    return client.grant_anchorer(account) if grant else client.revoke_anchorer(account)
 
 
 __all__ = [
@@ -165,7 +165,7 @@ __all__ = [
     "ContractAdmin",
     "DeployOutcome",
     "change_anchorer",
-    "check_address_text",
+    "checked_address",
     "deploy",
     "previous_deployments",
     "record_version",

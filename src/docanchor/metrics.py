@@ -5,9 +5,10 @@ endpoint and the anchoring loop; the database gauges (documents and batches
 by status, seconds since the last confirmed batch) are computed when
 ``/metrics`` is scraped, so they hold for every process sharing the database.
 
-An edge helper: it reads the store through its public queries and session,
-never talks to the chain itself (the loop hands in what it saw) and never
-records keys, digests or anything a request carried beyond its route.
+An edge helper: it reads the database's figures through the service
+(:class:`DatabaseFigures`), never talks to the chain itself (the loop hands
+in what it saw) and never records keys, digests or anything a request
+carried beyond its route.
 """
 
 from __future__ import annotations
@@ -15,15 +16,32 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime
-from typing import Final
+from datetime import UTC, datetime
+from typing import Final, Protocol
 
-import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from docanchor.store import BATCH_STATUSES, Batch, Store, utcnow
+
+class DatabaseFigures(Protocol):
+    """What the gauges read (``DocAnchorService`` answers both)."""
+
+    def document_counts(self) -> dict[str, int]: ...
+
+    def batch_counts(self) -> tuple[dict[str, int], datetime | None]: ...
+
+
+class AnchoredBatch(Protocol):
+    @property
+    def sealed_at(self) -> datetime | None: ...
+
+    @property
+    def anchored_at(self) -> datetime | None: ...
+
+    @property
+    def gas_used(self) -> int | None: ...
+
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -48,8 +66,8 @@ _ANCHOR_BUCKETS: Final = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.
 class _DatabaseCollector(Collector):
     """Gauges read from the database at scrape time (cheap aggregate queries)."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, figures: DatabaseFigures) -> None:
+        self._figures = figures
 
     def collect(self) -> Iterator[Metric]:
         documents = GaugeMetricFamily(
@@ -64,8 +82,8 @@ class _DatabaseCollector(Collector):
             "docanchor_database_up", "1 when the last scrape could read the database."
         )
         try:
-            counts = self._store.document_counts()
-            by_status, last_confirmed = self._batch_figures()
+            counts = self._figures.document_counts()
+            by_status, last_confirmed = self._figures.batch_counts()
         except Exception:
             # A scrape must still answer when the database is down: say so instead.
             up.add_metric([], 0)
@@ -73,30 +91,22 @@ class _DatabaseCollector(Collector):
             return
         for status, count in counts.items():
             documents.add_metric([status], count)
-        for status in BATCH_STATUSES:
-            batches.add_metric([status], by_status.get(status, 0))
+        for status, count in by_status.items():
+            batches.add_metric([status], count)
         yield documents
         yield batches
         if last_confirmed is not None:
-            since.add_metric([], max(0.0, (utcnow() - last_confirmed).total_seconds()))
+            seconds = (datetime.now(UTC) - last_confirmed).total_seconds()
+            since.add_metric([], max(0.0, seconds))
             yield since
         up.add_metric([], 1)
         yield up
-
-    def _batch_figures(self) -> tuple[dict[str, int], datetime | None]:
-        table = Batch.__table__  # type: ignore[attr-defined]
-        with self._store.session() as session:
-            rows = session.execute(
-                sa.select(table.c.status, sa.func.count()).group_by(table.c.status)
-            ).all()
-            last = session.execute(sa.select(sa.func.max(table.c.confirmed_at))).scalar()
-        return {str(status): int(n) for status, n in rows}, last
 
 
 class Metrics:
     """The metrics of one app. Thread-safe (prometheus_client's own locking)."""
 
-    def __init__(self, store: Store | None = None) -> None:
+    def __init__(self, figures: DatabaseFigures | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.http_latency = Histogram(
             "docanchor_http_request_duration_seconds",
@@ -151,8 +161,8 @@ class Metrics:
             registry=self.registry,
         )
         self._lock = threading.Lock()
-        if store is not None:
-            self.registry.register(_DatabaseCollector(store))
+        if figures is not None:
+            self.registry.register(_DatabaseCollector(figures))
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.http_latency.labels(route, method, str(status)).observe(seconds)
@@ -160,7 +170,7 @@ class Metrics:
     def observe_verify(self, outcome: str) -> None:
         self.verify_requests.labels(outcome).inc()
 
-    def observe_anchored(self, batches: Sequence[Batch]) -> None:
+    def observe_anchored(self, batches: Sequence[AnchoredBatch]) -> None:
         """Record batches that this process just saw anchored (sealed → mined)."""
         for batch in batches:
             if batch.anchored_at is not None and batch.sealed_at is not None:

@@ -29,11 +29,19 @@ from typing import Any, Final, NamedTuple, Protocol
 
 import rfc8785
 
-from docanchor import hashing, merkle
-from docanchor.audit import ListedCheckpoint, PeriodReport, Progress, audit_period
+from docanchor import hashing, keys, merkle
+from docanchor.audit import (
+    AnchorChain,
+    ListedCheckpoint,
+    LogSource,
+    PeriodReport,
+    Progress,
+    audit_period,
+)
 from docanchor.errors import (
     ChainError,
     ChainResetError,
+    ConfigError,
     ContractRevertError,
     FeeCapError,
     InputError,
@@ -46,6 +54,7 @@ from docanchor.errors import (
     UnderpricedError,
     VerificationError,
 )
+from docanchor.keys import KeyRecord, NewKey
 from docanchor.merkle import MerkleTree, root_from_inclusion_proof, verify_consistency
 from docanchor.receipt import (
     RECEIPT_VERSION,
@@ -64,15 +73,15 @@ from docanchor.receipt import (
     TrustPolicy,
     evaluate_receipt,
 )
-from docanchor.store import (
-    Batch,
-    DocumentRow,
-    DocumentView,
-    LogEntryRow,
-    NewRegistration,
-    Store,
-    utcnow,
-)
+from docanchor.store import SCHEMA_HEAD, LookupRows, Store, utcnow
+
+# The store's records that the edges see, named through the service (the edges never
+# import the store).
+from docanchor.store import Batch as Batch
+from docanchor.store import DocumentRow as DocumentRow
+from docanchor.store import DocumentView as DocumentView
+from docanchor.store import LogEntryRow as LogEntryRow
+from docanchor.store import NewRegistration as NewRegistration
 
 ZERO_ADDRESS = "0x" + "00" * 20
 STATUS_RANK = {"not_found": 0, "pending": 1, "sealed": 2, "anchored": 3, "confirmed": 4}
@@ -286,9 +295,6 @@ class BatchReport:
     # "confirmed", "reanchor", "moved"
     action: str
 
-    def to_json(self) -> dict[str, Any]:
-        return batch_json(self.batch)
-
 
 @dataclass
 class AuditFinding:
@@ -347,51 +353,6 @@ def _parse_iso(text: Any) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-def batch_json(batch: Batch) -> dict[str, Any]:
-    def iso(value: datetime | None) -> str | None:
-        return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-    return {
-        "id": batch.id,
-        "size": batch.size,
-        "root": batch.root,
-        "status": batch.status,
-        "seq": batch.seq,
-        "tx_hash": batch.tx_hash,
-        "block_number": batch.block_number,
-        "block_hash": batch.block_hash,
-        "timestamp": batch.anchor_timestamp,
-        "chain_id": batch.chain_id,
-        "contract": batch.contract,
-        "anchorer": batch.anchorer,
-        "gas_used": batch.gas_used,
-        "sealed_at": iso(batch.sealed_at),
-        "anchored_at": iso(batch.anchored_at),
-        "confirmed_at": iso(batch.confirmed_at),
-        "last_error": batch.last_error,
-        "first_index": batch.first_index,
-        "tree_size": batch.tree_size,
-        "reanchored": any(e.get("kind") == "reorg" for e in tx_log_of(batch)),
-        "attempts": tx_log_of(batch),
-    }
-
-
-def checkpoint_json(batch: Batch) -> dict[str, Any]:
-    """A checkpoint of the log as log-v1 section 5 shows it."""
-    assert batch.tree_size is not None
-    return {
-        "seq": batch.seq,
-        "tree_size": batch.tree_size,
-        "root": batch.root,
-        "tx_hash": batch.tx_hash,
-        "block_number": batch.block_number,
-        "block_hash": batch.block_hash,
-        "timestamp": batch.anchor_timestamp,
-        "status": batch.status,
-        "batch_id": batch.id,
-    }
 
 
 def leaf_hash_of_row(salt_hex: str, sha256_hex: str, metadata_sha256_hex: str) -> bytes:
@@ -534,6 +495,11 @@ class DocAnchorService:
             raise ChainError("no blockchain node is configured for this operation")
         return self._chain
 
+    @property
+    def has_chain(self) -> bool:
+        """Whether this service was given a chain client (look-ups need none)."""
+        return self._chain is not None
+
     # --- registration ------------------------------------------------------------
 
     def prepare_registrations(
@@ -617,6 +583,176 @@ class DocAnchorService:
             if STATUS_RANK[view.status] > STATUS_RANK[best]:
                 best = view.status
         return best
+
+    def lookup_with_versions(
+        self, sha256_hex: str
+    ) -> tuple[list[DocumentView], list[DocumentView]]:
+        """The registrations of a digest, and every registration under their references."""
+        return self.store.lookup_with_versions(sha256_hex)
+
+    def lookup_rows(self, sha256_hex: str) -> LookupRows:
+        """The stored values a look-up of the digest reads (one statement): a cache key."""
+        return self.store.lookup_rows(sha256_hex)
+
+    def views_of_lookup(
+        self, rows: LookupRows, sha256_hex: str
+    ) -> tuple[list[DocumentView], list[DocumentView]]:
+        """:meth:`lookup_with_versions` from the rows :meth:`lookup_rows` read."""
+        return self.store.views_of_lookup(rows, sha256_hex)
+
+    def registered_view(self, registration: Registration) -> DocumentView:
+        """The registration as a look-up shows it: with its version and batch.
+
+        A new registration without a reference has neither (pending, no version), so
+        there is nothing to read back; otherwise one look-up statement by digest.
+        """
+        doc = registration.view.document
+        if registration.created and doc.reference is None:
+            return registration.view
+        hits, _ = self.store.lookup_with_versions(doc.sha256)
+        return next((v for v in hits if v.document.id == doc.id), registration.view)
+
+    def register_count(self, items: Sequence[NewRegistration]) -> int:
+        """Register ``items`` (as :meth:`register_many`) and answer only how many were new."""
+        return self.store.register_counts(items)[0]
+
+    def versions_of(self, document_ids: Sequence[int]) -> dict[int, int]:
+        """The version number of each document that has one (a reference), by id."""
+        return self.store.versions_of(document_ids)
+
+    def document_counts(self) -> dict[str, int]:
+        """Registered documents by status (every status, 0 included)."""
+        return self.store.document_counts()
+
+    def batch_counts(self) -> tuple[dict[str, int], datetime | None]:
+        """Batches by status (every status, 0 included) and when the newest was confirmed."""
+        return self.store.batch_counts()
+
+    # --- batches -----------------------------------------------------------------
+
+    def batch(self, batch_id: int) -> Batch:
+        """The batch ``batch_id``; :class:`NotFoundError` when there is none."""
+        batch = self.store.get_batch(batch_id)
+        if batch is None:
+            raise NotFoundError(f"there is no batch {batch_id}")
+        return batch
+
+    def batches(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Batch]:
+        return self.store.batches(
+            statuses=statuses, offset=offset, limit=limit, newest_first=newest_first
+        )
+
+    def batches_of(self, batch_ids: Iterable[int | None]) -> dict[int, Batch]:
+        """The batches with these ids (none for ``None`` or an id that has no batch)."""
+        found: dict[int, Batch] = {}
+        for batch_id in {i for i in batch_ids if i is not None}:
+            batch = self.store.get_batch(batch_id)
+            if batch is not None:
+                found[batch_id] = batch
+        return found
+
+    def count_batches(self) -> int:
+        return self.store.count_batches()
+
+    def checkpoints(self, *, start: int = 0, limit: int | None = None) -> list[Batch]:
+        """The log's checkpoints from on-chain sequence ``start``, oldest first; those not
+        anchored yet come last."""
+        return self.store.checkpoints(start=start, limit=limit)
+
+    def batch_leaf_hashes(self, batch_id: int, *, offset: int, limit: int) -> list[bytes]:
+        """The leaf hashes of a batch's documents, in leaf order, from ``offset``."""
+        rows = self.store.batch_leaves(batch_id, offset=offset, limit=limit)
+        return [leaf_hash_of_row(*row) for row in rows]
+
+    # --- API keys ------------------------------------------------------------------
+
+    def create_api_key(
+        self, *, role: str, entity_ruc: str | None, label: str | None = None
+    ) -> NewKey:
+        """A new API key; its secret is in the answer and nowhere else."""
+        return keys.create_key(self.store, role=role, entity_ruc=entity_ruc, label=label)
+
+    def api_keys(self) -> list[KeyRecord]:
+        return keys.list_keys(self.store)
+
+    def revoke_api_key(self, key_id: int, *, now: datetime | None = None) -> KeyRecord:
+        """Revoke the key ``key_id``; :class:`NotFoundError` when there is none."""
+        key = keys.revoke_key(self.store, key_id, now or utcnow())
+        if key is None:
+            raise NotFoundError(f"there is no API key {key_id}")
+        return key
+
+    def authorize(self, secret: str, roles: tuple[str, ...]) -> KeyRecord:
+        """The key of ``secret`` when it is known, not revoked and has one of ``roles``."""
+        return keys.authorize(self.store, secret, roles)
+
+    # --- the service itself ----------------------------------------------------------
+
+    @property
+    def database_dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.store.dialect
+
+    def check_database(self) -> str:
+        """Reach the database (a :class:`StoreError` when it cannot); says which it is."""
+        self.store.ping()
+        return f"reachable ({self.store.dialect})"
+
+    def check_schema(self) -> str:
+        """Whether the database is migrated to the newest schema; raises when it is not."""
+        revision = self.store.schema_revision()
+        if revision != SCHEMA_HEAD:
+            raise ConfigError(
+                f"the database schema is at revision {revision or 'none'}, not {SCHEMA_HEAD}; "
+                "restart docanchor serve (it migrates on start)"
+            )
+        return f"schema at revision {revision}"
+
+    def check_chain_contract(self) -> str:
+        """Whether the contract has code on the chain; raises when it has none."""
+        chain = self.chain
+        if not chain.contract_has_code():
+            raise ChainResetError(
+                f"no contract code at {chain.contract_address} on chain {chain.chain_id}; "
+                "deploy with docanchor deploy"
+            )
+        return f"code present at {chain.contract_address} on chain {chain.chain_id}"
+
+    def chain_head(self) -> tuple[int, int | None]:
+        """The chain's head block number and its timestamp (None when the node has none)."""
+        chain = self.chain
+        head = chain.head_number()
+        timestamp_of = getattr(chain, "block_timestamp", None)
+        stamp = timestamp_of(head) if callable(timestamp_of) else None
+        return head, stamp if isinstance(stamp, int) else None
+
+    def signing_public_key(self) -> bytes | None:
+        """The raw Ed25519 key that signs this service's receipts; None when none do."""
+        raw = getattr(self.signer, "public_raw", None)
+        return raw if isinstance(raw, bytes) else None
+
+    def with_chain(self, chain: ChainPort, *, confirmations: int) -> DocAnchorService:
+        """This service (its store, signer and policies) over ``chain``."""
+        return DocAnchorService(
+            store=self.store,
+            chain=chain,
+            signer=self.signer,
+            confirmations=confirmations,
+            batch_max=self.batch_max,
+            tx_timeout=self.tx_timeout,
+            tx_policy=self.tx_policy,
+        )
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self.store.close()
 
     # --- receipts ---------------------------------------------------------------
 
@@ -1558,6 +1694,42 @@ class LocalLogSource:
 
 
 # --- trustless verification (spec section 6) ---------------------------------------
+
+
+class CheckedAnchorChain(AnchorChain, Protocol):
+    """The verifier's node at the trusted deployment, before its code is checked."""
+
+    @property
+    def has_contract(self) -> bool: ...
+
+    def check_contract(self) -> None: ...
+
+
+def audit_remote_period(
+    chain: CheckedAnchorChain,
+    source: LogSource,
+    start_time: datetime,
+    end_time: datetime,
+    *,
+    entity: str | None = None,
+    progress: Progress | None = None,
+) -> PeriodReport:
+    """The period audit of log-v1 section 4 of another service's log (``source``),
+    trusting only ``chain`` (the verifier's own node, at the trusted deployment)."""
+    if not chain.has_contract:
+        raise ConfigError(
+            "no trusted deployment: a remote audit reads the chain at the deployment "
+            "recorded in the data dir or at DOCANCHOR_CONTRACT_ADDRESS"
+        )
+    chain.check_contract()
+    return audit_period(
+        chain=chain,
+        source=source,
+        start_time=start_time,
+        end_time=end_time,
+        entity=entity,
+        progress=progress,
+    )
 
 
 def verify_receipt_on_chain(

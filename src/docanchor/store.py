@@ -1159,6 +1159,17 @@ class Store:
                 counts[status] = counts.get(status, 0) + int(total)
         return counts
 
+    def batch_counts(self) -> tuple[dict[str, int], datetime | None]:
+        """Batches by status (every status, 0 included) and the newest ``confirmed_at``."""
+        counts = dict.fromkeys(BATCH_STATUSES, 0)
+        with self.session() as session:
+            rows = session.exec(select(Batch.status, func.count()).group_by(Batch.status)).all()
+            last = session.exec(select(func.max(Batch.confirmed_at))).one()
+        for status, n in rows:
+            if status in counts:
+                counts[str(status)] = int(n)
+        return counts, last
+
     # --- API keys ----------------------------------------------------------------
 
     def add_api_key(self, key: ApiKey) -> ApiKey:

@@ -1,21 +1,28 @@
 """Builds the adapters and the service from settings. Used by the edges only.
 
-``cli`` and ``api`` call these; nothing in the core, the adapters or the
-service reads settings on its own. The chain adapter (web3) is imported only
-when a chain is asked for, because importing web3 costs seconds.
+``cli`` and ``api`` call these, and reach the store, the chain, the signer,
+the devnet and a remote service's log only through what this module builds;
+nothing in the core, the adapters or the service reads settings on its own.
+The chain adapter (web3) is imported only when a chain is asked for, because
+importing web3 costs seconds.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from docanchor.config import Settings
+from docanchor.config import DEV_CHAIN_ID, Settings
+from docanchor.errors import ConfigError
 from docanchor.receipt import TrustPolicy, trust_policy
 from docanchor.service import DocAnchorService, TxPolicy
 from docanchor.store import Store
 
 if TYPE_CHECKING:
     from docanchor.chain import ChainClient
+    from docanchor.remote import RemoteLogSource
     from docanchor.signing import LazyReceiptSigner
 
 
@@ -24,10 +31,79 @@ def open_store(settings: Settings) -> Store:
     return Store(settings.resolved_database_url)
 
 
+def prepare_database(settings: Settings) -> None:
+    """Create the data directory and migrate the database to the newest schema."""
+    open_store(settings).close()
+
+
+def close_all() -> None:
+    """Close every database connection this process opened (at the end of a command)."""
+    from docanchor.store import close_all_stores
+
+    close_all_stores()
+
+
 def open_chain(settings: Settings, *, signer: bool = True) -> ChainClient:
     from docanchor.chain import connect_chain
 
     return connect_chain(settings, require_signer=signer)
+
+
+def open_reader(
+    settings: Settings, *, request_timeout: float | None = None, pin_chain_id: bool = False
+) -> ChainClient:
+    """A read-only client of the configured node, for trustless receipt checks. With
+    ``pin_chain_id``, a node on another chain than ``DOCANCHOR_CHAIN_ID`` is refused."""
+    from docanchor.chain import ChainClient
+
+    expected = settings.chain_id if pin_chain_id else None
+    return (
+        ChainClient(rpc_url=settings.rpc_url, poa=settings.poa, expected_chain_id=expected)
+        if request_timeout is None
+        else ChainClient(
+            rpc_url=settings.rpc_url,
+            poa=settings.poa,
+            expected_chain_id=expected,
+            request_timeout=request_timeout,
+        )
+    )
+
+
+def anchoring_service(settings: Settings, base: DocAnchorService) -> DocAnchorService:
+    """``base`` (its store, signer and policies) over a signing chain client connected now."""
+    client = open_chain(settings, signer=True)
+    return base.with_chain(client, confirmations=settings.required_confirmations(client.chain_id))
+
+
+def open_remote_log(url: str, key: str | None) -> RemoteLogSource:
+    """Another docanchor service's log over HTTP (``--url``, ``--key``), for a remote audit."""
+    from docanchor.remote import RemoteLogSource
+
+    return RemoteLogSource.connect(url, key)
+
+
+def devnet_argv(settings: Settings, *, port: int, silent: bool) -> tuple[list[str], Path]:
+    """The command line of Anvil (chain 31337) with its state in the data directory,
+    and the state file."""
+    from docanchor.devnet import anvil_argv, find_anvil
+
+    binary = find_anvil(os.environ)
+    state = settings.devnet_state_path.resolve()
+    try:
+        state.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the data directory {state.parent}: {exc.strerror}"
+        ) from exc
+    argv = anvil_argv(binary, port=port, state_path=state, chain_id=DEV_CHAIN_ID, silent=silent)
+    return list(argv), state
+
+
+def run_devnet(argv: Sequence[str]) -> int:
+    """Run Anvil in the foreground until it exits or is interrupted; its exit code."""
+    from docanchor.devnet import run_devnet as run
+
+    return run(argv)
 
 
 def open_signer(settings: Settings) -> LazyReceiptSigner | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
@@ -19,13 +19,10 @@ from docanchor.api.loop import AnchorLoop
 from docanchor.api.redact import redact
 from docanchor.api.views import ReceiptCache, VerifyCache
 from docanchor.config import Settings
-from docanchor.errors import ChainError, DocAnchorError
+from docanchor.errors import DocAnchorError
 from docanchor.metrics import Metrics
 from docanchor.receipt import Deployment, TrustPolicy
 from docanchor.service import ChainReader, DocAnchorService
-
-if TYPE_CHECKING:
-    from docanchor.chain import ChainClient
 
 _HEAD_TTL = 1.0
 
@@ -44,15 +41,14 @@ class ApiContext:
         self.settings = settings
         self.service = service
         self.owns_service = owns_service
-        self.metrics = Metrics(service.store)
+        self.metrics = Metrics(service)
         self.receipts = ReceiptCache(service)
         self.verify_cache = VerifyCache(service, self.receipts)
         # SQLite reads are local and take a fraction of a millisecond, less than a hop
         # to the thread pool: the hot look-ups run them on the event loop.
-        self.inline_reads = service.store.dialect == "sqlite"
+        self.inline_reads = service.database_dialect == "sqlite"
         self._lock = threading.Lock()
         self._anchoring: DocAnchorService | None = None
-        self._client: ChainClient | None = None
         self._reader: ChainReader | None = None
         self._head: tuple[float, int | None] = (0.0, None)
         self.loop = AnchorLoop(
@@ -73,42 +69,21 @@ class ApiContext:
         with self._lock:
             if self._anchoring is not None:
                 return self._anchoring
-            try:
-                self.service.chain  # noqa: B018 - raises ChainError when it has none
-            except ChainError:
-                pass
-            else:
+            if self.service.has_chain:
                 self._anchoring = self.service
                 return self.service
-            from docanchor.wiring import open_chain
+            from docanchor.wiring import anchoring_service
 
-            client = open_chain(self.settings, signer=True)
-            base = self.service
-            self._client = client
-            self._anchoring = DocAnchorService(
-                store=base.store,
-                chain=client,
-                signer=base.signer,
-                confirmations=self.settings.required_confirmations(client.chain_id),
-                batch_max=base.batch_max,
-                tx_timeout=base.tx_timeout,
-                tx_policy=base.tx_policy,
-            )
+            self._anchoring = anchoring_service(self.settings, self.service)
             return self._anchoring
 
     def reader(self) -> ChainReader:
         """A read-only view of the configured node (for trustless receipt checks)."""
         with self._lock:
             if self._reader is None:
-                from docanchor.chain import ChainClient
+                from docanchor.wiring import open_reader
 
-                reader: Any = ChainClient(
-                    rpc_url=self.settings.rpc_url,
-                    poa=self.settings.poa,
-                    expected_chain_id=self.settings.chain_id,
-                    request_timeout=5.0,
-                )
-                self._reader = reader
+                self._reader = open_reader(self.settings, request_timeout=5.0, pin_chain_id=True)
             assert self._reader is not None
             return self._reader
 
@@ -133,8 +108,7 @@ class ApiContext:
         """
         from docanchor.wiring import verifier_trust
 
-        signer: Any = self.service.signer
-        own_key = signer.public_raw if signer is not None else None
+        own_key = self.service.signing_public_key()
         return verifier_trust(self.settings, node_chain_id, own_key=own_key)
 
     def current_deployment(self, chain_id: int | None) -> Deployment | None:
@@ -170,7 +144,7 @@ class ApiContext:
     def close(self) -> None:
         self.loop.stop()
         if self.owns_service:
-            self.service.store.close()
+            self.service.close()
 
 
 Ctx = Annotated[ApiContext, Depends(get_ctx)]

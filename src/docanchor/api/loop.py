@@ -138,11 +138,8 @@ class AnchorLoop:
         confirmed = [r.batch.id for r in reports if r.action == "confirmed"]
         if confirmed:
             log.info("%d batch(es) confirmed", len(confirmed), extra={"batch_ids": confirmed})
-        chain = service.chain
-        head = chain.head_number()
-        timestamp_of = getattr(chain, "block_timestamp", None)
-        stamp = timestamp_of(head) if callable(timestamp_of) else None
-        self._metrics.observe_head(head, stamp if isinstance(stamp, int) else None)
+        head, stamp = service.chain_head()
+        self._metrics.observe_head(head, stamp)
 
 
 def _expected(exc: Exception) -> bool:

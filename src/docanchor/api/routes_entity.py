@@ -51,10 +51,11 @@ from docanchor.api.uploads import (
     read_json,
     validate_object,
 )
-from docanchor.api.views import document_json, encode_json, public_batch
+from docanchor.api.views import encode_json
 from docanchor.errors import InputError, MetadataError, PermissionDeniedError
-from docanchor.service import DocAnchorService, Registration, identifier
-from docanchor.store import ApiKey, Batch, DocumentView, NewRegistration
+from docanchor.keys import KeyRecord
+from docanchor.presenters import document_json, public_batch
+from docanchor.service import DocumentView, NewRegistration, identifier
 
 router = APIRouter(prefix="/v1", tags=["registration"])
 
@@ -76,7 +77,7 @@ def metadata_field(raw: bytes | None) -> dict[str, Any] | None:
     return value
 
 
-def entity_for(key: ApiKey, metadata: dict[str, Any] | None) -> str | None:
+def entity_for(key: KeyRecord, metadata: dict[str, Any] | None) -> str | None:
     """The entity to register for, or None to take the one the metadata names.
 
     Raises PermissionDeniedError when an entity key's metadata names another entity,
@@ -105,30 +106,17 @@ def entity_for(key: ApiKey, metadata: dict[str, Any] | None) -> str | None:
     raise MetadataError("an admin key must name the entity: entity_ruc")
 
 
-def _stored_view(service: DocAnchorService, registration: Registration) -> DocumentView:
-    """The registration as a look-up shows it: with its version and batch.
-
-    A new registration without a reference has neither (pending, no version), so
-    there is nothing to read back; otherwise one look-up statement by digest.
-    """
-    doc = registration.view.document
-    if registration.created and doc.reference is None:
-        return registration.view
-    hits, _ = service.store.lookup_with_versions(doc.sha256)
-    return next((v for v in hits if v.document.id == doc.id), registration.view)
-
-
 def registration_answer(
-    ctx: ApiContext, key: ApiKey, digest: bytes, metadata: dict[str, Any] | None
+    ctx: ApiContext, key: KeyRecord, digest: bytes, metadata: dict[str, Any] | None
 ) -> tuple[bytes, bool]:
     """Register one document for ``key``: (the encoded answer, whether it is new)."""
     service = ctx.service
     item = service.prepare_registration(digest, metadata, entity_ruc=entity_for(key, metadata))
     registration = service.register_many([item])[0]
-    view = _stored_view(service, registration)
+    view = service.registered_view(registration)
     if registration.created:
         ctx.loop.note_registered(1)
-    data = document_json(view, ctx.receipts, created=registration.created)
+    data = document_json(view, ctx.receipts.receipt(view), created=registration.created)
     return encode_json(data), registration.created
 
 
@@ -163,7 +151,7 @@ async def register(request: Request, ctx: Ctx, credentials: BearerCredentials) -
     else:
         # A big or streamed upload: the key first (refused before the body is read),
         # then the file hashed as it arrives.
-        key = await run_in_threadpool(authorize, ctx.service.store, secret, REGISTRAR_ROLES)
+        key = await run_in_threadpool(authorize, ctx.service, secret, REGISTRAR_ROLES)
         digest, metadata = await _streamed_registration(request, ctx)
         content, created = await run_in_threadpool(registration_answer, ctx, key, digest, metadata)
     return Response(content, status_code=201 if created else 200, media_type="application/json")
@@ -180,7 +168,7 @@ def _register_whole(
 ) -> tuple[bytes, bool]:
     """Key, body and registration of a body read whole, in the order the checks run
     for a streamed one: 401/403, then 415, 413 and 422."""
-    key = authorize(ctx.service.store, secret, REGISTRAR_ROLES)
+    key = authorize(ctx.service, secret, REGISTRAR_ROLES)
     kind = content_type.split(";", 1)[0].strip().lower()
     metadata: dict[str, Any] | None
     if kind == "multipart/form-data":
@@ -255,7 +243,9 @@ def _bulk_entries(raw: bytes) -> list[BulkEntry]:
     return [(item.sha256, item.metadata) for item in model.documents]
 
 
-def _prepare_all(ctx: ApiContext, key: ApiKey, items: Sequence[BulkEntry]) -> list[NewRegistration]:
+def _prepare_all(
+    ctx: ApiContext, key: KeyRecord, items: Sequence[BulkEntry]
+) -> list[NewRegistration]:
     """Every item prepared (and so checked) before anything is stored, in item order.
 
     Items with the same metadata are prepared together: the metadata is checked
@@ -289,19 +279,12 @@ def _prepare_all(ctx: ApiContext, key: ApiKey, items: Sequence[BulkEntry]) -> li
 
 
 def _register_bulk(
-    ctx: ApiContext, key: ApiKey, items: Sequence[BulkEntry], with_receipts: bool
+    ctx: ApiContext, key: KeyRecord, items: Sequence[BulkEntry], with_receipts: bool
 ) -> bytes:
     """The encoded answer (``BulkResult``)."""
     prepared = _prepare_all(ctx, key, items)  # every item checked before anything is stored
     results = ctx.service.register_many(prepared)
-    batch_ids = {r.view.document.batch_id for r in results if not r.created}
-    batch_ids.discard(None)
-    batches: dict[int, Batch] = {}
-    for batch_id in batch_ids:
-        assert batch_id is not None
-        found = ctx.service.store.get_batch(batch_id)
-        if found is not None:
-            batches[batch_id] = found
+    batches = ctx.service.batches_of(r.view.document.batch_id for r in results if not r.created)
     created = sum(r.created for r in results)
     ctx.loop.note_registered(created)
     head = f'{{"created":{created},"existing":{len(results) - created},"documents":['
@@ -350,11 +333,12 @@ async def register_bulk(
     """All or nothing: every item is validated (digest, metadata, entity) before any is
     stored. Items already registered are reported with ``created: false``."""
     secret = bearer_secret(credentials)
-    store = ctx.service.store
     declared = declared_length(request)
     if declared is None or declared > BULK_BODY_LIMIT or not is_json(request):
         # Refused whatever the key: the key first, as for every other refusal.
-        key: ApiKey | None = await run_in_threadpool(authorize, store, secret, REGISTRAR_ROLES)
+        key: KeyRecord | None = await run_in_threadpool(
+            authorize, ctx.service, secret, REGISTRAR_ROLES
+        )
         if not is_json(request):
             raise UnsupportedMediaTypeError(
                 f"send the body as application/json, not {media_type(request) or 'no content type'}"
@@ -366,9 +350,9 @@ async def register_bulk(
     return Response(content, media_type="application/json")
 
 
-def _bulk_answer(ctx: ApiContext, key: ApiKey | str, raw: bytes, with_receipts: bool) -> bytes:
+def _bulk_answer(ctx: ApiContext, key: KeyRecord | str, raw: bytes, with_receipts: bool) -> bytes:
     if isinstance(key, str):
-        key = authorize(ctx.service.store, key, REGISTRAR_ROLES)
+        key = authorize(ctx.service, key, REGISTRAR_ROLES)
     return _register_bulk(ctx, key, _bulk_entries(raw), with_receipts)
 
 
@@ -386,7 +370,7 @@ def seal_now(ctx: Ctx, key: RegistrarKey, background: BackgroundTasks) -> JSONRe
     list when nothing is pending and nothing waits to be anchored."""
     del key
     ctx.service.seal_all()
-    waiting = ctx.service.store.batches(statuses=["sealed"])
+    waiting = ctx.service.batches(statuses=["sealed"])
     if not waiting:
         return JSONResponse({"batches": []}, status_code=200)
     if ctx.loop.running:
@@ -424,7 +408,7 @@ def list_documents(
     views = ctx.service.versions(reference, entity)
     return {
         "reference": identifier(reference, "the reference"),  # as stored: NFC
-        "documents": [document_json(v, ctx.receipts) for v in views],
+        "documents": [document_json(v, ctx.receipts.receipt(v)) for v in views],
     }
 
 

@@ -21,8 +21,8 @@ from docanchor.api.schemas import (
     LogEntriesOut,
     LogLeavesOut,
 )
-from docanchor.service import checkpoint_json
-from docanchor.store import LogEntryRow
+from docanchor.presenters import checkpoint_json, consistency_json
+from docanchor.service import LogEntryRow
 
 router = APIRouter(prefix="/v1/log", tags=["public"])
 auditor_router = APIRouter(prefix="/v1/log", tags=["audit"])
@@ -47,7 +47,7 @@ async def checkpoints(
 ) -> dict[str, Any]:
     """Checkpoints whose anchor has sequence ``start`` or later; those not anchored
     yet (``seq`` null) come last."""
-    batches = await run_in_threadpool(ctx.service.store.checkpoints, start=start, limit=limit)
+    batches = await run_in_threadpool(ctx.service.checkpoints, start=start, limit=limit)
     return {"checkpoints": [checkpoint_json(b) for b in batches]}
 
 
@@ -59,13 +59,7 @@ async def checkpoints(
 )
 async def consistency(ctx: Ctx, first: Size, second: Size) -> dict[str, Any]:
     old, new, proof = await run_in_threadpool(ctx.service.consistency, first, second)
-    return {
-        "first": first,
-        "second": second,
-        "first_root": old.root,
-        "second_root": new.root,
-        "proof": [h.hex() for h in proof],
-    }
+    return consistency_json(first, second, old, new, proof)
 
 
 @router.get(

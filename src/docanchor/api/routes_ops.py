@@ -18,7 +18,6 @@ from docanchor.api.redact import redact
 from docanchor.api.schemas import Health
 from docanchor.errors import ChainIdentityError, StoreError
 from docanchor.metrics import CONTENT_TYPE
-from docanchor.store import SCHEMA_HEAD
 
 router = APIRouter(tags=["operations"])
 
@@ -40,8 +39,7 @@ def _answer(checks: dict[str, dict[str, Any]]) -> JSONResponse:
 
 
 def _database(ctx: ApiContext) -> str:
-    ctx.service.store.ping()
-    return f"reachable ({ctx.service.store.dialect})"
+    return ctx.service.check_database()
 
 
 def _node(ctx: ApiContext) -> str:
@@ -59,23 +57,11 @@ def _node(ctx: ApiContext) -> str:
 
 
 def _migrated(ctx: ApiContext) -> str:
-    revision = ctx.service.store.schema_revision()
-    if revision != SCHEMA_HEAD:
-        raise RuntimeError(
-            f"the database schema is at revision {revision or 'none'}, not {SCHEMA_HEAD}; "
-            "restart docanchor serve (it migrates on start)"
-        )
-    return f"schema at revision {revision}"
+    return ctx.service.check_schema()
 
 
 def _contract(ctx: ApiContext) -> str:
-    chain = ctx.anchoring_service().chain
-    if not chain.contract_has_code():
-        raise RuntimeError(
-            f"no contract code at {chain.contract_address} on chain {chain.chain_id}; "
-            "deploy with docanchor deploy"
-        )
-    return f"code present at {chain.contract_address} on chain {chain.chain_id}"
+    return ctx.anchoring_service().check_chain_contract()
 
 
 _HEALTH_DOC: dict[int | str, dict[str, Any]] = {

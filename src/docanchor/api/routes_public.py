@@ -38,19 +38,14 @@ from docanchor.api.uploads import (
     read_form,
     read_json,
 )
-from docanchor.api.views import public_batch, verify_answer
-from docanchor.errors import DocAnchorError, InputError, NotFoundError
+from docanchor.api.views import verify_answer
+from docanchor.errors import DocAnchorError, InputError
 from docanchor.hashing import is_hex64
 from docanchor.pdf.stamped import find_stamp
+from docanchor.presenters import batch_json, public_batch, signing_key_json
 from docanchor.receipt import Receipt, loads_receipt_text, parse_receipt
 from docanchor.redaction import redact
-from docanchor.service import (
-    batch_json,
-    leaf_hash_of_row,
-    receipt_verdict,
-    verify_receipt_on_chain,
-)
-from docanchor.signing import public_key_info
+from docanchor.service import receipt_verdict, verify_receipt_on_chain
 
 router = APIRouter(prefix="/v1", tags=["public"])
 
@@ -280,7 +275,7 @@ async def deployments(ctx: Ctx) -> dict[str, Any]:
         listed = sorted(trust.deployments, key=lambda d: (d.chain_id, d.address.lower()))
         own = _key_infos(ctx)
         others = [
-            public_key_info(raw)
+            signing_key_json(raw)
             for key_id, raw in sorted(trust.signing_keys.items())
             if key_id not in {info["key_id"] for info in own}
         ]
@@ -303,21 +298,14 @@ def list_batches(
     offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_BATCH_PAGE)] = 100,
 ) -> dict[str, Any]:
-    store = ctx.service.store
-    batches = store.batches(offset=offset, limit=limit, newest_first=True)
+    service = ctx.service
+    batches = service.batches(offset=offset, limit=limit, newest_first=True)
     return {
-        "total": store.count_batches(),
+        "total": service.count_batches(),
         "offset": offset,
         "limit": limit,
         "batches": [public_batch(b) for b in batches],
     }
-
-
-def _batch_or_404(ctx: ApiContext, batch_id: int) -> Any:
-    batch = ctx.service.store.get_batch(batch_id)
-    if batch is None:
-        raise NotFoundError(f"there is no batch {batch_id}")
-    return batch
 
 
 @router.get(
@@ -329,7 +317,7 @@ def _batch_or_404(ctx: ApiContext, batch_id: int) -> Any:
 def get_batch(ctx: Ctx, batch_id: BatchId) -> dict[str, Any]:
     """``confirmations`` counts from the anchoring block to the node's head
     (null when the batch is not anchored yet or the node cannot be reached)."""
-    batch = _batch_or_404(ctx, batch_id)
+    batch = ctx.service.batch(batch_id)
     confirmations: int | None = None
     if batch.block_number is not None and batch.status in ("anchored", "confirmed"):
         head = ctx.cached_head()
@@ -364,8 +352,8 @@ def get_leaves(
 ) -> dict[str, Any]:
     """Leaf hashes (SHA-256(0x00 ‖ salt ‖ sha256 ‖ metadata_sha256)) in leaf order.
     Neither salts nor digests are shown: the hashes alone give the RFC 9162 root."""
-    batch = _batch_or_404(ctx, batch_id)
-    rows = ctx.service.store.batch_leaves(batch_id, offset=offset, limit=limit)
+    batch = ctx.service.batch(batch_id)
+    hashes = ctx.service.batch_leaf_hashes(batch_id, offset=offset, limit=limit)
     first_index = batch.first_index or 0
     compact = ctx.service.compact_range(first_index) if batch.in_log else []
     return {
@@ -374,14 +362,13 @@ def get_leaves(
         "first_index": first_index,
         "compact_range": [h.hex() for h in compact],
         "offset": offset,
-        "leaves": [leaf_hash_of_row(*row).hex() for row in rows],
+        "leaves": [h.hex() for h in hashes],
     }
 
 
 def _key_infos(ctx: ApiContext) -> list[dict[str, str]]:
-    signer: Any = ctx.service.signer
-    info = getattr(signer, "public_key_info", None)
-    return [info()] if callable(info) else []
+    raw = ctx.service.signing_public_key()
+    return [] if raw is None else [signing_key_json(raw)]
 
 
 @router.get("/keys", summary="The public key that signs receipts", response_model=KeyList)

@@ -1,4 +1,5 @@
-"""JSON shapes built from the service's views (plain dicts, cheap on the hot paths).
+"""The verify answer and the caches of the hot look-ups (plain dicts, cheap on the
+hot paths; the shapes of what they hold come from :mod:`docanchor.presenters`).
 
 Public summaries never carry salts; receipts do, because a receipt is what
 lets its holder prove inclusion. Nothing here touches the chain.
@@ -9,59 +10,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
-from docanchor.service import DocAnchorService, batch_json
-from docanchor.store import Batch, DocumentView
-
-_PRIVATE_BATCH_MEMBERS: Final = ("last_error", "attempts", "reanchored")
-
-
-def iso(value: datetime | None) -> str | None:
-    """UTC time as ISO 8601 with a Z (the columns hold naive UTC; some drivers add a zone)."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat() + "Z"
-
-
-def public_batch(batch: Batch) -> dict[str, Any]:
-    """A batch as the public API shows it (operational errors stay in the logs)."""
-    data = batch_json(batch)
-    for name in _PRIVATE_BATCH_MEMBERS:
-        data.pop(name, None)
-    return data
-
-
-def anchor_summary(batch: Batch | None) -> dict[str, Any] | None:
-    if batch is None or batch.status not in ("anchored", "confirmed") or batch.tx_hash is None:
-        return None
-    return {
-        "tx_hash": batch.tx_hash,
-        "block_number": batch.block_number,
-        "block_hash": batch.block_hash,
-        "timestamp": batch.anchor_timestamp,
-        "chain_id": batch.chain_id,
-        "contract": batch.contract,
-        "seq": batch.seq,
-    }
-
-
-def registration_summary(view: DocumentView) -> dict[str, Any]:
-    doc = view.document
-    return {
-        "id": doc.id,
-        "status": view.status,
-        "entity_ruc": doc.entity_ruc or None,
-        "reference": doc.reference,
-        "type": doc.doc_type,
-        "version": view.version,
-        "registered_at": iso(doc.created_at),
-        "batch_id": doc.batch_id,
-        "anchor": anchor_summary(view.batch),
-    }
+from docanchor.presenters import iso, registration_summary
+from docanchor.service import DocAnchorService, DocumentView
 
 
 class ReceiptCache:
@@ -98,28 +50,6 @@ class ReceiptCache:
         return made
 
 
-def document_json(
-    view: DocumentView, receipts: ReceiptCache, *, created: bool | None = None
-) -> dict[str, Any]:
-    doc = view.document
-    data: dict[str, Any] = {
-        "id": doc.id,
-        "sha256": doc.sha256,
-        "status": view.status,
-        "entity_ruc": doc.entity_ruc or None,
-        "reference": doc.reference,
-        "type": doc.doc_type,
-        "version": view.version,
-        "registered_at": iso(doc.created_at),
-        "batch_id": doc.batch_id,
-        "metadata": json.loads(doc.metadata_json),
-        "receipt": receipts.receipt(view),
-    }
-    if created is not None:
-        data = {"created": created, **data}
-    return data
-
-
 def verify_answer(
     service: DocAnchorService,
     receipts: ReceiptCache,
@@ -130,7 +60,7 @@ def verify_answer(
 ) -> dict[str, Any]:
     """What ``POST /v1/verify`` answers for a digest (from the database only)."""
     sha = digest.hex()
-    views, family = service.store.lookup_with_versions(sha)
+    views, family = service.lookup_with_versions(sha)
     return _verify_json(receipts, sha, views, family, filename=filename, size=size)
 
 
@@ -201,10 +131,10 @@ class VerifyCache:
     def answer(self, digest: bytes) -> tuple[str, bytes]:
         """(status, encoded answer) of the verify look-up of ``digest``."""
         sha = digest.hex()
-        store = self._service.store
+        service = self._service
         # Keyed on the rows as read (every stored value the answer depends on): a hit
         # builds no views, batches or receipts.
-        rows = store.lookup_rows(sha)
+        rows = service.lookup_rows(sha)
         key = (sha, rows)
         if rows:
             with self._lock:
@@ -212,7 +142,7 @@ class VerifyCache:
                 if found is not None:
                     self._items.move_to_end(key)
                     return found
-        views, family = store.views_of_lookup(rows, sha)
+        views, family = service.views_of_lookup(rows, sha)
         data = _verify_json(self._receipts, sha, views, family)
         made = (str(data["status"]), encode_json(data))
         if not views:  # unknown digests are cheap to answer and would only evict known ones
@@ -224,14 +154,4 @@ class VerifyCache:
         return made
 
 
-__all__ = [
-    "ReceiptCache",
-    "VerifyCache",
-    "anchor_summary",
-    "document_json",
-    "encode_json",
-    "iso",
-    "public_batch",
-    "registration_summary",
-    "verify_answer",
-]
+__all__ = ["ReceiptCache", "VerifyCache", "encode_json", "verify_answer"]

@@ -265,9 +265,9 @@ def _run() -> int:
     except Exception as exc:  # a bug: still one line, never a traceback
         return _fail(f"unexpected error: {type(exc).__name__}: {exc}", EXIT_ENVIRONMENT)
     finally:
-        from docanchor.store import close_all_stores
+        from docanchor.wiring import close_all
 
-        close_all_stores()
+        close_all()
     return code if isinstance(code, int) else 0
 
 

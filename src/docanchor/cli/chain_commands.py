@@ -1,28 +1,21 @@
 """Chain commands of the docanchor CLI: ``devnet``, ``deploy`` and ``anchorers``.
 
-Thin: parse, call :mod:`docanchor.chain` or :mod:`docanchor.devnet`, print.
-web3 is imported inside the commands that talk to a node, never at module
-import, so the rest of the CLI starts fast. Errors propagate to
+Thin: parse, call :mod:`docanchor.deployment` with a chain client that
+:mod:`docanchor.wiring` connects (or run the devnet it prepares), print. web3
+is imported inside the commands that talk to a node, never at module import,
+so the rest of the CLI starts fast. Errors propagate to
 :func:`docanchor.cli.main`, which maps them to exit codes.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
+from docanchor import deployment
 from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, ready_data_dir, settings
 from docanchor.config import DEV_CHAIN_ID, Settings
-from docanchor.errors import ConfigError, InputError
-
-if TYPE_CHECKING:
-    from docanchor.chain import ChainClient
 
 anchorers_app = typer.Typer(
     name="anchorers",
@@ -32,11 +25,11 @@ anchorers_app = typer.Typer(
 app.add_typer(anchorers_app)
 
 
-def _connect(rpc_url: str | None) -> tuple[Settings, ChainClient]:
-    from docanchor.chain import connect_chain
+def _connect(rpc_url: str | None) -> tuple[Settings, deployment.ContractAdmin]:
+    from docanchor.wiring import open_chain
 
     cfg = settings(rpc_url=rpc_url)
-    return cfg, connect_chain(cfg)
+    return cfg, open_chain(cfg)
 
 
 # --- devnet ------------------------------------------------------------------
@@ -57,18 +50,9 @@ def devnet(
     The chain's state is saved every second and on exit to devnet-state.json
     in the data directory and loaded again at the next start.
     """
-    from docanchor.devnet import anvil_argv, find_anvil, run_devnet
+    from docanchor.wiring import devnet_argv, run_devnet
 
-    cfg = settings()
-    binary = find_anvil(os.environ)
-    state = cfg.devnet_state_path.resolve()
-    try:
-        state.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot create the data directory {state.parent}: {exc.strerror}"
-        ) from exc
-    argv = anvil_argv(binary, port=port, state_path=state, chain_id=DEV_CHAIN_ID, silent=silent)
+    argv, state = devnet_argv(settings(), port=port, silent=silent)
     typer.echo(
         f"devnet: chain {DEV_CHAIN_ID} at http://127.0.0.1:{port}; "
         f"state in {state} (saved every second and on exit)",
@@ -79,16 +63,6 @@ def devnet(
 
 
 # --- deploy ------------------------------------------------------------------
-
-
-def _write_deployment(path: Path, record: dict[str, Any]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)  # atomic: a crash leaves the old record or the new one
-    except OSError as exc:
-        raise ConfigError(f"cannot write the deployment record {path}: {exc.strerror}") from exc
 
 
 @app.command()
@@ -109,42 +83,19 @@ def deploy(
     """
     ready_data_dir(settings(rpc_url=rpc_url))  # where the deployment will be recorded
     cfg, client = _connect(rpc_url)
-    chain_id = client.chain_id
-    record = cfg.recorded_deployment()
-    if (
-        not force
-        and record is not None
-        and _version(record) >= 2
-        and record.get("chain_id") == chain_id
-        and client.has_code(str(record["address"]))
-    ):
-        result = {
-            k: record.get(k) for k in ("address", "chain_id", "tx_hash", "block_number", "version")
-        }
+    outcome = deployment.deploy(
+        client, record=cfg.recorded_deployment(), record_path=cfg.deployment_path, force=force
+    )
+    result, previous = outcome.result, outcome.previous
+    if outcome.existing:
         if json_out:
             emit_json(result)
         else:
             typer.echo(
-                f"DocumentAnchor is already deployed at {record['address']} on chain {chain_id}"
+                f"DocumentAnchor is already deployed at {result['address']} "
+                f"on chain {client.chain_id}"
             )
         return
-    deployment = client.deploy()
-    result = {
-        "address": deployment.address,
-        "chain_id": deployment.chain_id,
-        "tx_hash": deployment.tx_hash,
-        "block_number": deployment.block_number,
-        "version": 2,
-    }
-    previous = _previous_deployments(record)
-    _write_deployment(
-        cfg.deployment_path,
-        {
-            **result,
-            "deployed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            **({"previous": previous} if previous else {}),
-        },
-    )
     if json_out:
         emit_json({**result, **({"previous": previous} if previous else {})})
     else:
@@ -154,52 +105,23 @@ def deploy(
             for p in previous[-1:]
         )
         typer.echo(
-            f"deployed DocumentAnchor at {deployment.address} on chain {deployment.chain_id} "
-            f"(block {deployment.block_number}, tx {deployment.tx_hash}); "
+            f"deployed DocumentAnchor at {result['address']} on chain {result['chain_id']} "
+            f"(block {result['block_number']}, tx {result['tx_hash']}); "
             f"recorded in {cfg.deployment_path}{kept}"
         )
 
 
-def _version(record: dict[str, Any]) -> int:
-    """The contract version of a deployment record (records without one are version 1)."""
-    value = record.get("version", 1)
-    return value if isinstance(value, int) else 1
-
-
-def _previous_deployments(record: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The deployments a new record keeps: they hold receipts already issued.
-
-    Every replaced deployment stays trusted for its own receipts (receipt
-    spec step 5): a version 1 contract, or a version 2 one replaced by
-    --force (its log ends there; the new contract starts a new one).
-    """
-    if record is None:
-        return []
-    kept = [p for p in record.get("previous", []) if isinstance(p, dict)]
-    entry = {k: v for k, v in record.items() if k != "previous"}
-    entry["version"] = _version(record)
-    if entry not in kept:
-        kept.append(entry)
-    return kept
-
-
 # --- anchorers ---------------------------------------------------------------
 
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 AddressArg = Annotated[
     str, typer.Argument(help="The account's 0x address.", metavar="ADDRESS", show_default=False)
 ]
 
 
 def _change_role(address: str, grant: bool, json_out: bool, rpc_url: str | None) -> None:
-    if not _ADDRESS.fullmatch(address.strip()):
-        # Checked before web3 is imported or the node is contacted: exits 2 at once.
-        raise InputError(f"not an Ethereum address: {address!r} (expected 0x and 40 hex digits)")
-    from docanchor.chain import checksum_address
-
-    account = checksum_address(address)  # also rejects a mixed-case address with a bad checksum
+    account = deployment.checked_address(address)  # before the node is contacted: exit 2
     _cfg, client = _connect(rpc_url)
-    tx_hash = client.grant_anchorer(account) if grant else client.revoke_anchorer(account)
+    tx_hash = deployment.change_anchorer(client, account, grant=grant)
     if json_out:
         emit_json({"address": account, "anchorer": grant, "tx_hash": tx_hash})
     else:
@@ -226,10 +148,10 @@ def anchorers_revoke(
 @anchorers_app.command("list")
 def anchorers_list(json_out: JsonOpt = False, rpc_url: RpcUrlOpt = None) -> None:
     """List the accounts that hold ANCHORER_ROLE now."""
-    from docanchor.chain import connect_chain
+    from docanchor.wiring import open_chain
 
     cfg = settings(rpc_url=rpc_url)
-    client = connect_chain(cfg, require_signer=False)
+    client = open_chain(cfg, signer=False)
     accounts = client.list_anchorers()
     if json_out:
         emit_json(

@@ -32,14 +32,14 @@ from docanchor.errors import (
 )
 from docanchor.jsontext import loads_strict
 from docanchor.pdf.stamped import StampedPdf
+from docanchor.presenters import anchored_batch_json, batch_json, document_line
 from docanchor.service import (
     DocAnchorService,
+    DocumentView,
     WaitProgress,
-    batch_json,
     not_found,
     receipt_verdict,
 )
-from docanchor.store import DocumentView
 
 SUBMIT_CHUNK = 50_000
 # How long `anchor` holds the anchoring lease at most (one pass sends and waits
@@ -193,27 +193,6 @@ def _service(*, chain: bool = False, **overrides: Any) -> DocAnchorService:
     return build_service(cfg, chain=chain)
 
 
-def _doc_json(
-    service: DocAnchorService,
-    view: DocumentView,
-    *,
-    receipt: dict[str, Any] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    doc = view.document
-    return {
-        **extra,
-        "id": doc.id,
-        "sha256": doc.sha256,
-        "status": view.status,
-        "entity_ruc": doc.entity_ruc or None,
-        "reference": doc.reference,
-        "version": view.version,
-        "batch_id": doc.batch_id,
-        "receipt": service.receipt_json(view) if receipt is None else receipt,
-    }
-
-
 @app.command()
 def submit(
     paths: Annotated[
@@ -309,11 +288,11 @@ def submit(
         chunk = labelled[start : start + SUBMIT_CHUNK]
         items = service.prepare_registrations([d for _, d in chunk], metadata, entity_ruc=entity)
         if not show_each:
-            created += service.store.register_counts(items)[0]
+            created += service.register_count(items)
             _advance(bar, len(chunk))
             continue
         results = service.register_many(items)
-        versions = service.store.versions_of([r.view.document.id for r in results])
+        versions = service.versions_of([r.view.document.id for r in results])
         if as_json:
             # The chunk's lines made and written at once: the pending receipts in bulk
             # (one canonical metadata text per chunk), one write for the chunk.
@@ -322,11 +301,9 @@ def submit(
             for (label, _), result, receipt in zip(chunk, results, receipts, strict=True):
                 created += result.created
                 doc = result.view.document
-                line = {
-                    "path": shown(label),
-                    "created": result.created,
-                    **_doc_json(service, result.view, receipt=receipt),
-                }
+                line = document_line(
+                    result.view, receipt, path=shown(label), created=result.created
+                )
                 line["version"] = versions.get(doc.id)
                 lines.append(encode_line(line))
             sys.stdout.write("".join(lines))
@@ -340,7 +317,7 @@ def submit(
         _advance(bar, len(chunk))
     _stop(bar)
     if not as_json:
-        pending = service.store.document_counts().get("pending", 0)
+        pending = service.document_counts().get("pending", 0)
         hint = (
             f"; {pending} pending: run `docanchor anchor` to anchor "
             + ("it" if pending == 1 else "them")
@@ -392,30 +369,10 @@ def anchor(
         service.release()  # only ever releases this process's own lease
     touched = {r.batch.id for r in reports}
     reanchored = {r.batch.id for r in reports if r.action == "reanchored"}
-    batches = [b for b in service.store.batches() if b.id in touched]
+    batches = [b for b in service.batches() if b.id in touched]
     if as_json:
         emit_json(
-            {
-                "batches": [
-                    {
-                        **{
-                            k: batch_json(b)[k]
-                            for k in (
-                                "id",
-                                "size",
-                                "root",
-                                "seq",
-                                "tx_hash",
-                                "block_number",
-                                "status",
-                                "last_error",
-                            )
-                        },
-                        "reanchored": b.id in reanchored,
-                    }
-                    for b in batches
-                ]
-            }
+            {"batches": [anchored_batch_json(b, reanchored=b.id in reanchored) for b in batches]}
         )
         return
     if not batches:
@@ -450,8 +407,8 @@ def _wait_progress(progress: WaitProgress) -> None:
 def status(as_json: JsonOpt = False) -> None:
     """Documents by status and the batches with their anchors."""
     service = _service()
-    counts = service.store.document_counts()
-    batches = [batch_json(b) for b in service.store.batches()]
+    counts = service.document_counts()
+    batches = [batch_json(b) for b in service.batches()]
     if as_json:
         emit_json({"documents": counts, "batches": batches})
         return
@@ -692,10 +649,9 @@ def verify(
     else:
         digest = _digest_file(document) if document is not None else None
     cfg = settings(rpc_url=rpc_url)
-    from docanchor.chain import ChainClient
     from docanchor.config import parse_public_keys
     from docanchor.service import verify_receipt_on_chain
-    from docanchor.wiring import verifier_trust
+    from docanchor.wiring import open_reader, verifier_trust
 
     try:
         flag_keys = [key for text in signing_keys or [] for key in parse_public_keys(text)]
@@ -724,7 +680,7 @@ def verify(
             ParsedReceipt(r, r.to_json()) for r in (service.receipt(v) for v in reversed(views))
         ]
     receipts = [p.receipt for p in parsed]
-    reader = ChainClient(rpc_url=cfg.rpc_url, poa=cfg.poa)
+    reader = open_reader(cfg)
     required = confirmations or cfg.required_confirmations(reader.chain_id)
     trust = verifier_trust(cfg, reader.chain_id, extra_keys=tuple(flag_keys))
     results = [

@@ -9,7 +9,7 @@ import typer
 
 from docanchor.cli import JsonOpt, app, emit_json, settings
 from docanchor.errors import EXIT_CHECK_FAILED
-from docanchor.service import checkpoint_json
+from docanchor.presenters import checkpoint_json, consistency_json
 
 log_app = typer.Typer(
     name="log",
@@ -29,7 +29,7 @@ def checkpoints(
     from docanchor.wiring import build_service
 
     service = build_service(settings())
-    batches = service.store.checkpoints(start=start, limit=limit)
+    batches = service.checkpoints(start=start, limit=limit)
     if as_json:
         emit_json({"checkpoints": [checkpoint_json(b) for b in batches]})
         return
@@ -55,15 +55,7 @@ def consistency(
     service = build_service(settings())
     old, new, proof = service.consistency(first, second)
     if as_json:
-        emit_json(
-            {
-                "first": first,
-                "second": second,
-                "first_root": old.root,
-                "second_root": new.root,
-                "proof": [h.hex() for h in proof],
-            }
-        )
+        emit_json(consistency_json(first, second, old, new, proof))
         return
     typer.echo(f"from size {first} (root {old.root}) to size {second} (root {new.root}):")
     for h in proof:

@@ -16,11 +16,12 @@ from typing import Any
 
 import typer
 
-from docanchor.audit import PeriodReport, audit_period
+from docanchor.audit import PeriodReport
 from docanchor.audit import indices as _indices
 from docanchor.cli import emit_json, plural
 from docanchor.config import Settings
 from docanchor.errors import EXIT_CHECK_FAILED, ConfigError, InputError
+from docanchor.service import audit_remote_period
 
 SHOWN = 20  # findings printed before "and n more"
 
@@ -54,7 +55,7 @@ def run_period_audit(
         raise InputError(f"--from {start_text} is not before --to {end_text}")
     if key is not None and url is None:
         raise InputError("--key is for a remote audit; give the service's --url too")
-    from docanchor.wiring import build_service, open_chain
+    from docanchor.wiring import build_service, open_chain, open_remote_log
 
     chain = open_chain(cfg, signer=False)
     bar = _Bar()
@@ -63,23 +64,10 @@ def run_period_audit(
             service = build_service(cfg, chain_client=chain)
             report = service.audit_period(start, end, entity=entity, progress=bar.update)
         else:
-            from docanchor.remote import RemoteLogSource
-
-            if not chain.has_contract:
-                raise ConfigError(
-                    "no trusted deployment: a remote audit reads the chain at the deployment "
-                    "recorded in the data dir or at DOCANCHOR_CONTRACT_ADDRESS"
-                )
-            chain.check_contract()
-            source = RemoteLogSource.connect(url, key)
+            source = open_remote_log(url, key)
             try:
-                report = audit_period(
-                    chain=chain,
-                    source=source,
-                    start_time=start,
-                    end_time=end,
-                    entity=entity,
-                    progress=bar.update,
+                report = audit_remote_period(
+                    chain, source, start, end, entity=entity, progress=bar.update
                 )
             finally:
                 source.close()

@@ -13,7 +13,8 @@ import typer
 
 from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, ready_data_dir, settings
 from docanchor.config import Settings
-from docanchor.errors import InputError, NotFoundError
+from docanchor.errors import InputError
+from docanchor.presenters import iso, key_json
 
 # How long a worker of `serve --workers N` may take to answer uvicorn's health check.
 WORKER_HEALTHCHECK_SECONDS = 60
@@ -57,12 +58,12 @@ def serve(
 
     from docanchor.api.logs import configure_logging
     from docanchor.api.server import MAX_HEAD_BYTES, CappedHttpToolsProtocol
-    from docanchor.wiring import open_store
+    from docanchor.wiring import prepare_database
 
     cfg = settings(rpc_url=rpc_url)
     ready_data_dir(cfg)
     configure_logging(json_logs=cfg.log_json)
-    open_store(cfg).close()  # migrate once, before any worker starts
+    prepare_database(cfg)  # migrate once, before any worker starts
     if workers == 1:
         from docanchor.api import create_app
 
@@ -118,15 +119,14 @@ def keys_create(
     for flag, value in (("--role", role), ("--entity", entity), ("--label", label)):
         if value is not None and "\x00" in value:
             raise InputError(f"{flag} holds a NUL character")
-    from docanchor.api.auth import create_key
-    from docanchor.wiring import open_store
+    from docanchor.wiring import build_service
 
-    store = open_store(ready_settings())
+    service = build_service(ready_settings())
     try:
-        made = create_key(store, role=role, entity_ruc=entity, label=label)
+        made = service.create_api_key(role=role, entity_ruc=entity, label=label)
     finally:
-        store.close()
-    row = made.row
+        service.close()
+    row = made.key
     if as_json:
         emit_json({"key": made.secret, "id": row.id, "entity": row.entity_ruc, "role": row.role})
         return
@@ -142,14 +142,13 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(as_json: JsonOpt = False) -> None:
     """The API keys (prefixes only, never the keys)."""
-    from docanchor.api.auth import key_json
-    from docanchor.wiring import open_store
+    from docanchor.wiring import build_service
 
-    store = open_store(ready_settings())
+    service = build_service(ready_settings())
     try:
-        keys = [key_json(k) for k in store.api_keys()]
+        keys = [key_json(k) for k in service.api_keys()]
     finally:
-        store.close()
+        service.close()
     if as_json:
         emit_json({"keys": keys})
         return
@@ -174,19 +173,15 @@ def keys_revoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke an API key; requests with it are refused (401) from now on."""
-    from docanchor.store import utcnow
-    from docanchor.wiring import open_store
+    from docanchor.wiring import build_service
 
-    store = open_store(ready_settings())
+    service = build_service(ready_settings())
     try:
-        key = store.revoke_api_key(key_id, utcnow())
+        key = service.revoke_api_key(key_id)
     finally:
-        store.close()
-    if key is None:
-        raise NotFoundError(f"there is no API key {key_id}")
-    assert key.revoked_at is not None
+        service.close()
     if as_json:
-        emit_json({"id": key.id, "revoked_at": key.revoked_at.isoformat() + "Z"})
+        emit_json({"id": key.id, "revoked_at": iso(key.revoked_at)})
         return
     typer.echo(f"key {key.id} ({key.prefix}…) revoked")
 
