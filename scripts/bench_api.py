@@ -196,8 +196,8 @@ def wrk_load(
 def seed(data_dir: Path, documents: int) -> tuple[list[str], str]:
     """Register ``documents`` documents (two versions of every tenth reference), seal them."""
     sys.path.insert(0, str(REPO / "src"))
-    from docanchor.api.auth import create_key
     from docanchor.config import Settings
+    from docanchor.keys import create_key
     from docanchor.wiring import build_service
 
     settings = Settings(data_dir=data_dir)

@@ -25,10 +25,10 @@ from fastapi.testclient import TestClient
 from anvil import AnvilNode
 from clihelp import Cli
 from docanchor.api import create_app
-from docanchor.api.auth import create_key
 from docanchor.audit import PeriodReport, audit_period
 from docanchor.config import load_settings
 from docanchor.devnet import free_port
+from docanchor.keys import create_key
 from docanchor.remote import RemoteLogSource
 from docanchor.store import Store
 from docanchor.wiring import open_chain

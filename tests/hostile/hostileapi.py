@@ -16,8 +16,8 @@ import httpx
 from fastapi.testclient import TestClient
 
 from docanchor.api import create_app
-from docanchor.api.auth import create_key
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
+from docanchor.keys import create_key
 
 ENTITY = "20100000001"
 OTHER_ENTITY = "20600000002"
@@ -59,10 +59,10 @@ def make_api(settings: Settings) -> Iterator[Api]:
         "admin": create_key(store, role="admin", entity_ruc=None).secret,
     }
     revoked = create_key(store, role="entity", entity_ruc=ENTITY)
-    assert revoked.row.id is not None
+    assert revoked.key.id is not None
     from docanchor.store import utcnow
 
-    store.revoke_api_key(revoked.row.id, utcnow())
+    store.revoke_api_key(revoked.key.id, utcnow())
     keys["revoked"] = revoked.secret
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, settings, keys)

@@ -22,10 +22,10 @@ from fastapi.testclient import TestClient
 
 from anvil import AnvilNode
 from docanchor.api import create_app
-from docanchor.api.auth import create_key
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.devnet import free_port
 from docanchor.hashing import MAX_METADATA_BYTES, leaf_hash
+from docanchor.keys import create_key
 from docanchor.merkle import root_of
 from docanchor.receipt import parse_receipt
 from docanchor.signing import verify_signature
@@ -259,8 +259,8 @@ def test_auth_matrix(api: Api) -> None:
     )
     from docanchor.store import utcnow
 
-    assert doomed.row.id is not None
-    store.revoke_api_key(doomed.row.id, utcnow())
+    assert doomed.key.id is not None
+    store.revoke_api_key(doomed.key.id, utcnow())
     revoked = api.client.post(
         "/v1/documents", json=doc, headers={"Authorization": f"Bearer {doomed.secret}"}
     )

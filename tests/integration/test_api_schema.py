@@ -26,8 +26,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from anvil import AnvilNode
 from docanchor.api import create_app
-from docanchor.api.auth import create_key
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
+from docanchor.keys import create_key
 
 WITHOUT_INPUTS = {
     "GET /v1/keys",

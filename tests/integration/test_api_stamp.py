@@ -14,8 +14,8 @@ from pypdf import PdfReader
 
 from anvil import AnvilNode
 from docanchor.api import create_app
-from docanchor.api.auth import create_key
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
+from docanchor.keys import create_key
 from docanchor.pdf.stamped import read_stamp
 from docanchor.receipt import parse_receipt_json
 from pdfsamples import classic_pdf, decode_qr, qpdf, qpdf_check

@@ -20,7 +20,8 @@ from anvil import FIRST_DEV_ADDRESS, AnvilNode
 from docanchor.chain import ChainClient
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY
 from docanchor.errors import NonceTooLowError
-from docanchor.service import DocAnchorService, TxPolicy, batch_json
+from docanchor.presenters import batch_json
+from docanchor.service import DocAnchorService, TxPolicy
 from docanchor.store import Batch, Store
 
 ENTITY = "20131370998"

@@ -1,84 +1,110 @@
-"""The direction of imports (house style): a pure core, adapters that never
-import each other, a service that imports neither web3 nor the web stack.
+"""The direction of imports beyond what import-linter checks.
 
-Read from the source with ``ast``, so a violation fails here before it can
-creep into a receipt verifier that must run without a node or a database.
+The layers themselves (edges over wiring over the service over adapters over
+the pure core, adapters independent, no web3 or SQL in the core or the
+service, no adapter imported by an edge) are the import-linter contracts in
+``pyproject.toml``, run by ``scripts/test``; one test here shows that they
+catch a forbidden import. What import-linter cannot say is read from the
+source with ``ast``: the core and the service never read the environment or
+open files, and the edges never reach the adapters the service holds.
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "src" / "docanchor"
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "src" / "docanchor"
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
-CORE = ("errors", "hashing", "jsontext", "merkle", "receipt")
-FORBIDDEN_IN_CORE = (
-    "web3",
-    "eth_",
-    "sqlmodel",
-    "sqlalchemy",
-    "fastapi",
-    "starlette",
-    "os",
-    "httpx",
+# Modules that must run without a node, a database or settings: the pure core, and
+# the service layer (settings are read once, at the edges).
+NO_ENVIRONMENT = (
+    "errors",
+    "hashing",
+    "jsontext",
+    "merkle",
+    "receipt",
+    "audit",
+    "redaction",
+    "pdf/stamped",
+    "pdf/stamp",
+    "keys",
+    "presenters",
+    "service",
 )
+# What the service holds and the edges must not reach past it: its adapters.
+SERVICE_INTERNALS = frozenset({"store", "chain", "signer", "_store", "_chain"})
 
 
-def imports_of(module: str) -> set[str]:
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            if node.module == "docanchor":  # from docanchor import hashing, merkle
-                found.update(f"docanchor.{alias.name}" for alias in node.names)
-    return found
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("module", CORE)
-def test_the_core_imports_only_the_standard_library_and_itself(module: str) -> None:
-    for name in imports_of(module):
-        assert not name.startswith(FORBIDDEN_IN_CORE), f"{module} imports {name}"
-        if name.startswith("docanchor."):
-            assert name.split(".")[1] in CORE, f"{module} imports {name}"
+@pytest.mark.parametrize("module", NO_ENVIRONMENT)
+def test_the_core_and_the_service_never_read_the_environment_or_open_files(module: str) -> None:
+    tree = _tree(PACKAGE / f"{module}.py")
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    assert not {"environ", "getenv", "open", "load_settings"} & (names | attributes), module
 
 
-def test_the_core_never_reads_the_environment_or_opens_files() -> None:
-    for module in CORE:
-        tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
-        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-        attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-        assert not {"environ", "getenv", "open"} & (names | attributes), module
+def _edge_files() -> list[Path]:
+    return sorted([*(PACKAGE / "api").glob("*.py"), *(PACKAGE / "cli").glob("*.py")])
 
 
-def test_adapters_do_not_import_each_other() -> None:
-    assert not {n for n in imports_of("chain") if n.startswith("docanchor.store")}
-    assert not {n for n in imports_of("store") if n.startswith("docanchor.chain")}
+@pytest.mark.parametrize("path", _edge_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_edges_never_reach_past_the_service(path: Path) -> None:
+    """``service.store.…`` or ``ctx.service.chain`` would pass the import contracts (no
+    import is needed to follow an attribute), so the attributes are checked here."""
+    reached = [
+        f"line {node.lineno}: service.{node.attr}"
+        for node in ast.walk(_tree(path))
+        if isinstance(node, ast.Attribute)
+        and node.attr in SERVICE_INTERNALS
+        and (
+            (isinstance(node.value, ast.Name) and "service" in node.value.id)
+            or (isinstance(node.value, ast.Attribute) and "service" in node.value.attr)
+        )
+    ]
+    assert not reached, reached
 
 
-def test_the_service_does_not_import_web3_or_the_web_stack() -> None:
-    for name in imports_of("service"):
-        assert not name.startswith(("web3", "eth_", "fastapi", "docanchor.chain", "docanchor.api"))
-        assert not name.startswith("docanchor.config"), "settings are read at the edges only"
+def test_the_import_contracts_catch_an_edge_that_imports_the_store(tmp_path: Path) -> None:
+    """A copy of the package with one forbidden import breaks the contracts, and the
+    package as it is keeps them."""
+    if not LINT_IMPORTS.exists():
+        pytest.skip("lint-imports is not installed (scripts/setup installs it)")
+    copy = tmp_path / "src"
+    shutil.copytree(PACKAGE, copy / "docanchor", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    env = {**os.environ, "PYTHONPATH": str(copy)}
 
+    def lint() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(LINT_IMPORTS), "--no-cache"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
-def test_the_pdf_stamp_is_pure() -> None:
-    """Bytes in, bytes out: the stamp reader needs nothing but the standard library, the
-    writer only pypdf and segno besides the core; neither reads the environment."""
-    for name in imports_of("pdf/stamped"):
-        assert not name.startswith(FORBIDDEN_IN_CORE), name
-        if name.startswith("docanchor."):
-            assert name.split(".")[1] in CORE, name
-    for name in imports_of("pdf/stamp"):
-        assert not name.startswith(FORBIDDEN_IN_CORE), name
-        assert not name.startswith(("docanchor.store", "docanchor.chain", "docanchor.config"))
-    for module in ("pdf/stamp", "pdf/stamped"):
-        tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
-        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-        attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-        assert not {"environ", "getenv", "open"} & (names | attributes), module
+    kept = lint()
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    routes = copy / "docanchor" / "api" / "routes_ops.py"
+    routes.write_text(
+        routes.read_text(encoding="utf-8") + "\nfrom docanchor.store import Store  # noqa\n",
+        encoding="utf-8",
+    )
+    broken = lint()
+    assert broken.returncode != 0
+    assert "docanchor.api.routes_ops -> docanchor.store" in broken.stdout
