@@ -155,6 +155,12 @@ def checked_address(address: str) -> str:
     return str(checksum_address(body))  # refuses a mixed-case address with a bad checksum
 
 
+def anchorers(client: ContractAdmin) -> dict[str, Any]:
+    """The accounts that hold ANCHORER_ROLE now, with the contract and its chain."""
+    accounts = client.list_anchorers()
+    return {"contract": client.contract_address, "chain_id": client.chain_id, "anchorers": accounts}
+
+
 def change_anchorer(client: ContractAdmin, account: str, *, grant: bool) -> str:
     """Grant (or revoke) ANCHORER_ROLE to ``account``; the transaction's hash."""
     return client.grant_anchorer(account) if grant else client.revoke_anchorer(account)
@@ -164,6 +170,7 @@ __all__ = [
     "CONTRACT_VERSION",
     "ContractAdmin",
     "DeployOutcome",
+    "anchorers",
     "change_anchorer",
     "checked_address",
     "deploy",

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from docanchor.keys import KeyRecord
+from docanchor.keys import KeyRecord, NewKey
 from docanchor.service import Batch, DocumentView, tx_log_of
 from docanchor.signing import public_key_info
 
@@ -214,6 +214,17 @@ def key_json(key: KeyRecord) -> dict[str, object]:
     }
 
 
+def new_key_json(made: NewKey) -> dict[str, object]:
+    """A key just made (``docanchor keys create --json``): the only time its secret shows."""
+    key = made.key
+    return {"key": made.secret, "id": key.id, "entity": key.entity_ruc, "role": key.role}
+
+
+def revoked_key_json(key: KeyRecord) -> dict[str, object]:
+    """A key just revoked (``docanchor keys revoke --json``)."""
+    return {"id": key.id, "revoked_at": iso(key.revoked_at)}
+
+
 def signing_key_json(public_raw: bytes) -> dict[str, str]:
     """A receipt signing key: its id, and the raw Ed25519 key in base64 and hex."""
     return public_key_info(public_raw)
@@ -229,7 +240,9 @@ __all__ = [
     "document_line",
     "iso",
     "key_json",
+    "new_key_json",
     "public_batch",
     "registration_summary",
+    "revoked_key_json",
     "signing_key_json",
 ]

@@ -93,7 +93,7 @@ def deploy(
         else:
             typer.echo(
                 f"DocumentAnchor is already deployed at {result['address']} "
-                f"on chain {client.chain_id}"
+                f"on chain {result['chain_id']}"
             )
         return
     if json_out:
@@ -151,16 +151,9 @@ def anchorers_list(json_out: JsonOpt = False, rpc_url: RpcUrlOpt = None) -> None
     from docanchor.wiring import open_chain
 
     cfg = settings(rpc_url=rpc_url)
-    client = open_chain(cfg, signer=False)
-    accounts = client.list_anchorers()
+    listed = deployment.anchorers(open_chain(cfg, signer=False))
     if json_out:
-        emit_json(
-            {
-                "contract": client.contract_address,
-                "chain_id": client.chain_id,
-                "anchorers": accounts,
-            }
-        )
+        emit_json(listed)
     else:
-        for account in accounts:
+        for account in listed["anchorers"]:
             typer.echo(account)

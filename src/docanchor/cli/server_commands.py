@@ -14,7 +14,7 @@ import typer
 from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, ready_data_dir, settings
 from docanchor.config import Settings
 from docanchor.errors import InputError
-from docanchor.presenters import iso, key_json
+from docanchor.presenters import key_json, new_key_json, revoked_key_json
 
 # How long a worker of `serve --workers N` may take to answer uvicorn's health check.
 WORKER_HEALTHCHECK_SECONDS = 60
@@ -128,7 +128,7 @@ def keys_create(
         service.close()
     row = made.key
     if as_json:
-        emit_json({"key": made.secret, "id": row.id, "entity": row.entity_ruc, "role": row.role})
+        emit_json(new_key_json(made))
         return
     typer.echo(made.secret)
     typer.echo(
@@ -181,7 +181,7 @@ def keys_revoke(
     finally:
         service.close()
     if as_json:
-        emit_json({"id": key.id, "revoked_at": iso(key.revoked_at)})
+        emit_json(revoked_key_json(key))
         return
     typer.echo(f"key {key.id} ({key.prefix}…) revoked")
 
