@@ -126,14 +126,14 @@ def keys_create(
         made = service.create_api_key(role=role, entity_ruc=entity, label=label)
     finally:
         service.close()
-    row = made.key
+    key = made.key
     if as_json:
         emit_json(new_key_json(made))
         return
     typer.echo(made.secret)
     typer.echo(
-        f"key {row.id} ({row.role}"
-        + (f", entity {row.entity_ruc}" if row.entity_ruc else "")
+        f"key {key.id} ({key.role}"
+        + (f", entity {key.entity_ruc}" if key.entity_ruc else "")
         + "): store it now, it is not shown again",
         err=True,
     )
