@@ -250,6 +250,7 @@ class Scenario:
     max_fee_gwei: int | None = None
     bump_after: float = 3600.0
     max_attempts: int = 5
+    pending_wait: float = 0.0  # > 0 only where a row needs the pass to poll (it sleeps)
 
 
 def same_bytes_resent(w: World) -> None:
@@ -295,6 +296,22 @@ def moved_to_another_block(w: World) -> None:
     assert batch.block_number is not None and batch.block_hash == w.fake.canonical_hash(
         batch.block_number
     )
+
+
+def anchor_both_elsewhere(w: World) -> None:
+    first, second = w.batches()
+    assert first.tree_size is not None and second.tree_size is not None
+    _, _, proof = w.service.consistency(first.tree_size, second.tree_size)
+    w.fake.anchor_foreign(w.root(0), first.tree_size, mine=False)
+    w.fake.anchor_foreign(w.root(1), second.tree_size, proof, mine=False)
+    w.fake.mine()
+
+
+def adopted_each_from_its_event(w: World) -> None:
+    first, second = w.batches()
+    assert first.block_number == second.block_number
+    assert first.tx_hash != second.tx_hash
+    assert {first.anchorer, second.anchorer} == {OTHER_ADDRESS}
 
 
 def lost_to_the_pool(w: World) -> None:
@@ -431,6 +448,19 @@ SCENARIOS = [
                 kinds=[["sent"]],
             ),
         ],
+    ),
+    Scenario(
+        "mined while the pass polls for it (pending_wait): anchored in the same pass",
+        [
+            Step(
+                [automine(False), when("transaction_receipt", 2, mine(1))],
+                run="anchor_all",
+                actions=["sealed", "anchored"],
+                status=["anchored"],
+                kinds=[["sent"]],
+            ),
+        ],
+        pending_wait=5.0,
     ),
     Scenario(
         "a transaction pending past bump_after is replaced with the same nonce, fees +20 %",
@@ -751,6 +781,24 @@ SCENARIOS = [
         ],
     ),
     Scenario(
+        "another process anchored two checkpoints in one block: each adopted with its own",
+        [
+            Step(
+                [
+                    Event("seal", lambda w: w.service.seal()),
+                    register(2),
+                    Event("seal", lambda w: w.service.seal()),
+                    Event("anchor both in one block", anchor_both_elsewhere),
+                ],
+                actions=["adopted", "adopted", "confirmed", "confirmed"],
+                status=["confirmed", "confirmed"],
+                kinds=[[], []],
+                anchors=2,
+                check=adopted_each_from_its_event,
+            ),
+        ],
+    ),
+    Scenario(
         "the root anchored with another tree size: refused",
         [
             Step(
@@ -1058,9 +1106,8 @@ def run_step(w: World, step: Step) -> list[str] | None:
         return [w.service.anchor_batch(w.batch(0), now=now).action]
     if step.run in ("wait", "wait_now"):
         timeout = 0.0 if step.run == "wait_now" else 5.0
-        reports = w.service.wait_until_confirmed(
-            timeout=timeout, poll=0.0, on_progress=w.progress.append
-        )
+        heard = w.progress.append if step.run == "wait" else None
+        reports = w.service.wait_until_confirmed(timeout=timeout, poll=0.0, on_progress=heard)
         return [r.action for r in reports]
     raise AssertionError(f"unknown call {step.run}")
 
@@ -1109,7 +1156,7 @@ def test_scenario(scenario: Scenario, database_url: str) -> None:
         bump_percent=20,
         max_attempts=scenario.max_attempts,
         bump_after=scenario.bump_after,
-        pending_wait=0.0,
+        pending_wait=scenario.pending_wait,
     )
     service = DocAnchorService(
         store=store, chain=fake, confirmations=scenario.confirmations, tx_policy=policy
