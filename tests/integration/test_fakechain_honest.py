@@ -26,7 +26,7 @@ from anvil import AnvilNode
 from dbfixtures import fresh_database_url
 from docanchor.chain import ChainClient
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY
-from docanchor.errors import ContractRevertError
+from docanchor.errors import ContractRevertError, NonceTooLowError
 from docanchor.receipt import Deployment, Receipt, trust_policy
 from docanchor.service import (
     ChainPort,
@@ -230,6 +230,22 @@ def run_script(
         latest=None if latest is None else (latest.tree_size, latest.seq),
         pending_nonce_gap=chain.account_nonce() - start_nonce,
     )
+
+    # A transaction signed with a nonce the account already used: "nonce too low".
+    register(digests("third", 2))
+    third = service.seal(now=NOW)
+    assert third is not None and third.root is not None and third.tree_size is not None
+    _, _, proof = service.consistency(5, third.tree_size)
+    stale = chain.prepare_anchor(
+        bytes.fromhex(third.root), third.tree_size, proof, nonce=start_nonce
+    )
+    try:
+        chain.broadcast(stale)
+        stale_answer = "accepted"
+    except NonceTooLowError:
+        stale_answer = "nonce too low"
+    observe("stale nonce", [], answer=stale_answer, fees=sorted(stale.fees))
+    observe("third", [r.action for r in service.run_once(now=NOW)])
     return seen
 
 
@@ -282,3 +298,5 @@ def test_the_fake_chain_and_anvil_give_the_service_the_same_story(
     assert steps["re-confirmed"]["verdict"] == "valid"
     assert steps["re-confirmed"]["lost"] == "not_valid"
     assert steps["read back"]["refused"] == "TreeSizeNotGrowing"
+    assert steps["stale nonce"]["answer"] == "nonce too low"
+    assert steps["third"]["actions"] == ["anchored"]
