@@ -251,6 +251,7 @@ class Scenario:
     bump_after: float = 3600.0
     max_attempts: int = 5
     pending_wait: float = 0.0  # > 0 only where a row needs the pass to poll (it sleeps)
+    legacy: bool = False  # a node without EIP-1559: no base fee, gasPrice
 
 
 def same_bytes_resent(w: World) -> None:
@@ -263,6 +264,12 @@ def bumped_fees(w: World) -> None:
     assert second["nonce"] == first["nonce"]
     for key in ("maxFeePerGas", "maxPriorityFeePerGas"):
         assert second["fees"][key] >= first["fees"][key] * 120 // 100
+
+
+def bumped_gas_price(w: World) -> None:
+    first, second = tx_log_of(w.batch(0))[:2]
+    assert set(first["fees"]) == {"gasPrice"} and second["nonce"] == first["nonce"]
+    assert second["fees"]["gasPrice"] >= first["fees"]["gasPrice"] * 120 // 100
 
 
 def anchored_by_bump(w: World) -> None:
@@ -482,6 +489,23 @@ SCENARIOS = [
             ),
         ],
         bump_after=60,
+    ),
+    Scenario(
+        "a node without EIP-1559: a legacy transaction bumped by age, gasPrice +20 %",
+        [
+            Step([automine(False)], run="anchor_all", actions=["sealed", "sent"]),
+            Step([later(59)], run="anchor_all", actions=["pending"], kinds=[["sent"]]),
+            Step(
+                [later(2)],
+                run="anchor_all",
+                actions=["sent"],
+                kinds=[["sent", "bump"]],
+                check=bumped_gas_price,
+            ),
+            Step([mine(1)], actions=["adopted", "confirmed"], check=anchored_by_bump),
+        ],
+        bump_after=60,
+        legacy=True,
     ),
     Scenario(
         "a transaction priced under a risen base fee is replaced at once",
@@ -1150,6 +1174,7 @@ def test_scenario(scenario: Scenario, database_url: str) -> None:
     store = Store(database_url)
     fake = FakeChain(
         automine=scenario.automine,
+        base_fee=None if scenario.legacy else GWEI,
         max_fee_wei=None if scenario.max_fee_gwei is None else scenario.max_fee_gwei * GWEI,
     )
     policy = TxPolicy(
