@@ -276,9 +276,12 @@ def test_the_fake_chain_and_anvil_give_the_service_the_same_story(
     real = DocAnchorService(
         store=Store(database_url), chain=client, confirmations=2, tx_policy=policy()
     )
-    on_anvil = run_script(real, AnvilDevnet(node), client)
+    devnet = AnvilDevnet(node)
+    start = devnet.head()
+    on_anvil = run_script(real, devnet, client)
 
-    fake = FakeChain()
+    # At the same height, so that block numbers in messages agree too.
+    fake = FakeChain(start_block=start)
     with fresh_database_url("sqlite", tmp_path / "fake") as url:
         (tmp_path / "fake").mkdir(exist_ok=True)
         faked = DocAnchorService(store=Store(url), chain=fake, confirmations=2, tx_policy=policy())
