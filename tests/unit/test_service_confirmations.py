@@ -144,9 +144,7 @@ def foreign_same_nonce() -> Event:
     return Event("foreign_same_nonce", lambda w: w.fake.send_foreign(nonce=w.last_tx()["nonce"]))
 
 
-def foreign_anchor(
-    size_delta: int = 0, *, of: int | None = 0, first: bool = True, mine: bool = True
-) -> Event:
+def foreign_anchor(size_delta: int = 0, *, of: int | None = 0, mine: bool = True) -> Event:
     """Another anchorer anchors batch ``of``'s root (with its size + ``size_delta``), or,
     with ``of=None``, a root of another log."""
 
@@ -157,7 +155,7 @@ def foreign_anchor(
             )
             return
         batch = w.batch(of)
-        assert batch.tree_size is not None and first
+        assert batch.tree_size is not None
         w.fake.anchor_foreign(w.root(of), batch.tree_size + size_delta, mine=mine)
 
     return Event(f"foreign_anchor(size{size_delta:+d}, of={of}, mine={mine})", act)
@@ -1149,7 +1147,7 @@ def verdict(w: World, receipt: Receipt) -> str:
 
 
 def check_agrees_with_chain(w: World) -> None:
-    """The database never claims more than the chain holds."""
+    """The database never claims more than the chain holds (whatever a pass raised)."""
     head = w.fake.head_number()
     roots: set[str] = set()
     for batch in w.batches():
@@ -1230,7 +1228,7 @@ def test_scenario(scenario: Scenario, database_url: str) -> None:
         if step.check is not None:
             step.check(w)
         assert w.fake.unused_script() == [], where
-        if raised is None and step.run != "anchor_all":
+        if not isinstance(raised, ChainResetError):  # a reset chain holds nothing
             check_agrees_with_chain(w)
 
 
