@@ -292,7 +292,7 @@ class FakeChain:
         self.blocks: list[_Block] = [self._block(0, (), state)]
         # The deployment: the contract has code from block 1 on.
         self._mine_block(deploy=True)
-        while self.head_number() < start_block:
+        while self.blocks[-1].number < start_block:
             self._mine_block()
 
     # --- scripting ------------------------------------------------------------------
@@ -316,9 +316,6 @@ class FakeChain:
         del self.blocks[-depth:]
         self._fork += 1
         again = [o.tx for b in lost for o in b.outcomes] if reinclude else []
-        if not reinclude:
-            for tx in [o.tx for b in lost for o in b.outcomes]:
-                self.pool.pop(tx.tx_hash, None)
         count = depth + 1 if new_blocks is None else new_blocks
         if count < 1:
             raise ValueError("a reorganisation brings at least one new block")
@@ -341,7 +338,7 @@ class FakeChain:
         pending one), paying ``fee_factor`` times the pool's fees, so that it replaces
         a transaction of ours with that nonce."""
         use = self._pending_nonce() if nonce is None else nonce
-        base = self.base_fee() or GWEI
+        base = self.blocks[-1].base_fee or GWEI
         fees = {
             "maxFeePerGas": fee_factor * (2 * base + DEFAULT_PRIORITY_FEE),
             "maxPriorityFeePerGas": fee_factor * DEFAULT_PRIORITY_FEE,
@@ -412,8 +409,6 @@ class FakeChain:
             f"the node rejected transaction {tx_hash}: replacement transaction underpriced"
         )
 
-    # --- ChainPort ------------------------------------------------------------------
-
     def unused_script(self) -> list[str]:
         """Scripted failures and actions that have not happened yet (a test that scripts
         a fault checks that the fault was met)."""
@@ -432,6 +427,8 @@ class FakeChain:
     def reader(self) -> FakeReader:
         """The node as a receipt verifier sees it, outside the script."""
         return FakeReader(self)
+
+    # --- ChainPort ------------------------------------------------------------------
 
     @property
     def chain_id(self) -> int:

@@ -244,7 +244,6 @@ class Scenario:
     name: str
     steps: Sequence[Step]
     confirmations: int = 1
-    automine: bool = True
     max_fee_gwei: int | None = None
     bump_after: float = 3600.0
     max_attempts: int = 5
@@ -1171,7 +1170,6 @@ def check_agrees_with_chain(w: World) -> None:
 def test_scenario(scenario: Scenario, database_url: str) -> None:
     store = Store(database_url)
     fake = FakeChain(
-        automine=scenario.automine,
         base_fee=None if scenario.legacy else GWEI,
         max_fee_wei=None if scenario.max_fee_gwei is None else scenario.max_fee_gwei * GWEI,
     )
