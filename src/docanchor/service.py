@@ -342,6 +342,12 @@ def tx_log_of(batch: Batch) -> list[dict[str, Any]]:
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
+def _since_last_reorg(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The attempts after the last reorganisation: the ones before it lost their anchor."""
+    reorgs = [i for i, e in enumerate(entries) if e.get("kind") == "reorg"]
+    return entries[reorgs[-1] + 1 :] if reorgs else entries
+
+
 def _iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
@@ -1042,11 +1048,7 @@ class DocAnchorService:
                 f"batch {batch.id} is a version 1 batch, not a checkpoint of the log; "
                 "the version 2 contract cannot anchor it"
             )
-        entries = tx_log_of(batch)
-        reorgs = [i for i, e in enumerate(entries) if e.get("kind") == "reorg"]
-        # Transactions sent before a reorganisation took the anchor away do not count.
-        current = entries[reorgs[-1] + 1 :] if reorgs else entries
-        sent = [e for e in current if e.get("tx_hash")]
+        sent = [e for e in _since_last_reorg(tx_log_of(batch)) if e.get("tx_hash")]
         if batch.tx_hash and not any(e["tx_hash"] == batch.tx_hash for e in sent):
             # Sent before this log existed (or by a process that crashed): no nonce known.
             sent.append({"kind": "sent", "tx_hash": batch.tx_hash, "nonce": None, "fees": {}})
@@ -1171,7 +1173,11 @@ class DocAnchorService:
                 "at": _iso(sent_at),
                 "error": None,
             }
-            known = any(e.get("tx_hash") == prepared.tx_hash for e in tx_log_of(batch))
+            # A transaction sent again after a reorganisation is a new attempt, even when
+            # its bytes equal the lost one's (same nonce and fees).
+            known = any(
+                e.get("tx_hash") == prepared.tx_hash for e in _since_last_reorg(tx_log_of(batch))
+            )
             fields: dict[str, Any] = {
                 "tx_hash": prepared.tx_hash,
                 "tx_sent_at": sent_at,
@@ -1447,10 +1453,12 @@ class DocAnchorService:
         reports: list[BatchReport] = []
         while True:
             reports += self.confirm()
+            # A sealed checkpoint is anchored here; an anchored batch of another
+            # deployment is never confirmed here, so it is not waited for.
             waiting = [
                 b
                 for b in self.store.batches(statuses=["sealed", "anchored"])
-                if b.in_log or self._ours(b)
+                if self._ours(b) or (b.in_log and b.status == "sealed")
             ]
             head = self.chain.head_number()
             anchored = [b.block_number for b in waiting if b.block_number is not None]
