@@ -640,6 +640,9 @@ def test_language_toggle_and_keyboard(tab: Tab, site: Site) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("¿Es auténtico este documento?")
 
     # Keyboard: from the top of the page, Tab reaches the toggle and the file input.
+    # (Listening for file choosers from here on makes the browser report them
+    # before the key press below, not only once the listener is in place.)
+    page.on("filechooser", lambda chooser: None)
     page.reload()
     reached: list[str] = []
     for _ in range(12):
@@ -677,6 +680,7 @@ def test_file_choosers_speak_the_page_language(tab: Tab, site: Site) -> None:
     from playwright.sync_api import expect
 
     page = tab.page
+    page.on("filechooser", lambda chooser: None)  # see test_language_toggle_and_keyboard
     page.goto("/")
     chooser = page.locator('label.file-button[for="verify-file"]')
     name = page.locator('[data-file-name-for="verify-file"]')
