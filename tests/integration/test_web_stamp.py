@@ -319,3 +319,29 @@ def test_after_a_step_6_failure_the_users_node_counts_no_confirmations(
     expect(step7).to_have_class(re.compile(r"\bcheck-skipped\b"))
     expect(step7).to_contain_text("not counted")
     expect(tab.locator(".node-line")).to_contain_text(f"Respondió su nodo: {site.rpc_url}")
+
+
+def test_with_the_users_node_a_receipt_with_wrong_members_is_refused(
+    page: tuple[Page, list[Request]], site: StampSite, tmp_path: Path
+) -> None:
+    """The page is the verifier there: it refuses the receipt before asking the node."""
+    from playwright.sync_api import expect
+
+    tab, sent = page
+    receipt = json.loads(site.receipt.read_text(encoding="utf-8"))
+    receipt["anchor"]["seq"] = "1"
+    altered = tmp_path / "constancia-alterada.json"
+    altered.write_text(json.dumps(receipt, indent=2), encoding="utf-8")
+    tab.goto(f"/?rpc={site.rpc_url}#/receipt")
+    loaded = len(sent)
+    tab.get_by_label("Constancia (JSON) o PDF sellado").set_input_files(str(altered))
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(
+        _announced(
+            tab,
+            "La constancia está mal formada y no se verificó: "
+            "receipt member anchor.seq must be an integer, got a string",
+        )
+    ).to_be_visible()
+    asked = [r.url for r in sent[loaded:] if "/v1/" in r.url or r.url.startswith(site.rpc_url)]
+    assert not asked, asked
