@@ -291,4 +291,3 @@ export function setupVerify() {
   window.addEventListener("dragover", (e) => { e.preventDefault(); });
   window.addEventListener("drop", (e) => { e.preventDefault(); });
 }
-
