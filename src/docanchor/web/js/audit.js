@@ -1,0 +1,550 @@
+// @ts-check
+/**
+ * The public part of a period audit (log-v1 sections 3 and 4), run in the page.
+ *
+ * It follows `docanchor.audit`, the command line's audit: the checkpoints of
+ * the period, their sizes, roots and times come from the chain only (the
+ * contract's `Anchored` events, each confirmed by `getAnchor`, read through
+ * the user's own node); the service's list of checkpoints, its compact range
+ * and its leaves are believed only as far as this module's own hashing
+ * confirms them. The compact range at the period's start must fold to the
+ * anchored root before it, the leaves of each checkpoint must extend the
+ * compact range to that checkpoint's anchored root, and the compact range so
+ * extended is carried on to the next checkpoint, which also proves that
+ * consecutive checkpoints are consistent. Openings need an auditor key and
+ * are not part of it.
+ *
+ * Pure: no DOM and no fetch. The chain and the service are handed in as
+ * objects of async functions that return what the node and the service
+ * answered, unparsed; everything they say is parsed and checked here.
+ */
+
+import { sha256 } from "./sha256.js";
+
+/** keccak256("Anchored(uint64,bytes32,uint64,address)"), computed with
+ * eth_utils.keccak(text=...).hex() and written here (docanchor.chain.ANCHORED_TOPIC). */
+export const ANCHORED_TOPIC = "0x89df1eaa818c1feb7376e45cebef0652cdb850a0425bfee61f4d2e2711d71941";
+/** keccak256("getAnchor(bytes32)")[:4], computed the same way. */
+export const GET_ANCHOR_SELECTOR = "7feb51d9";
+/** At most this many leaves a request (log-v1 section 5). */
+export const LEAVES_PER_REQUEST = 100_000;
+/** Checkpoints asked for a page of GET /v1/log/checkpoints (the API's maximum). */
+export const CHECKPOINTS_PER_PAGE = 1_000;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * A period the user typed that cannot be audited; `code` names the text to show.
+ */
+export class PeriodInputError extends Error {
+  /** @param {string} code @param {Record<string, string>} [vars] */
+  constructor(code, vars = {}) {
+    super(code);
+    this.name = "PeriodInputError";
+    this.code = code;
+    this.vars = vars;
+  }
+}
+
+/**
+ * The service answered, but not with what the log's API promises (a refused
+ * request, no JSON): a finding of the audit, not a failure to run it.
+ */
+export class AnswerError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = "AnswerError";
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Times: UTC dates or ISO times, as `docanchor audit --from/--to` takes them.
+// ---------------------------------------------------------------------------
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$/i;
+
+/**
+ * Seconds since the epoch of a UTC date (`2026-03-01`, its midnight) or an ISO
+ * time (`2026-03-01T12:00:00Z`; without a zone it is UTC).
+ * @param {string} text
+ * @param {string} which the field's name, for the error
+ * @returns {number}
+ */
+export function parseTime(text, which) {
+  const value = text.trim();
+  const date = DATE.exec(value);
+  const time = date ? null : TIME.exec(value);
+  const parts = date || time;
+  if (!parts) throw new PeriodInputError("periodBadTime", { which, value });
+  const [y, mo, d] = [Number(parts[1]), Number(parts[2]), Number(parts[3])];
+  const [h, mi, s] = time ? [Number(time[4]), Number(time[5]), Number(time[6] || 0)] : [0, 0, 0];
+  const ms = Date.UTC(y, mo - 1, d, h, mi, s);
+  const back = new Date(ms);
+  if (
+    back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d ||
+    h > 23 || mi > 59 || s > 59
+  ) {
+    throw new PeriodInputError("periodBadTime", { which, value });
+  }
+  let offset = 0;
+  const zone = time ? time[8] : undefined;
+  if (zone && zone.toUpperCase() !== "Z") {
+    const zh = Number(zone.slice(1, 3)), zm = Number(zone.slice(4, 6));
+    if (zh > 23 || zm > 59) throw new PeriodInputError("periodBadTime", { which, value });
+    offset = (zone[0] === "+" ? 1 : -1) * (zh * 3600 + zm * 60);
+  }
+  return Math.floor(ms / 1000) - offset;
+}
+
+/**
+ * The period [from, to) in seconds; `to` is exclusive and must be later than `from`.
+ * @param {string} fromText @param {string} toText
+ * @returns {{start: number, end: number}}
+ */
+export function parsePeriod(fromText, toText) {
+  const start = parseTime(fromText, "from");
+  const end = parseTime(toText, "to");
+  if (end <= start) throw new PeriodInputError("periodEmpty", { from: isoTime(start), to: isoTime(end) });
+  return { start, end };
+}
+
+/** @param {number} seconds @returns {string} like 2026-11-30T10:48:03Z */
+export function isoTime(seconds) {
+  return new Date(seconds * 1000).toISOString().replace(/\.000Z$/, "Z");
+}
+
+// ---------------------------------------------------------------------------
+// Bytes and hex.
+// ---------------------------------------------------------------------------
+
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** @param {Uint8Array} bytes @returns {string} */
+export function toHex(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += HEX_BYTE[bytes[i]];
+  return s;
+}
+
+/**
+ * 32 bytes from 64 lowercase hex characters.
+ * @param {unknown} hex @param {string} what @returns {Uint8Array}
+ */
+export function hash32(hex, what) {
+  if (typeof hex !== "string" || !HEX64.test(hex)) {
+    throw new AnswerError(`${what} is not 64 lowercase hex characters: ${JSON.stringify(hex)}`.slice(0, 200));
+  }
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+  return out;
+}
+
+/** @param {Uint8Array} a @param {Uint8Array} b */
+function equalBytes(a, b) {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+// ---------------------------------------------------------------------------
+// Compact ranges and the range check (log-v1 section 3, RFC 9162 hashing).
+// ---------------------------------------------------------------------------
+
+const NODE_BLOCK = new Uint8Array(65);
+NODE_BLOCK[0] = 0x01;
+
+/** RFC 9162 interior node: SHA-256(0x01 ‖ left ‖ right). @param {Uint8Array} left @param {Uint8Array} right */
+export function nodeHash(left, right) {
+  NODE_BLOCK.set(left, 1);
+  NODE_BLOCK.set(right, 33);
+  return sha256(NODE_BLOCK);
+}
+
+/** The number of hashes in the compact range of a log of `size` leaves. @param {number} size */
+export function compactRangeLength(size) {
+  let n = 0;
+  for (let x = size; x > 0; x = Math.floor(x / 2)) n += x % 2;
+  return n;
+}
+
+/**
+ * The compact range at `size + leaves.length`: the leaves appended to the
+ * compact range at `size`, equal-sized neighbours merged.
+ * @param {Uint8Array[]} compact the compact range at `size`, largest subtree first
+ * @param {number} size
+ * @param {Uint8Array[]} leaves leaf hashes `size`.. in order
+ * @returns {Uint8Array[]}
+ */
+export function extendCompactRange(compact, size, leaves) {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`size ${size}`);
+  if (compact.length !== compactRangeLength(size)) {
+    throw new AnswerError(`a compact range at size ${size} has ${compactRangeLength(size)} hashes, not ${compact.length}`);
+  }
+  const stack = compact.slice();
+  for (let i = 0; i < leaves.length; i++) {
+    let node = leaves[i];
+    // Leaf number s closes one perfect subtree per trailing 1 bit of s.
+    for (let s = size + i; s % 2 === 1; s = (s - 1) / 2) {
+      node = nodeHash(/** @type {Uint8Array} */ (stack.pop()), node);
+    }
+    stack.push(node);
+  }
+  return stack;
+}
+
+/**
+ * The root of the log whose compact range this is: folded right to left.
+ * @param {Uint8Array[]} compact @returns {Uint8Array}
+ */
+export function foldCompactRange(compact) {
+  if (compact.length === 0) return sha256(new Uint8Array(0));
+  let root = compact[compact.length - 1];
+  for (let j = compact.length - 2; j >= 0; j--) root = nodeHash(compact[j], root);
+  return root;
+}
+
+// ---------------------------------------------------------------------------
+// What the chain says: Anchored events and getAnchor records.
+// ---------------------------------------------------------------------------
+
+/**
+ * @typedef {object} ChainCheckpoint a checkpoint as the chain holds it
+ * @property {number} seq
+ * @property {number} treeSize
+ * @property {string} root 64 hex characters
+ * @property {number} blockNumber
+ * @property {number} timestamp the anchoring block's, as the contract recorded it
+ * @property {string} txHash the anchoring transaction
+ */
+
+/** @param {unknown} hex @returns {bigint | null} */
+function quantity(hex) {
+  return typeof hex === "string" && /^0x[0-9a-fA-F]+$/.test(hex) ? BigInt(hex) : null;
+}
+
+/**
+ * An `Anchored` log of `address` as the node returned it, or null when it is
+ * not one (another event, another contract, a log the node marks removed).
+ * @param {any} log
+ * @param {string} address the contract's 0x address
+ * @returns {{seq: number, root: string, treeSize: number, blockNumber: number, txHash: string} | null}
+ */
+export function decodeAnchoredLog(log, address) {
+  if (log === null || typeof log !== "object" || log.removed === true) return null;
+  const topics = log.topics;
+  if (!Array.isArray(topics) || topics.length !== 4 || String(topics[0]).toLowerCase() !== ANCHORED_TOPIC) return null;
+  if (String(log.address).toLowerCase() !== address.toLowerCase()) return null;
+  const seq = quantity(topics[1]);
+  const root = String(topics[2]).toLowerCase().replace(/^0x/, "");
+  const data = typeof log.data === "string" ? log.data.toLowerCase().replace(/^0x/, "") : "";
+  const blockNumber = quantity(log.blockNumber);
+  if (seq === null || !HEX64.test(root) || !/^[0-9a-f]{64}$/.test(data) || blockNumber === null) return null;
+  return {
+    seq: Number(seq),
+    root,
+    treeSize: Number(BigInt("0x" + data)),
+    blockNumber: Number(blockNumber),
+    txHash: String(log.transactionHash || "").toLowerCase(),
+  };
+}
+
+/** The `eth_call` data of `getAnchor(root)`. @param {string} root 64 hex characters */
+export function getAnchorCall(root) {
+  return "0x" + GET_ANCHOR_SELECTOR + root;
+}
+
+/**
+ * The record `getAnchor` returned (seq, treeSize, timestamp, blockNumber,
+ * anchorer), or null when the contract holds no such root (all zeros) or the
+ * answer is not a record.
+ * @param {unknown} result the `eth_call` result
+ * @returns {{seq: number, treeSize: number, timestamp: number, blockNumber: number, anchorer: string} | null}
+ */
+export function decodeAnchorRecord(result) {
+  const out = typeof result === "string" ? result.toLowerCase().replace(/^0x/, "") : "";
+  if (!/^[0-9a-f]*$/.test(out) || out.length < 5 * 64) return null;
+  const word = (/** @type {number} */ i) => BigInt("0x" + out.substr(i * 64, 64));
+  const anchorer = "0x" + out.substr(4 * 64 + 24, 40);
+  if (/^0x0{40}$/.test(anchorer)) return null;
+  return {
+    seq: Number(word(0)),
+    treeSize: Number(word(1)),
+    timestamp: Number(word(2)),
+    blockNumber: Number(word(3)),
+    anchorer,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The audit.
+// ---------------------------------------------------------------------------
+
+/**
+ * @typedef {object} AnchorChain the user's node, pointed at the trusted contract
+ * @property {string} address the contract's 0x address
+ * @property {() => Promise<unknown[]>} anchoredLogs every log of `eth_getLogs` for `Anchored`
+ * @property {(data: string) => Promise<unknown>} call an `eth_call` to the contract at the latest block
+ *
+ * @typedef {object} LogService the service's public log endpoints; each resolves to
+ *   the JSON body it answered, or rejects with an AnswerError (a refused request,
+ *   no JSON) or another Error (the service cannot be reached)
+ * @property {(start: number, limit: number) => Promise<unknown>} checkpoints GET /v1/log/checkpoints
+ * @property {(size: number) => Promise<unknown>} compactRange GET /v1/log/compact-range
+ * @property {(start: number, end: number) => Promise<unknown>} leaves GET /v1/log/leaves
+ *
+ * @typedef {object} Finding
+ * @property {string} kind as the command line names it (`range_mismatch`, ...)
+ * @property {number | null} seq the checkpoint at fault
+ * @property {Record<string, string | number>} vars what the text of the finding shows
+ *
+ * @typedef {object} RangeVerdict the leaves a checkpoint of the period added
+ * @property {number} start
+ * @property {number} end
+ * @property {"valid" | "invalid" | "unproven"} status unproven: not checked, as the
+ *   compact range before it could not be established
+ * @property {Finding | null} finding
+ *
+ * @typedef {ChainCheckpoint & {range: RangeVerdict}} PeriodCheckpoint
+ *
+ * @typedef {object} PeriodReport
+ * @property {number} start the period, in seconds, `end` exclusive
+ * @property {number} end
+ * @property {string} contract
+ * @property {ChainCheckpoint | null} base the last checkpoint anchored before the period
+ * @property {PeriodCheckpoint[]} checkpoints those anchored in the period, oldest first
+ * @property {{start: number, end: number, checked: number, unproven: number}} leaves
+ * @property {Finding[]} findings
+ * @property {boolean} valid no finding
+ */
+
+/**
+ * @param {string} kind @param {number | null} seq @param {Record<string, string | number>} vars
+ * @returns {Finding}
+ */
+function finding(kind, seq, vars) {
+  return { kind, seq, vars };
+}
+
+/** @param {unknown} body @param {string} name @returns {unknown[]} */
+function member(body, name) {
+  if (body === null || typeof body !== "object" || !Array.isArray(/** @type {any} */ (body)[name])) {
+    throw new AnswerError(`the answer has no "${name}" list`);
+  }
+  return /** @type {any} */ (body)[name];
+}
+
+/** @param {unknown} error @returns {string} */
+function reason(error) {
+  if (error instanceof AnswerError) return error.message;
+  throw error;
+}
+
+/**
+ * Every checkpoint of the contract, oldest first: each `Anchored` event whose
+ * `getAnchor` record agrees with it (its time is the record's).
+ * @param {AnchorChain} chain @param {Finding[]} findings
+ * @returns {Promise<ChainCheckpoint[]>}
+ */
+export async function chainCheckpoints(chain, findings) {
+  const events = [];
+  for (const log of await chain.anchoredLogs()) {
+    const event = decodeAnchoredLog(log, chain.address);
+    if (event !== null) events.push(event);
+  }
+  events.sort((a, b) => a.seq - b.seq);
+  /** @type {ChainCheckpoint[]} */
+  const found = [];
+  for (const event of events) {
+    const record = decodeAnchorRecord(await chain.call(getAnchorCall(event.root)));
+    if (
+      record === null || record.seq !== event.seq || record.treeSize !== event.treeSize ||
+      record.blockNumber !== event.blockNumber
+    ) {
+      findings.push(finding("chain_record_mismatch", event.seq, { seq: event.seq, root: event.root }));
+      continue;
+    }
+    found.push({ ...event, timestamp: record.timestamp });
+  }
+  return found;
+}
+
+/**
+ * The service's list of checkpoints must be the chain's: none invented, none
+ * hidden (those not anchored yet, `seq` null, are not compared).
+ * @param {LogService} service @param {ChainCheckpoint[]} onChain
+ * @param {ChainCheckpoint[]} inside @param {Finding[]} findings
+ */
+async function checkListing(service, onChain, inside, findings) {
+  const bySeq = new Map(onChain.map((c) => [c.seq, c]));
+  const listed = new Set();
+  let start = 0;
+  try {
+    for (;;) {
+      const items = member(await service.checkpoints(start, CHECKPOINTS_PER_PAGE), "checkpoints");
+      let last = -1;
+      for (const item of items) {
+        const c = /** @type {any} */ (item);
+        if (c === null || typeof c !== "object") throw new AnswerError("a checkpoint is not a JSON object");
+        if (c.seq === null) continue; // not anchored yet
+        if (!Number.isSafeInteger(c.seq) || !Number.isSafeInteger(c.tree_size) || typeof c.root !== "string") {
+          throw new AnswerError(`checkpoint ${JSON.stringify(c.seq)} is malformed`);
+        }
+        listed.add(c.seq);
+        last = c.seq;
+        const held = bySeq.get(c.seq);
+        if (held === undefined || held.treeSize !== c.tree_size || held.root !== c.root) {
+          findings.push(finding("checkpoint_not_on_chain", c.seq, {
+            seq: c.seq, size: c.tree_size, root: String(c.root).slice(0, 64),
+            chainSize: held ? held.treeSize : "-", chainRoot: held ? held.root : "-",
+          }));
+        }
+      }
+      if (items.length < CHECKPOINTS_PER_PAGE || last < start) break;
+      start = last + 1;
+    }
+  } catch (error) {
+    findings.push(finding("listing_malformed", null, { reason: reason(error) }));
+    return;
+  }
+  for (const checkpoint of inside) {
+    if (!listed.has(checkpoint.seq)) {
+      findings.push(finding("checkpoint_hidden", checkpoint.seq, { seq: checkpoint.seq, size: checkpoint.treeSize }));
+    }
+  }
+}
+
+/**
+ * The service's compact range at `checkpoint`'s size, checked against its
+ * anchored root; null (with a finding) when it does not fold to it.
+ * @param {LogService} service @param {ChainCheckpoint} checkpoint @param {Finding[]} findings
+ * @returns {Promise<Uint8Array[] | null>}
+ */
+async function checkedCompactRange(service, checkpoint, findings) {
+  const vars = { seq: checkpoint.seq, size: checkpoint.treeSize, root: checkpoint.root };
+  try {
+    const compact = member(await service.compactRange(checkpoint.treeSize), "compact_range")
+      .map((h) => hash32(h, "a compact range hash"));
+    if (compact.length !== compactRangeLength(checkpoint.treeSize)) {
+      throw new AnswerError(`it has ${compact.length} hashes, not ${compactRangeLength(checkpoint.treeSize)}`);
+    }
+    const calculated = toHex(foldCompactRange(compact));
+    if (calculated !== checkpoint.root) throw new AnswerError(`it folds to ${calculated}`);
+    return compact;
+  } catch (error) {
+    findings.push(finding("compact_range_mismatch", checkpoint.seq, { ...vars, reason: reason(error) }));
+    return null;
+  }
+}
+
+/**
+ * The leaves [size, checkpoint's size) as the service gives them, appended to
+ * `compact` (the compact range at `size`): the compact range after them when
+ * they fold to the anchored root, null (with a finding) when they do not.
+ * @param {LogService} service @param {Uint8Array[]} compact @param {number} size
+ * @param {ChainCheckpoint} checkpoint @param {Finding[]} findings
+ * @param {(done: number) => void} progress
+ * @returns {Promise<{compact: Uint8Array[] | null, finding: Finding | null}>}
+ */
+async function rangeCheck(service, compact, size, checkpoint, findings, progress) {
+  let extended = compact;
+  let at = size;
+  try {
+    while (at < checkpoint.treeSize) {
+      const b = Math.min(at + LEAVES_PER_REQUEST, checkpoint.treeSize);
+      const hashes = member(await service.leaves(at, b), "leaves");
+      if (hashes.length !== b - at) {
+        throw new AnswerError(`asked for leaves ${at}..${b}, got ${hashes.length} hashes`);
+      }
+      extended = extendCompactRange(extended, at, hashes.map((h) => hash32(h, "a leaf hash")));
+      at = b;
+      progress(at - size);
+    }
+    const calculated = toHex(foldCompactRange(extended));
+    if (calculated !== checkpoint.root) throw new AnswerError(`they give root ${calculated}`);
+  } catch (error) {
+    const found = finding("range_mismatch", checkpoint.seq, {
+      seq: checkpoint.seq, start: size, end: checkpoint.treeSize, root: checkpoint.root, reason: reason(error),
+    });
+    findings.push(found);
+    return { compact: null, finding: found };
+  }
+  return { compact: extended, finding: null };
+}
+
+/**
+ * Audit the period [start, end) of the log: its checkpoints from the chain, the
+ * service's list of them, and a range check of every leaf they added.
+ *
+ * Errors of the node or a service that cannot be reached reject the promise
+ * (nothing is proved either way); every answer that does not agree with the
+ * chain is a finding of the report.
+ * @param {{chain: AnchorChain, service: LogService, start: number, end: number,
+ *   onProgress?: (done: number, total: number) => void}} args
+ * @returns {Promise<PeriodReport>}
+ */
+export async function auditPeriod({ chain, service, start, end, onProgress }) {
+  /** @type {Finding[]} */
+  const findings = [];
+  const onChain = await chainCheckpoints(chain, findings);
+  const before = onChain.filter((c) => c.timestamp < start);
+  const inside = onChain.filter((c) => start <= c.timestamp && c.timestamp < end);
+  const base = before.length ? before[before.length - 1] : null;
+  const first = base ? base.treeSize : 0;
+  const last = inside.length ? inside[inside.length - 1].treeSize : first;
+  /** @type {PeriodReport} */
+  const report = {
+    start, end, contract: chain.address, base,
+    checkpoints: inside.map((c) => ({ ...c, range: { start: 0, end: 0, status: "unproven", finding: null } })),
+    leaves: { start: first, end: last, checked: 0, unproven: 0 },
+    findings,
+    valid: false,
+  };
+  await checkListing(service, onChain, inside, findings);
+  if (inside.length) {
+    const total = Math.max(0, last - first);
+    let done = 0;
+    /** @type {Uint8Array[] | null} */
+    let compact = base ? await checkedCompactRange(service, base, findings) : [];
+    let size = first;
+    for (const checkpoint of report.checkpoints) {
+      const range = checkpoint.range;
+      range.start = size;
+      range.end = checkpoint.treeSize;
+      const count = checkpoint.treeSize - size;
+      if (count <= 0) {
+        range.status = "invalid";
+        range.finding = finding("inconsistent_history", checkpoint.seq, {
+          seq: checkpoint.seq, size: checkpoint.treeSize, previous: size,
+        });
+        findings.push(range.finding);
+        continue;
+      }
+      /** @type {Uint8Array[] | null} */
+      let extended = null;
+      if (compact !== null) {
+        const base = done;
+        const checked = await rangeCheck(service, compact, size, checkpoint, findings, (n) => {
+          if (onProgress) onProgress(base + n, total);
+        });
+        extended = checked.compact;
+        range.finding = checked.finding;
+        range.status = extended === null ? "invalid" : "valid";
+      }
+      if (extended === null) {
+        report.leaves.unproven += count;
+        compact = await checkedCompactRange(service, checkpoint, findings);
+      } else {
+        report.leaves.checked += count;
+        compact = extended;
+      }
+      done += count;
+      if (onProgress) onProgress(done, total);
+      size = checkpoint.treeSize;
+    }
+  }
+  report.valid = findings.length === 0;
+  return report;
+}
