@@ -19,7 +19,8 @@
  * answered, unparsed; everything they say is parsed and checked here.
  */
 
-import { sha256 } from "./sha256.js";
+import { ProofError, compactRangeLength, extendCompactRange, foldCompactRange } from "./merkle.js";
+import { HEX64, toHex } from "./sha256.js";
 
 /** keccak256("Anchored(uint64,bytes32,uint64,address)"), computed with
  * eth_utils.keccak(text=...).hex() and written here (docanchor.chain.ANCHORED_TOPIC). */
@@ -30,8 +31,6 @@ export const GET_ANCHOR_SELECTOR = "7feb51d9";
 export const LEAVES_PER_REQUEST = 100_000;
 /** Checkpoints asked for a page of GET /v1/log/checkpoints (the API's maximum). */
 export const CHECKPOINTS_PER_PAGE = 1_000;
-
-const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
  * A period the user typed that cannot be audited; `code` names the text to show.
@@ -119,15 +118,6 @@ export function isoTime(seconds) {
 // Bytes and hex.
 // ---------------------------------------------------------------------------
 
-const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-/** @param {Uint8Array} bytes @returns {string} */
-export function toHex(bytes) {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += HEX_BYTE[bytes[i]];
-  return s;
-}
-
 /**
  * 32 bytes from 64 lowercase hex characters.
  * @param {unknown} hex @param {string} what @returns {Uint8Array}
@@ -139,71 +129,6 @@ export function hash32(hex, what) {
   const out = new Uint8Array(32);
   for (let i = 0; i < 32; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
   return out;
-}
-
-/** @param {Uint8Array} a @param {Uint8Array} b */
-function equalBytes(a, b) {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
-}
-
-// ---------------------------------------------------------------------------
-// Compact ranges and the range check (log-v1 section 3, RFC 9162 hashing).
-// ---------------------------------------------------------------------------
-
-const NODE_BLOCK = new Uint8Array(65);
-NODE_BLOCK[0] = 0x01;
-
-/** RFC 9162 interior node: SHA-256(0x01 ‖ left ‖ right). @param {Uint8Array} left @param {Uint8Array} right */
-export function nodeHash(left, right) {
-  NODE_BLOCK.set(left, 1);
-  NODE_BLOCK.set(right, 33);
-  return sha256(NODE_BLOCK);
-}
-
-/** The number of hashes in the compact range of a log of `size` leaves. @param {number} size */
-export function compactRangeLength(size) {
-  let n = 0;
-  for (let x = size; x > 0; x = Math.floor(x / 2)) n += x % 2;
-  return n;
-}
-
-/**
- * The compact range at `size + leaves.length`: the leaves appended to the
- * compact range at `size`, equal-sized neighbours merged.
- * @param {Uint8Array[]} compact the compact range at `size`, largest subtree first
- * @param {number} size
- * @param {Uint8Array[]} leaves leaf hashes `size`.. in order
- * @returns {Uint8Array[]}
- */
-export function extendCompactRange(compact, size, leaves) {
-  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`size ${size}`);
-  if (compact.length !== compactRangeLength(size)) {
-    throw new AnswerError(`a compact range at size ${size} has ${compactRangeLength(size)} hashes, not ${compact.length}`);
-  }
-  const stack = compact.slice();
-  for (let i = 0; i < leaves.length; i++) {
-    let node = leaves[i];
-    // Leaf number s closes one perfect subtree per trailing 1 bit of s.
-    for (let s = size + i; s % 2 === 1; s = (s - 1) / 2) {
-      node = nodeHash(/** @type {Uint8Array} */ (stack.pop()), node);
-    }
-    stack.push(node);
-  }
-  return stack;
-}
-
-/**
- * The root of the log whose compact range this is: folded right to left.
- * @param {Uint8Array[]} compact @returns {Uint8Array}
- */
-export function foldCompactRange(compact) {
-  if (compact.length === 0) return sha256(new Uint8Array(0));
-  let root = compact[compact.length - 1];
-  for (let j = compact.length - 2; j >= 0; j--) root = nodeHash(compact[j], root);
-  return root;
 }
 
 // ---------------------------------------------------------------------------
@@ -338,7 +263,7 @@ function member(body, name) {
 
 /** @param {unknown} error @returns {string} */
 function reason(error) {
-  if (error instanceof AnswerError) return error.message;
+  if (error instanceof AnswerError || error instanceof ProofError) return error.message;
   throw error;
 }
 

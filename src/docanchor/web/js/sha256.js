@@ -115,3 +115,15 @@ export class Sha256 {
 export function sha256(bytes) {
   return new Sha256().update(bytes).digest();
 }
+
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** @param {Uint8Array} bytes @returns {string} lowercase hex */
+export function toHex(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += HEX_BYTE[bytes[i]];
+  return s;
+}
+
+/** 64 lowercase hex characters: a SHA-256 digest as the API writes it. */
+export const HEX64 = /^[0-9a-f]{64}$/;
