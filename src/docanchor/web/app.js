@@ -248,6 +248,7 @@
       navVerify: "Verificar documento",
       navReceipt: "Verificar constancia",
       navBatches: "Auditoría de lotes",
+      navAudit: "Auditoría de un periodo",
       langButton: "English",
       langButtonLabel: "Switch to English",
       verifyTitle: "¿Es auténtico este documento?",
@@ -421,6 +422,7 @@
       navVerify: "Verify a document",
       navReceipt: "Verify a receipt",
       navBatches: "Batch audit",
+      navAudit: "Period audit",
       langButton: "Español",
       langButtonLabel: "Cambiar a español",
       verifyTitle: "Is this document authentic?",
@@ -1875,7 +1877,7 @@
   // Routing (hash routes, so the static server needs no rewrites).
   // ---------------------------------------------------------------------------
 
-  var VIEWS = ["verify", "receipt", "batches", "batch"];
+  var VIEWS = ["verify", "receipt", "batches", "batch", "audit"];
   var currentRoute = null;
 
   function parseRoute() {
@@ -1883,6 +1885,7 @@
     if (h === "" || h === "/") return { view: "verify" };
     if (h === "/receipt") return { view: "receipt" };
     if (h === "/batches") return { view: "batches" };
+    if (h === "/audit") return { view: "audit" };
     var m = /^\/batches\/(\d+)$/.exec(h);
     if (m) return { view: "batch", id: parseInt(m[1], 10) };
     return { view: "verify" };
@@ -1898,6 +1901,7 @@
     });
     if (r.view === "batches") loadBatches(batchesState.offset);
     if (r.view === "batch") loadBatch(r.id);
+    if (r.view === "audit") auditView().then(function (view) { view.show(); });
     // Moving focus to the new view's heading tells screen readers the view changed.
     if (!initial) {
       var heading = $((r.view === "batch" ? "batch" : r.view) + "-title");
@@ -1911,6 +1915,33 @@
     renderReceipt();
     if (currentRoute.view === "batches") renderBatches();
     if (currentRoute.view === "batch") renderBatch();
+    if (auditViewLoaded) auditViewLoaded.render();
+  }
+
+  // The period auditor's view is an ES module (js/views/audit.js), loaded when first opened.
+  var auditViewLoading = null;
+  var auditViewLoaded = null;
+  function auditView() {
+    if (!auditViewLoading) {
+      auditViewLoading = Promise.all([import("./js/views/audit.js"), import("./js/i18n/audit.js")]).then(function (mods) {
+        var texts = mods[1].AUDIT_TEXT;
+        auditViewLoaded = mods[0].createAuditView({
+          root: $("view-audit"),
+          t: function (key, vars) {
+            var text = (texts[lang] || {})[key];
+            if (text === undefined) text = texts.es[key];
+            if (text === undefined) return t(key, vars);
+            return text.replace(/\{(\w+)\}/g, function (m, name) {
+              return vars && Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : m;
+            });
+          },
+          formatNumber: formatNumber,
+          rpcFromUrl: function () { return new URLSearchParams(window.location.search).get("rpc"); }
+        });
+        return auditViewLoaded;
+      });
+    }
+    return auditViewLoading;
   }
 
   function init() {

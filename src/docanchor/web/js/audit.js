@@ -321,10 +321,9 @@ async function checkListing(service, onChain, inside, findings) {
         last = c.seq;
         const held = bySeq.get(c.seq);
         if (held === undefined || held.treeSize !== c.tree_size || held.root !== c.root) {
-          findings.push(finding("checkpoint_not_on_chain", c.seq, {
-            seq: c.seq, size: c.tree_size, root: String(c.root).slice(0, 64),
-            chainSize: held ? held.treeSize : "-", chainRoot: held ? held.root : "-",
-          }));
+          const vars = { seq: c.seq, size: c.tree_size, root: String(c.root).slice(0, 64) };
+          findings.push(finding("checkpoint_not_on_chain", c.seq,
+            held ? { ...vars, chainSize: held.treeSize, chainRoot: held.root } : vars));
         }
       }
       if (items.length < CHECKPOINTS_PER_PAGE || last < start) break;

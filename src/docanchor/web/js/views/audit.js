@@ -321,18 +321,41 @@ export function createAuditView(deps) {
 
   /** @param {Finding} f */
   function findingText(f) {
-    const vars = { ...f.vars };
-    return t("auditFinding_" + f.kind, vars);
+    // A checkpoint the chain has no record of at all reads differently from one it holds otherwise.
+    const absent = f.kind === "checkpoint_not_on_chain" && !("chainRoot" in f.vars);
+    return t(absent ? "auditFinding_checkpoint_absent" : "auditFinding_" + f.kind, f.vars);
   }
 
-  /** @param {import("../audit.js").PeriodCheckpoint} c */
-  function rangeCell(c) {
+  /**
+   * A checkpoint of the period: its row, and under it, when its range failed or
+   * something else is wrong with it, a row that says why.
+   * @param {import("../audit.js").PeriodCheckpoint} c @param {Finding[]} findings
+   * @param {number} columns
+   */
+  function checkpointRows(c, findings, columns) {
     const r = c.range;
     const label = t(r.status === "valid" ? "auditRangeValid" : r.status === "invalid" ? "auditRangeInvalid" : "auditRangeUnproven");
-    const cls = r.status === "valid" ? "badge badge-good" : "badge badge-bad";
-    return el("td", { className: "detail" }, [
-      el("strong", { className: cls, text: label }),
-      r.finding ? el("span", { text: " " + findingText(r.finding) }) : null,
+    const cls = r.status === "valid" ? "pill pill-good" : r.status === "invalid" ? "pill pill-bad" : "pill pill-muted";
+    const why = [
+      r.finding ? el("p", null, [el("code", { text: r.finding.kind }), " " + findingText(r.finding)]) : null,
+      !r.finding && r.status === "unproven" ? el("p", { text: t("auditRangeUnprovenWhy") }) : null,
+      ...findings.filter((f) => f.seq === c.seq && f !== r.finding).map((f) => el("p", null, [
+        el("code", { text: f.kind }), " " + findingText(f),
+      ])),
+    ].filter((x) => x !== null);
+    const ok = r.status === "valid" && why.length === 0;
+    return el("tbody", { className: ok ? "checkpoint-ok" : "checkpoint-bad" }, [
+      el("tr", null, [
+        el("th", { scope: "row", text: String(c.seq) }),
+        el("td", { className: "num", text: deps.formatNumber(c.treeSize) }),
+        el("td", { className: "num", text: t("auditRangeLeaves", { start: c.range.start, end: c.range.end }) }),
+        el("td", null, [code(c.root)]),
+        el("td", { className: "num", text: String(c.blockNumber) }),
+        el("td", { text: isoTime(c.timestamp) }),
+        el("td", null, [code(c.txHash)]),
+        el("td", null, [el("strong", { className: cls, text: label })]),
+      ]),
+      why.length ? el("tr", { className: "range-why" }, [el("td", { colspan: String(columns) }, why)]) : null,
     ]);
   }
 
@@ -365,20 +388,12 @@ export function createAuditView(deps) {
       const table = el("table", { className: "data checkpoints" }, [
         el("caption", { text: t("auditTableCaption", { count: n }) }),
         el("thead", null, [el("tr", null, head.map((k) => el("th", { scope: "col", text: t(k) })))]),
-        el("tbody", null, report.checkpoints.map((c) => el("tr", { className: c.range.status === "valid" ? "range-valid" : "range-invalid" }, [
-          el("th", { scope: "row", text: String(c.seq) }),
-          el("td", { className: "num", text: deps.formatNumber(c.treeSize) }),
-          el("td", { className: "num", text: t("auditRangeLeaves", { start: c.range.start, end: c.range.end }) }),
-          el("td", null, [code(c.root)]),
-          el("td", { className: "num", text: String(c.blockNumber) }),
-          el("td", { text: isoTime(c.timestamp) }),
-          el("td", null, [code(c.txHash)]),
-          rangeCell(c),
-        ]))),
+        ...report.checkpoints.map((c) => checkpointRows(c, report.findings, head.length)),
       ]);
       parts.push(el("div", { className: "table-scroll", tabindex: "0", role: "region", "aria-label": t("tableScroll") }, [table]));
     }
-    const others = report.findings.filter((f) => !report.checkpoints.some((c) => c.range.finding === f));
+    const shown = new Set(report.checkpoints.map((c) => c.seq));
+    const others = report.findings.filter((f) => f.seq === null || !shown.has(f.seq));
     if (others.length) {
       parts.push(el("section", { className: "card findings", "aria-labelledby": "audit-findings-title" }, [
         el("h2", { id: "audit-findings-title", text: t("auditFindingsTitle") }),
