@@ -155,7 +155,7 @@ NUL_TARGETS: list[tuple[str, str, str, str | None]] = [
     ("register-query", "POST", "/v1/documents?x=%00", "entity"),
     ("bulk-receipts", "POST", "/v1/documents/bulk?receipts=%00", "entity"),
     ("web-page", "GET", "/%00", None),
-    ("web-page-file", "GET", "/app.js%00.html", None),
+    ("web-page-file", "GET", "/js/main.js%00.html", None),
     ("unknown-path", "GET", "/v1/nothing%00", None),
 ]
 

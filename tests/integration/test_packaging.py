@@ -28,11 +28,21 @@ def test_the_wheel_installs_a_working_docanchor(tmp_path: Path) -> None:
         "docanchor/contracts/DocumentAnchor.json",
         "docanchor/contracts/DocumentAnchorV1.json",
         "docanchor/web/index.html",
-        "docanchor/web/app.js",
+        "docanchor/web/js/main.js",
+        "docanchor/web/js/sha256.js",
+        "docanchor/web/js/i18n/es.js",
+        "docanchor/web/js/views/verify.js",
         "docanchor/migrations/env.py",
         "docanchor/migrations/versions/0001_initial.py",
     ):
         assert needed in names, needed
+    # Every file of the web page (its ES modules are loaded one by one).
+    web = REPO_ROOT / "src" / "docanchor" / "web"
+    page_files = {
+        f"docanchor/web/{p.relative_to(web).as_posix()}" for p in web.rglob("*") if p.is_file()
+    }
+    assert "docanchor/web/js/main.js" in page_files
+    assert page_files <= names, sorted(page_files - names)
 
     target = tmp_path / "site"
     subprocess.run(

@@ -640,6 +640,9 @@ def test_language_toggle_and_keyboard(tab: Tab, site: Site) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("¿Es auténtico este documento?")
 
     # Keyboard: from the top of the page, Tab reaches the toggle and the file input.
+    # (Listening for file choosers from here on makes the browser report them
+    # before the key press below, not only once the listener is in place.)
+    page.on("filechooser", lambda chooser: None)
     page.reload()
     reached: list[str] = []
     for _ in range(12):
@@ -649,8 +652,18 @@ def test_language_toggle_and_keyboard(tab: Tab, site: Site) -> None:
             break
     assert "lang-toggle" in reached and "verify-file" in reached, reached
     assert reached.index("lang-toggle") < reached.index("verify-file")
-    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-    assert outline not in ("none", ""), "the focused file input shows no focus outline"
+    # The input itself is visually hidden; its visible button shows the focus.
+    button = page.locator('label.file-button[for="verify-file"]')
+    outline = button.evaluate("el => getComputedStyle(el).outlineStyle")
+    assert outline not in ("none", ""), "the focused file chooser shows no focus outline"
+    # Enter on the focused chooser opens the browser's file dialog.
+    with page.expect_file_chooser() as opened:
+        page.keyboard.press("Enter")
+    opened.value.set_files(str(site.files["first_version"]))
+    expect(announced(page, "Documento auténtico y confirmado")).to_be_visible()
+    expect(page.locator('[data-file-name-for="verify-file"]')).to_have_text(
+        "orden-de-compra-v1.pdf"
+    )
 
     page.keyboard.press("Shift+Tab")
     while page.evaluate("document.activeElement.id") != "lang-toggle":
@@ -660,6 +673,47 @@ def test_language_toggle_and_keyboard(tab: Tab, site: Site) -> None:
     page.keyboard.press("Space")
     expect(html).to_have_attribute("lang", "es")
     shot(page, "6-keyboard-focus")
+
+
+def test_file_choosers_speak_the_page_language(tab: Tab, site: Site) -> None:
+    """The native input's button speaks the browser's language; the page shows its own."""
+    from playwright.sync_api import expect
+
+    page = tab.page
+    page.on("filechooser", lambda chooser: None)  # see test_language_toggle_and_keyboard
+    page.goto("/")
+    chooser = page.locator('label.file-button[for="verify-file"]')
+    name = page.locator('[data-file-name-for="verify-file"]')
+    expect(chooser).to_be_visible()
+    expect(chooser).to_have_text("Elegir archivo")
+    expect(name).to_have_text("Ningún archivo elegido")
+    box = first_file_input(page).bounding_box()
+    assert box is not None and box["width"] <= 1 and box["height"] <= 1, box
+
+    with page.expect_file_chooser() as opened:
+        chooser.click()
+    opened.value.set_files(str(site.files["document"]))
+    expect(announced(page, "Documento auténtico y confirmado")).to_be_visible()
+    expect(name).to_have_text("orden-de-compra-v2.pdf")
+
+    page.get_by_role("button", name="Switch to English").click()
+    expect(chooser).to_have_text("Choose file")
+    expect(name).to_have_text("orden-de-compra-v2.pdf")
+    page.goto("/#/receipt")
+    expect(page.locator("#view-receipt label.file-button")).to_have_text(["Choose file"] * 2)
+    expect(page.locator("#view-receipt .file-name")).to_have_text(["No file chosen"] * 2)
+    page.get_by_label("Receipt (JSON) or stamped PDF").set_input_files(
+        str(site.files["first_version"])
+    )
+    expect(page.locator('[data-file-name-for="receipt-file"]')).to_have_text(
+        "orden-de-compra-v1.pdf"
+    )
+    page.get_by_role("button", name="Cambiar a español").click()
+    expect(page.locator("#view-receipt label.file-button")).to_have_text(["Elegir archivo"] * 2)
+    expect(page.locator('[data-file-name-for="receipt-doc"]')).to_have_text(
+        "Ningún archivo elegido"
+    )
+    shot(page, "6-file-choosers")
 
 
 # --- 7. the in-page SHA-256 ------------------------------------------------------------------

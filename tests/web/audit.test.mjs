@@ -14,9 +14,7 @@ import {
   AnswerError,
   PeriodInputError,
   auditPeriod,
-  decodeAnchorRecord,
   decodeAnchoredLog,
-  getAnchorCall,
   isoTime,
   parsePeriod,
   parseTime,
@@ -142,14 +140,6 @@ describe("what the node answers", () => {
     assert.equal(decodeAnchoredLog({ ...log, address: "0x" + "11".repeat(20) }, CONTRACT), null);
     assert.equal(decodeAnchoredLog({ ...log, removed: true }, CONTRACT), null);
     assert.equal(decodeAnchoredLog({ ...log, topics: ["0x" + "00".repeat(32), ...log.topics.slice(1)] }, CONTRACT), null);
-  });
-
-  it("decodes a getAnchor record; all zeros is no record", () => {
-    assert.equal(getAnchorCall("ab".repeat(32)), "0x7feb51d9" + "ab".repeat(32));
-    const out = "0x" + word(3) + word(12) + word(1796035682) + word(31) + word("0x" + ANCHORER);
-    assert.deepEqual(decodeAnchorRecord(out), { seq: 3, treeSize: 12, timestamp: 1796035682, blockNumber: 31, anchorer: "0x" + ANCHORER });
-    assert.equal(decodeAnchorRecord("0x" + word(0).repeat(5)), null);
-    assert.equal(decodeAnchorRecord("0x"), null);
   });
 });
 
@@ -325,6 +315,15 @@ describe("the period audit", () => {
     assert.equal(kinds(report)[0], "chain_record_mismatch 2");
     assert.equal(report.valid, false);
     assert.deepEqual(report.checkpoints.map((c) => c.seq), [1]);
+  });
+
+  it("a root the contract holds no record of (all zeros) is not a checkpoint", async () => {
+    const w = world();
+    w.records.delete(w.checkpoints[1].root);
+    const report = await audit(w);
+    assert.equal(kinds(report)[0], "chain_record_mismatch 1");
+    assert.deepEqual(report.checkpoints.map((c) => c.seq), [2]);
+    assert.equal(report.valid, false);
   });
 
   it("a refused or malformed answer is a finding, not a crash", async () => {

@@ -20,13 +20,12 @@
  */
 
 import { ProofError, compactRangeLength, extendCompactRange, foldCompactRange } from "./merkle.js";
+import { anchorCallData, decodeAnchorRecord } from "./receipt.js";
 import { HEX64, toHex } from "./sha256.js";
 
 /** keccak256("Anchored(uint64,bytes32,uint64,address)"), computed with
  * eth_utils.keccak(text=...).hex() and written here (docanchor.chain.ANCHORED_TOPIC). */
 export const ANCHORED_TOPIC = "0x89df1eaa818c1feb7376e45cebef0652cdb850a0425bfee61f4d2e2711d71941";
-/** keccak256("getAnchor(bytes32)")[:4], computed the same way. */
-export const GET_ANCHOR_SELECTOR = "7feb51d9";
 /** At most this many leaves a request (log-v1 section 5). */
 export const LEAVES_PER_REQUEST = 100_000;
 /** Checkpoints asked for a page of GET /v1/log/checkpoints (the API's maximum). */
@@ -176,33 +175,6 @@ export function decodeAnchoredLog(log, address) {
   };
 }
 
-/** The `eth_call` data of `getAnchor(root)`. @param {string} root 64 hex characters */
-export function getAnchorCall(root) {
-  return "0x" + GET_ANCHOR_SELECTOR + root;
-}
-
-/**
- * The record `getAnchor` returned (seq, treeSize, timestamp, blockNumber,
- * anchorer), or null when the contract holds no such root (all zeros) or the
- * answer is not a record.
- * @param {unknown} result the `eth_call` result
- * @returns {{seq: number, treeSize: number, timestamp: number, blockNumber: number, anchorer: string} | null}
- */
-export function decodeAnchorRecord(result) {
-  const out = typeof result === "string" ? result.toLowerCase().replace(/^0x/, "") : "";
-  if (!/^[0-9a-f]*$/.test(out) || out.length < 5 * 64) return null;
-  const word = (/** @type {number} */ i) => BigInt("0x" + out.substr(i * 64, 64));
-  const anchorer = "0x" + out.substr(4 * 64 + 24, 40);
-  if (/^0x0{40}$/.test(anchorer)) return null;
-  return {
-    seq: Number(word(0)),
-    treeSize: Number(word(1)),
-    timestamp: Number(word(2)),
-    blockNumber: Number(word(3)),
-    anchorer,
-  };
-}
-
 // ---------------------------------------------------------------------------
 // The audit.
 // ---------------------------------------------------------------------------
@@ -283,10 +255,10 @@ export async function chainCheckpoints(chain, findings) {
   /** @type {ChainCheckpoint[]} */
   const found = [];
   for (const event of events) {
-    const record = decodeAnchorRecord(await chain.call(getAnchorCall(event.root)));
+    const record = decodeAnchorRecord(await chain.call(anchorCallData(event.root)));
     if (
-      record === null || record.seq !== event.seq || record.treeSize !== event.treeSize ||
-      record.blockNumber !== event.blockNumber
+      record === null || /^0x0{40}$/.test(record.anchorer) || record.seq !== event.seq ||
+      record.tree_size !== event.treeSize || record.block_number !== event.blockNumber
     ) {
       findings.push(finding("chain_record_mismatch", event.seq, { seq: event.seq, root: event.root }));
       continue;

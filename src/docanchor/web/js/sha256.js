@@ -1,10 +1,11 @@
 // @ts-check
 /**
- * SHA-256 (FIPS 180-4), incremental, in plain JavaScript.
+ * SHA-256 (FIPS 180-4), incremental, and the hex helpers the page shares.
  *
- * The page's own hashing: the period audit and the receipt checks use it so
- * that nothing they prove rests on the browser's WebCrypto or on the service.
- * Pure: no DOM, no fetch.
+ * WebCrypto has no streaming digest, so large files are read in slices and
+ * fed to this implementation; it is also the fallback where crypto.subtle is
+ * missing (pages served over plain HTTP off localhost). Pure: no DOM, no
+ * network.
  */
 
 const K = new Uint32Array([
@@ -15,14 +16,18 @@ const K = new Uint32Array([
   0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
   0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
   0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
 ]);
 const H0 = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
 /**
  * Compresses every whole 64-byte block of data[pos, end) into h; returns the new pos.
- * @param {Int32Array} h @param {Int32Array} w @param {Uint8Array} data
- * @param {number} pos @param {number} end
+ * @param {Int32Array} h
+ * @param {Int32Array} w
+ * @param {Uint8Array} data
+ * @param {number} pos
+ * @param {number} end
+ * @returns {number}
  */
 function compress(h, w, data, pos, end) {
   while (end - pos >= 64) {
@@ -60,15 +65,20 @@ export class Sha256 {
     this.w = new Int32Array(64);
     this.buf = new Uint8Array(64);
     this.bufLen = 0;
-    this.length = 0; // bytes hashed so far; exact up to 2^53
+    /** Bytes hashed so far; exact up to 2^53. */
+    this.length = 0;
     this.done = false;
   }
 
-  /** @param {Uint8Array} data */
-  update(data) {
+  /**
+   * @param {Uint8Array | ArrayBuffer | ArrayLike<number>} input
+   * @returns {this}
+   */
+  update(input) {
     if (this.done) throw new Error("sha256: update after digest");
-    let pos = 0;
+    const data = input instanceof Uint8Array ? input : new Uint8Array(input);
     const n = data.length;
+    let pos = 0;
     this.length += n;
     if (this.bufLen > 0) {
       const take = Math.min(64 - this.bufLen, n);
@@ -111,19 +121,63 @@ export class Sha256 {
   }
 }
 
-/** @param {Uint8Array} bytes @returns {Uint8Array} */
+/**
+ * @param {Uint8Array | ArrayBuffer} bytes
+ * @returns {Uint8Array}
+ */
 export function sha256(bytes) {
   return new Sha256().update(bytes).digest();
 }
 
-const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** @type {string[]} */
+const HEX = [];
+for (let i = 0; i < 256; i++) HEX.push((i < 16 ? "0" : "") + i.toString(16));
 
-/** @param {Uint8Array} bytes @returns {string} lowercase hex */
+/**
+ * @param {Uint8Array} bytes
+ * @returns {string} lowercase hex
+ */
 export function toHex(bytes) {
   let s = "";
-  for (let i = 0; i < bytes.length; i++) s += HEX_BYTE[bytes[i]];
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]];
   return s;
 }
 
 /** 64 lowercase hex characters: a SHA-256 digest as the API writes it. */
 export const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * Lowercase hex to bytes; throws on anything else.
+ * @param {unknown} hex
+ * @returns {Uint8Array}
+ */
+export function fromHex(hex) {
+  if (typeof hex !== "string" || !/^[0-9a-f]*$/.test(hex) || hex.length % 2) {
+    throw new Error("not lowercase hex: " + String(hex));
+  }
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+  return out;
+}
+
+/**
+ * Writes the 32 bytes of a hex64 value into target at offset (the caller checked HEX64).
+ * @param {string} hex
+ * @param {Uint8Array} target
+ * @param {number} offset
+ */
+export function hexInto(hex, target, offset) {
+  for (let i = 0; i < 32; i++) target[offset + i] = parseInt(hex.substr(i * 2, 2), 16);
+}
+
+/**
+ * @param {Uint8Array[]} parts
+ * @returns {Uint8Array}
+ */
+export function concatBytes(parts) {
+  let n = 0, at = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}

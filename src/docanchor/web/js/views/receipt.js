@@ -1,0 +1,227 @@
+// @ts-check
+/**
+ * The receipt check: a receipt file (or a stamped PDF carrying one), read
+ * strictly here, its deployment checked against what the service publishes
+ * it trusts, its signature checked here; then either the user's own node
+ * answers steps 5 to 7 (steps 1 to 4 here, nothing sent to the service) or
+ * the service checks the receipt's own text.
+ */
+
+import { api, publishedTrust } from "../api.js";
+import { $, announce, clear, el, errorBox, scrollTable, verdict } from "../dom.js";
+import { hashFile } from "../filehash.js";
+import { formatNumber, shortHash } from "../format.js";
+import { ownText, t } from "../i18n.js";
+import { StrictJsonError, decodeUtf8, isObject, parseStrictJson } from "../jsonstrict.js";
+import { checkSignature, evaluateReceipt, requiredConfirmations, trustedDeployment } from "../receipt.js";
+import { NodeUnreachableError, readNodeFacts } from "../rpc.js";
+import { readStamp } from "../stamp.js";
+
+/**
+ * @typedef {object} ReceiptState
+ * @property {string} [error]
+ * @property {{contract: string, chain: string}} [untrusted]
+ * @property {any} [data] the verification: the service's answer or the node check's
+ * @property {import("../receipt.js").SignatureOutcome} [signature]
+ * @property {import("../stamp.js").Stamp | null} [stamp]
+ */
+
+/** @type {ReceiptState | null} */
+let state = null;
+
+/** @type {Record<string, string>} */
+const STRICT_MESSAGE = {
+  utf8: "strictUtf8",
+  duplicate: "strictDuplicate",
+  float: "strictFloat",
+  constant: "strictConstant",
+  depth: "strictDepth"
+};
+
+/** @type {Record<import("../receipt.js").SignatureOutcome["outcome"], string>} */
+const SIGNATURE_TEXT = {
+  ok: "sigOk",
+  bad: "sigBad",
+  unknownKey: "sigUnknownKey",
+  noKeys: "sigNoKeys",
+  unchecked: "sigUnchecked",
+  none: "sigNone"
+};
+
+/** @param {ReceiptState} next */
+function show(next) {
+  state = next;
+  renderReceipt();
+}
+
+/**
+ * Checks a receipt against the user's own node only.
+ * @param {any} receipt
+ * @param {string | null} documentSha256
+ * @param {string} nodeUrl
+ * @param {import("../receipt.js").Deployment[]} deployments
+ */
+async function checkWithNode(receipt, documentSha256, nodeUrl, deployments) {
+  const facts = await readNodeFacts(nodeUrl, receipt, deployments);
+  const verification = evaluateReceipt(receipt, {
+    documentSha256, facts, required: requiredConfirmations(facts.chainId), deployments
+  });
+  return { ...verification, status: receipt.status, node: { url: nodeUrl, chainId: facts.chainId } };
+}
+
+/** @param {Event} ev */
+async function checkReceipt(ev) {
+  ev.preventDefault();
+  const receiptInput = /** @type {HTMLInputElement} */ ($("receipt-file"));
+  const docInput = /** @type {HTMLInputElement} */ ($("receipt-doc"));
+  state = null;
+  clear($("receipt-result"));
+  const file = receiptInput.files && receiptInput.files[0];
+  if (!file) {
+    show({ error: t("receiptMissing") });
+    receiptInput.focus();
+    return;
+  }
+  let stamp = null;
+  try {
+    const read = await readStamp(file);
+    if (read && read.changed) {
+      show({ error: t("stampChanged") });
+      return;
+    }
+    stamp = /** @type {import("../stamp.js").Stamp | null} */ (read);
+  } catch (e) {
+    stamp = null;
+  }
+  let bytes;
+  try {
+    bytes = stamp ? stamp.receipt : new Uint8Array(await file.arrayBuffer());
+  } catch (e) {
+    show({ error: t("errorReadFile", { msg: e instanceof Error ? e.message : String(e) }) });
+    return;
+  }
+  let text, receipt;
+  try {
+    text = decodeUtf8(bytes);
+    receipt = parseStrictJson(text);
+  } catch (e) {
+    if (!(e instanceof StrictJsonError)) throw e;
+    show({ error: t("receiptMalformed", { msg: t(STRICT_MESSAGE[e.code] || "strictSyntax", e.vars) }) });
+    return;
+  }
+  announce("receipt-status", t("receiptChecking"));
+  $("receipt-result").setAttribute("aria-busy", "true");
+  let trust;
+  try {
+    // Read once when the page loads, so that a check with the user's own
+    // node sends nothing to the service.
+    trust = await publishedTrust();
+  } catch (e) {
+    show({ error: e instanceof Error ? e.message : String(e) });
+    return;
+  }
+  if (isObject(receipt) && isObject(receipt.anchor) && !trustedDeployment(receipt.anchor, trust.deployments)) {
+    // Step 5 fails whatever the chain says; nothing is sent for it.
+    show({ untrusted: { contract: String(receipt.anchor.contract), chain: String(receipt.anchor.chain_id) } });
+    return;
+  }
+  const signature = await checkSignature(receipt, trust.signing_keys);
+  const doc = stamp ? file.slice(0, stamp.originalLength) : docInput.files && docInput.files[0];
+  let documentSha256 = null;
+  if (doc) {
+    try {
+      documentSha256 = await hashFile(doc);
+    } catch (e) {
+      show({ error: t("errorReadFile", { msg: e instanceof Error ? e.message : String(e) }) });
+      return;
+    }
+  }
+  const node = /** @type {HTMLInputElement} */ ($("receipt-rpc")).value.trim();
+  if (node) {
+    if (!/^https?:\/\/\S+$/.test(node)) {
+      show({ error: t("nodeBadUrl") });
+      return;
+    }
+    try {
+      show({ data: await checkWithNode(receipt, documentSha256, node, trust.deployments), stamp, signature });
+    } catch (e) {
+      const msg = e instanceof NodeUnreachableError ? t("nodeUnreachable", { node }) : e instanceof Error ? e.message : String(e);
+      show({ error: t("nodeFailed", { node, msg }) });
+    }
+    return;
+  }
+  const extra = documentSha256 ? ", \"sha256\": \"" + documentSha256 + "\"" : "";
+  try {
+    // The receipt's own text, untouched: the service parses it as strictly as the
+    // page did, and its signature covers exactly what the file holds.
+    const body = "{\"receipt\": " + text + extra + "}";
+    show({ data: await api("POST", "/v1/receipts/verify", undefined, body), signature, stamp });
+  } catch (e) {
+    show({ error: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+export function renderReceipt() {
+  const out = $("receipt-result");
+  clear(out);
+  out.removeAttribute("aria-busy");
+  const s = state;
+  if (!s) {
+    announce("receipt-status", "");
+    return;
+  }
+  if (s.error) {
+    announce("receipt-status", s.error);
+    out.appendChild(errorBox(s.error));
+    return;
+  }
+  if (s.untrusted) {
+    clear($("receipt-status"));
+    $("receipt-status").appendChild(verdict("bad", t("receiptInvalid"), [
+      el("p", { className: "verdict-text", text: t("receiptUntrusted", s.untrusted) }),
+      el("p", { className: "verdict-text", text: t("receiptUntrustedHint") })
+    ]));
+    return;
+  }
+  const d = s.data;
+  const sigOutcome = s.signature ? s.signature.outcome : "none";
+  const sigBad = sigOutcome === "bad" || sigOutcome === "unknownKey";
+  const valid = d.valid && !sigBad;
+  const sigText = t(SIGNATURE_TEXT[sigOutcome], { key: shortHash((s.signature && s.signature.keyId) || "") });
+  clear($("receipt-status"));
+  $("receipt-status").appendChild(verdict(valid ? "good" : "bad", t(valid ? "receiptValid" : "receiptInvalid"), [
+    el("p", { className: "verdict-text", text: t("receiptConfirmations", { n: formatNumber(d.confirmations), req: formatNumber(d.required_confirmations) }) }),
+    el("p", { className: "verdict-text signature-" + sigOutcome, text: sigText })
+  ]));
+  if (s.stamp) out.appendChild(el("p", { className: "notice stamped-line", text: t("stampedLine", { n: formatNumber(s.stamp.originalLength) }) }));
+  out.appendChild(el("p", { className: "notice node-line", text: d.node ? t("nodeAnswered", { node: d.node.url, chain: String(d.node.chainId) }) : t("serviceAnswered") }));
+  const body = el("tbody");
+  for (const c of d.checks || []) {
+    const outcome = c.skipped ? "skipped" : c.ok ? "ok" : "fail";
+    const word = t(outcome === "ok" ? "outcomeOk" : outcome === "fail" ? "outcomeFail" : "outcomeSkipped");
+    const label = ownText("check_" + c.name) || c.name;
+    body.appendChild(el("tr", { className: "check-" + outcome }, [
+      el("td", { text: String(c.step) }),
+      el("th", { scope: "row", text: label }),
+      el("td", null, [el("span", { className: "pill pill-" + (outcome === "ok" ? "good" : outcome === "fail" ? "bad" : "muted"), text: word })]),
+      el("td", { lang: "en", className: "detail", text: c.detail || "" })
+    ]));
+  }
+  out.appendChild(scrollTable(el("table", { className: "data checks" }, [
+    el("caption", { text: t("checksCaption") }),
+    el("thead", null, [el("tr", null, [
+      el("th", { scope: "col", text: t("colStep") }),
+      el("th", { scope: "col", text: t("colCheck") }),
+      el("th", { scope: "col", text: t("colOutcome") }),
+      el("th", { scope: "col", text: t("colDetail") })
+    ])]),
+    body
+  ])));
+}
+
+/** Wires the form; ?rpc=URL (or the field) names the user's own node. */
+export function setupReceipt() {
+  $("receipt-form").addEventListener("submit", checkReceipt);
+  const rpcParam = new URLSearchParams(window.location.search).get("rpc");
+  if (rpcParam) /** @type {HTMLInputElement} */ ($("receipt-rpc")).value = rpcParam;
+}
