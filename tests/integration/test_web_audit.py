@@ -122,7 +122,7 @@ def audit(page: Page, site: AuditSite) -> None:
 
     page.goto(f"/?rpc={site.rpc_url}#/audit")
     expect(page.get_by_role("heading", level=1)).to_have_text("Auditoría de un periodo")
-    expect(page.get_by_label("Su nodo Ethereum (URL JSON-RPC)")).to_have_value(site.rpc_url)
+    expect(page.get_by_label("Nodo Ethereum propio (URL JSON-RPC)")).to_have_value(site.rpc_url)
     # The contract field is filled from what the service publishes.
     expect(page.get_by_label("Contrato DocumentAnchor")).to_have_value(
         re.compile(site.contract, re.IGNORECASE)

@@ -185,7 +185,7 @@ const texts = {
   auditToLabel: "To (UTC, excluded)",
   auditFromHint: "A date (YYYY-MM-DD, from 00:00 UTC) or an ISO time (2026-03-01T12:00:00Z).",
   auditToHint: "Excluded: 1 April to audit the whole of March.",
-  auditRpcLabel: "Your Ethereum node (JSON-RPC URL)",
+  auditRpcLabel: "Your own Ethereum node (JSON-RPC URL)",
   auditRpcHint: "Required: the checkpoints and their roots are read from the chain through this node. You can also give it in the page's address with ?rpc=URL.",
   auditContractLabel: "DocumentAnchor contract",
   auditContractHint: "The one the service publishes as its own. Compare it with the address you know: only what this contract holds is believed.",

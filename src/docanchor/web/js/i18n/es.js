@@ -189,7 +189,7 @@ const texts = {
   auditToLabel: "Hasta (UTC, sin incluir)",
   auditFromHint: "Una fecha (AAAA-MM-DD, desde las 00:00 UTC) o una hora ISO (2026-03-01T12:00:00Z).",
   auditToHint: "Excluida: el 1 de abril para auditar todo marzo.",
-  auditRpcLabel: "Su nodo Ethereum (URL JSON-RPC)",
+  auditRpcLabel: "Nodo Ethereum propio (URL JSON-RPC)",
   auditRpcHint: "Obligatorio: los puntos de control y sus raíces se leen de la cadena a través de este nodo. También puede indicarlo en la dirección de la página con ?rpc=URL.",
   auditContractLabel: "Contrato DocumentAnchor",
   auditContractHint: "El que el servicio publica como suyo. Compárelo con la dirección que usted conoce: solo se cree lo que este contrato guarda.",
