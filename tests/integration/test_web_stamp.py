@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -283,3 +284,64 @@ def test_a_json_receipt_with_a_node_entered_on_the_page(
     tab.get_by_label("Su nodo Ethereum").fill(nowhere)
     tab.get_by_role("button", name="Verificar constancia").click()
     expect(_announced(tab, f"No se pudo contactar con el nodo {nowhere}")).to_be_visible()
+
+
+def test_after_a_step_6_failure_the_users_node_counts_no_confirmations(
+    page: tuple[Page, list[Request]], site: StampSite
+) -> None:
+    """A node whose block at the anchor's height has another hash: the anchor
+    left that chain, so step 6 fails and step 7 counts nothing."""
+    from playwright.sync_api import Route, expect
+
+    tab, _ = page
+    other_hash = "0x" + "ab" * 32
+
+    def reorganised(route: Route) -> None:
+        response = route.fetch()
+        if json.loads(route.request.post_data or "{}").get("method") != "eth_getBlockByNumber":
+            route.fulfill(response=response)
+            return
+        answer = response.json()
+        answer["result"]["hash"] = other_hash
+        route.fulfill(response=response, json=answer)
+
+    tab.route(re.compile(re.escape(site.rpc_url.rstrip("/")) + "/?$"), reorganised)
+    tab.goto(f"/?rpc={site.rpc_url}#/receipt")
+    tab.get_by_label("Constancia (JSON) o PDF sellado").set_input_files(str(site.receipt))
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Constancia no válida")).to_be_visible()
+    expect(tab.locator("#receipt-status")).to_contain_text("Confirmaciones: 0 (se requieren 1).")
+    failed = tab.locator("table.checks tbody tr.check-fail")
+    expect(failed).to_have_count(1)
+    expect(failed).to_contain_text("El bloque sigue en la cadena")
+    expect(failed).to_contain_text(other_hash)
+    step7 = tab.locator("table.checks tbody tr", has_text="Confirmaciones suficientes")
+    expect(step7).to_have_class(re.compile(r"\bcheck-skipped\b"))
+    expect(step7).to_contain_text("not counted")
+    expect(tab.locator(".node-line")).to_contain_text(f"Respondió su nodo: {site.rpc_url}")
+
+
+def test_with_the_users_node_a_receipt_with_wrong_members_is_refused(
+    page: tuple[Page, list[Request]], site: StampSite, tmp_path: Path
+) -> None:
+    """The page is the verifier there: it refuses the receipt before asking the node."""
+    from playwright.sync_api import expect
+
+    tab, sent = page
+    receipt = json.loads(site.receipt.read_text(encoding="utf-8"))
+    receipt["anchor"]["seq"] = "1"
+    altered = tmp_path / "constancia-alterada.json"
+    altered.write_text(json.dumps(receipt, indent=2), encoding="utf-8")
+    tab.goto(f"/?rpc={site.rpc_url}#/receipt")
+    loaded = len(sent)
+    tab.get_by_label("Constancia (JSON) o PDF sellado").set_input_files(str(altered))
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(
+        _announced(
+            tab,
+            "La constancia está mal formada y no se verificó: "
+            "receipt member anchor.seq must be an integer, got a string",
+        )
+    ).to_be_visible()
+    asked = [r.url for r in sent[loaded:] if "/v1/" in r.url or r.url.startswith(site.rpc_url)]
+    assert not asked, asked

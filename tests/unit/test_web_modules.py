@@ -19,7 +19,7 @@ def test_web_modules_pass_node_test() -> None:
     node = shutil.which("node")
     assert node is not None, "docanchor needs Node.js 20+ on PATH"
     files = sorted(WEB_TESTS.glob("*.test.mjs"))
-    assert len(files) >= 3, files
+    assert len(files) >= 4, files
     done = subprocess.run(
         [node, "--test", *map(str, files)],
         cwd=REPO_ROOT,

@@ -55,6 +55,196 @@ export function requiredConfirmations(chainId) {
   return chainId === DEV_CHAIN_ID ? 1 : 12;
 }
 
+// --- the receipt's members (receipt-v1 section 5, as docanchor.receipt.parse_receipt) ---
+
+export const RECEIPT_VERSION = "docanchor-receipt/1";
+
+/** A receipt whose members are not those of docanchor-receipt/1. */
+export class ReceiptFormatError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = "ReceiptFormatError";
+  }
+}
+
+const STATUSES = ["pending", "sealed", "anchored", "confirmed"];
+/** Which of proof, batch and anchor a receipt of each status carries. */
+/** @type {Record<string, [boolean, boolean, boolean]>} */
+const PARTS_BY_STATUS = {
+  pending: [false, false, false],
+  sealed: [true, true, false],
+  anchored: [true, true, true],
+  confirmed: [true, true, true]
+};
+const HEX64_MEMBER = /^[0-9a-f]{64}$/;
+const ETH_HASH = /^0x[0-9a-fA-F]{64}$/;
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+
+/**
+ * @param {string} message
+ * @returns {never}
+ */
+function malformed(message) {
+  throw new ReceiptFormatError(message);
+}
+
+/**
+ * How docanchor names a JSON value's type in its messages.
+ * @param {unknown} v
+ */
+function jsonType(v) {
+  if (v === null) return "null";
+  if (typeof v === "boolean") return "a boolean";
+  if (typeof v === "number") return "an integer";
+  if (typeof v === "string") return "a string";
+  if (Array.isArray(v)) return "an array";
+  return "an object";
+}
+
+/** @param {unknown} v */
+function show(v) {
+  return typeof v === "string" ? "'" + v.slice(0, 80) + "'" : jsonType(v);
+}
+
+/**
+ * @param {Record<string, unknown>} o
+ * @param {string} key
+ * @param {string} where
+ */
+function member(o, key, where) {
+  if (!(key in o)) malformed("receipt member " + where + key + " is missing");
+  return o[key];
+}
+
+/**
+ * @param {unknown} v
+ * @param {string} where
+ * @returns {Record<string, unknown>}
+ */
+function objectMember(v, where) {
+  if (!isObject(v)) return malformed("receipt member " + where + " must be an object, got " + jsonType(v));
+  return v;
+}
+
+/**
+ * Integers the page can hold exactly: up to 2^53 - 1 (a receipt's may reach
+ * 2^64 - 1; such a receipt is refused here rather than read wrongly).
+ * @param {unknown} v
+ * @param {string} where
+ * @param {number} [minimum]
+ * @returns {number}
+ */
+function intMember(v, where, minimum = 0) {
+  if (typeof v !== "number") return malformed("receipt member " + where + " must be an integer, got " + jsonType(v));
+  if (v < minimum) malformed("receipt member " + where + " must be at least " + minimum + ", got " + v);
+  if (!Number.isSafeInteger(v)) malformed("receipt member " + where + " must be at most " + Number.MAX_SAFE_INTEGER + " to be checked in this browser");
+  return v;
+}
+
+/**
+ * @param {unknown} v
+ * @param {string} where
+ */
+function hex64Member(v, where) {
+  if (typeof v !== "string") malformed("receipt member " + where + " must be a string of 64 lowercase hex characters, got " + jsonType(v));
+  else if (!HEX64_MEMBER.test(v)) malformed("receipt member " + where + " must be 64 lowercase hex characters without 0x, got " + show(v));
+}
+
+/**
+ * @param {unknown} v
+ * @param {string} where
+ */
+function ethHashMember(v, where) {
+  if (typeof v !== "string" || !ETH_HASH.test(v)) {
+    malformed("receipt member " + where + " must be 0x followed by 64 hex characters, got " + show(v));
+  }
+}
+
+/**
+ * Checks that a strictly parsed value has the members of a
+ * docanchor-receipt/1 receipt, as the service and the CLI do before any
+ * step, and returns it. Unknown members are allowed. Throws
+ * ReceiptFormatError naming the offending member (docanchor's words).
+ * @param {unknown} data
+ * @returns {Record<string, any>}
+ */
+export function parseReceipt(data) {
+  const o = objectMember(data, "(the receipt itself)");
+  const version = member(o, "version", "");
+  if (version !== RECEIPT_VERSION) malformed("receipt member version must be '" + RECEIPT_VERSION + "', got " + show(version));
+  const status = member(o, "status", "");
+  if (typeof status !== "string" || !STATUSES.includes(status)) {
+    malformed("receipt member status must be one of " + STATUSES.join(", ") + "; got " + show(status));
+  }
+  const d = objectMember(member(o, "document", ""), "document");
+  if ("metadata" in d) {
+    if (d.metadata === null) malformed("receipt member document.metadata is null; a receipt without metadata leaves the member out");
+    objectMember(d.metadata, "document.metadata");
+    try {
+      canonicalJson(d.metadata);
+    } catch (e) {
+      malformed("receipt member document.metadata is not allowed: " + errorText(e));
+    }
+  }
+  for (const key of ["sha256", "salt", "metadata_sha256"]) hex64Member(member(d, key, "document."), "document." + key);
+  const parts = ["proof", "batch", "anchor"].map((key) => member(o, key, ""));
+  const [proof, batch, anchor] = parts;
+  if (proof !== null) {
+    const p = objectMember(proof, "proof");
+    const leafIndex = member(p, "leaf_index", "proof.");
+    const treeSize = member(p, "tree_size", "proof.");
+    const path = member(p, "path", "proof.");
+    if (!Array.isArray(path)) malformed("receipt member proof.path must be an array, got " + jsonType(path));
+    path.forEach((element, i) => hex64Member(element, "proof.path[" + i + "]"));
+    const size = intMember(treeSize, "proof.tree_size", 1);
+    const index = intMember(leafIndex, "proof.leaf_index");
+    if (index >= size) malformed("receipt member proof.leaf_index (" + index + ") must be below proof.tree_size (" + size + ")");
+    const expected = inclusionPathLength(index, size);
+    if (path.length !== expected) {
+      malformed("receipt member proof.path has " + path.length + " hashes; leaf " + index + " of a tree of size " + size + " needs exactly " + expected);
+    }
+  }
+  if (batch !== null) {
+    const b = objectMember(batch, "batch");
+    intMember(member(b, "id", "batch."), "batch.id");
+    hex64Member(member(b, "root", "batch."), "batch.root");
+  }
+  if (anchor !== null) {
+    const a = objectMember(anchor, "anchor");
+    const values = Object.fromEntries(
+      ["chain_id", "contract", "seq", "tx_hash", "block_number", "block_hash", "timestamp"].map((key) => [key, member(a, key, "anchor.")])
+    );
+    intMember(values.chain_id, "anchor.chain_id", 1);
+    if (typeof values.contract !== "string" || !ADDRESS.test(values.contract)) {
+      malformed("receipt member anchor.contract must be an address, 0x followed by 40 hex characters, got " + show(values.contract));
+    }
+    intMember(values.seq, "anchor.seq");
+    ethHashMember(values.tx_hash, "anchor.tx_hash");
+    intMember(values.block_number, "anchor.block_number");
+    ethHashMember(values.block_hash, "anchor.block_hash");
+    intMember(values.timestamp, "anchor.timestamp");
+  }
+  const wanted = PARTS_BY_STATUS[/** @type {string} */ (status)];
+  ["proof", "batch", "anchor"].forEach((name, i) => {
+    if (wanted[i] && parts[i] === null) malformed("a " + status + " receipt must have member " + name + " set, not null");
+    if (!wanted[i] && parts[i] !== null) malformed("a " + status + " receipt must have member " + name + " null");
+  });
+  return o;
+}
+
+/**
+ * The number of hashes in the inclusion proof of leaf `index` of `size`
+ * (0 <= index < size, both safe integers).
+ * @param {number} index
+ * @param {number} size
+ */
+function inclusionPathLength(index, size) {
+  const i = BigInt(index), last = BigInt(size - 1);
+  const inner = (i ^ last).toString(2).replace(/^0$/, "").length;
+  return inner + (i >> BigInt(inner)).toString(2).split("").filter((c) => c === "1").length;
+}
+
 /**
  * @param {number} step
  * @param {string} name

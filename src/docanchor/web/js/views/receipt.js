@@ -13,7 +13,7 @@ import { hashFile } from "../filehash.js";
 import { formatNumber, shortHash } from "../format.js";
 import { ownText, t } from "../i18n.js";
 import { StrictJsonError, decodeUtf8, isObject, parseStrictJson } from "../jsonstrict.js";
-import { checkSignature, evaluateReceipt, requiredConfirmations, trustedDeployment } from "../receipt.js";
+import { ReceiptFormatError, checkSignature, evaluateReceipt, parseReceipt, requiredConfirmations, trustedDeployment } from "../receipt.js";
 import { NodeUnreachableError, readNodeFacts } from "../rpc.js";
 import { readStamp } from "../stamp.js";
 
@@ -109,6 +109,22 @@ async function checkReceipt(ev) {
     show({ error: t("receiptMalformed", { msg: t(STRICT_MESSAGE[e.code] || "strictSyntax", e.vars) }) });
     return;
   }
+  const node = /** @type {HTMLInputElement} */ ($("receipt-rpc")).value.trim();
+  if (node) {
+    if (!/^https?:\/\/\S+$/.test(node)) {
+      show({ error: t("nodeBadUrl") });
+      return;
+    }
+    // With the user's own node this page is the verifier: it refuses a
+    // receipt whose members are wrong, as the service would.
+    try {
+      parseReceipt(receipt);
+    } catch (e) {
+      if (!(e instanceof ReceiptFormatError)) throw e;
+      show({ error: t("receiptMalformed", { msg: e.message }) });
+      return;
+    }
+  }
   announce("receipt-status", t("receiptChecking"));
   $("receipt-result").setAttribute("aria-busy", "true");
   let trust;
@@ -136,12 +152,7 @@ async function checkReceipt(ev) {
       return;
     }
   }
-  const node = /** @type {HTMLInputElement} */ ($("receipt-rpc")).value.trim();
   if (node) {
-    if (!/^https?:\/\/\S+$/.test(node)) {
-      show({ error: t("nodeBadUrl") });
-      return;
-    }
     try {
       show({ data: await checkWithNode(receipt, documentSha256, node, trust.deployments), stamp, signature });
     } catch (e) {
