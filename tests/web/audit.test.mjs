@@ -15,6 +15,7 @@ import {
   PeriodInputError,
   auditPeriod,
   decodeAnchoredLog,
+  hash32,
   isoTime,
   parsePeriod,
   parseTime,
@@ -126,6 +127,16 @@ describe("periods", () => {
     }
     assert.throws(() => parsePeriod("2026-04-01", "2026-03-01"), (e) => e instanceof PeriodInputError && e.code === "periodEmpty");
     assert.throws(() => parsePeriod("2026-04-01", "2026-04-01"), (e) => e instanceof PeriodInputError && e.code === "periodEmpty");
+  });
+});
+
+describe("hashes as the service writes them", () => {
+  it("64 lowercase hex characters are 32 bytes; anything else is the service's fault", () => {
+    const hex = "00ff10ab" + "9".repeat(56);
+    assert.equal(toHex(hash32(hex, "a leaf hash")), hex);
+    for (const bad of [hex.toUpperCase(), hex.slice(1), hex + "0", "g" + hex.slice(1), 7, null, "é" + hex.slice(1), "\u0130" + hex.slice(1)]) {
+      assert.throws(() => hash32(bad, "a leaf hash"), (e) => e instanceof AnswerError && /^a leaf hash is not/.test(e.message), String(bad));
+    }
   });
 });
 
