@@ -42,6 +42,7 @@ BATCH_SIZES = [3, 4, 3, 2]  # leaves added by each checkpoint, oldest first
 @dataclass
 class AuditSite:
     base_url: str
+    database_url: str
     rpc_url: str
     contract: str
     checkpoints: list[dict[str, Any]]  # as GET /v1/log/checkpoints lists them
@@ -105,6 +106,7 @@ def site(
         assert stamps == sorted(set(stamps)), stamps
         yield AuditSite(
             base_url=base_url,
+            database_url=module_database_url,
             rpc_url=anvil.rpc_url,
             contract=address,
             checkpoints=listed,
@@ -238,6 +240,35 @@ def test_service_that_lies_about_leaves_fails_the_range(
     counts = "3 comprobadas, 4 sin comprobar" if seq == 1 else "4 comprobadas, 3 sin comprobar"
     expect(page.locator("#audit-result")).to_contain_text(counts)
     shot(page, f"audit-2-{lie.__name__.strip('_')}")
+
+
+def test_leaf_altered_in_the_store_fails_its_range(tab: Tab, site: AuditSite) -> None:
+    """No proxy: the service itself serves what its database now says."""
+    import sqlalchemy as sa
+    from playwright.sync_api import expect
+
+    engine = sa.create_engine(site.database_url)
+    tile = "SELECT hashes FROM log_tile WHERE level = 0 AND idx = 0"
+    with engine.begin() as conn:
+        original = bytes(conn.execute(sa.text(tile)).scalar_one())
+        assert len(original) == 12 * 32
+        altered = original[: 8 * 32] + bytes(32) + original[9 * 32 :]  # leaf 8
+        update = "UPDATE log_tile SET hashes = :h WHERE level = 0 AND idx = 0"
+        conn.execute(sa.text(update), {"h": altered})
+    try:
+        page = tab.page
+        audit(page, site)
+        verdict = page.get_by_role("status").filter(has_text="Periodo NO verificado")
+        expect(verdict).to_be_visible(timeout=60_000)
+        expect(checkpoint_rows(page, 1)).not_to_contain_text("No válido")
+        row = checkpoint_rows(page, 2)
+        expect(row).to_contain_text("No válido")
+        expect(row).to_contain_text("Las hojas 7 a 10 que da el servicio no son las del registro")
+        shot(page, "audit-2-store")
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(update), {"h": original})
+        engine.dispose()
 
 
 def test_checkpoints_the_chain_does_not_hold_fail_the_audit(tab: Tab, site: AuditSite) -> None:
