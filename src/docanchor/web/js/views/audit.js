@@ -128,12 +128,17 @@ function thisMonth() {
   return { from: day(Date.UTC(y, m, 1)), to: day(Date.UTC(y, m + 1, 1)) };
 }
 
-/** Binds the form; the node comes from ?rpc=URL, as for the receipt check. */
+/**
+ * Binds the form. The node comes from ?rpc=URL, as for the receipt check, and
+ * the period from ?from=…&to=… (this month when not given), so that an audit
+ * can be sent as a link.
+ */
 export function setupAudit() {
   const month = thisMonth();
-  input("audit-from").value = month.from;
-  input("audit-to").value = month.to;
-  const node = new URLSearchParams(window.location.search).get("rpc");
+  const params = new URLSearchParams(window.location.search);
+  input("audit-from").value = params.get("from") || month.from;
+  input("audit-to").value = params.get("to") || month.to;
+  const node = params.get("rpc");
   if (node) input("audit-rpc").value = node;
   $("audit-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
