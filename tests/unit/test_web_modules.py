@@ -32,3 +32,24 @@ def test_web_modules_pass_node_test() -> None:
     assert done.returncode == 0, summary
     assert "# fail 0" in done.stdout, summary
     assert "# pass 0" not in done.stdout, summary
+
+
+def test_web_modules_type_check() -> None:
+    """Every module's JSDoc types hold under tsc --strict (pinned in package.json)."""
+    tsc = REPO_ROOT / "node_modules" / ".bin" / "tsc"
+    assert tsc.is_file(), "run scripts/setup: it installs TypeScript with the npm toolchain"
+    modules = sorted((REPO_ROOT / "src" / "docanchor" / "web" / "js").rglob("*.js"))
+    assert len(modules) >= 10, modules
+    unchecked = [
+        m.name for m in modules if not m.read_text(encoding="utf-8").startswith("// @ts-check")
+    ]
+    assert not unchecked, f"modules without // @ts-check: {unchecked}"
+    done = subprocess.run(
+        [str(tsc), "-p", str(WEB_TESTS / "tsconfig.json")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]

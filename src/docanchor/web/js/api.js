@@ -6,6 +6,15 @@
 
 import { t } from "./i18n.js";
 
+/**
+ * The words of any error caught at the edge of a view.
+ * @param {unknown} e
+ * @returns {string}
+ */
+export function messageOf(e) {
+  return e instanceof Error ? e.message : String(e);
+}
+
 export class ApiError extends Error {
   /**
    * @param {string} message

@@ -5,7 +5,7 @@
  * compact range before the batch and the batch's leaves).
  */
 
-import { ApiError, api } from "../api.js";
+import { ApiError, api, messageOf } from "../api.js";
 import { config } from "../config.js";
 import { $, announce, appendIf, clear, copyButton, dl, el, errorBox, hashCode, hideProgress, pager, restorePagerFocus, scrollTable, showProgress, verdict } from "../dom.js";
 import { formatNumber, formatTime, plainNumber, shortHash } from "../format.js";
@@ -30,13 +30,6 @@ const listState = { offset: 0, data: null, error: null };
 /** @type {BatchState} */
 let batchState = { id: null, batch: null, error: null, leaves: null, leafOffset: 0, leafError: null, recompute: null };
 
-/**
- * @param {unknown} e
- * @returns {string}
- */
-function errorMessage(e) {
-  return e instanceof Error ? e.message : String(e);
-}
 
 /**
  * The list carries no confirmation counts; one batch's detail gives the
@@ -74,7 +67,7 @@ export async function loadBatches(offset = listState.offset) {
     listState.error = null;
   } catch (e) {
     listState.data = null;
-    listState.error = errorMessage(e);
+    listState.error = messageOf(e);
   }
   renderBatches();
 }
@@ -151,7 +144,7 @@ export async function loadBatch(id) {
     batchState.batch = b;
   } catch (e) {
     if (batchState.id !== id) return;
-    batchState.error = errorMessage(e);
+    batchState.error = messageOf(e);
   }
   renderBatch();
   if (batchState.batch) loadLeaves(0);
@@ -203,7 +196,7 @@ async function loadLeaves(offset) {
   } catch (e) {
     if (batchState.id !== id) return;
     batchState.leaves = null;
-    batchState.leafError = errorMessage(e);
+    batchState.leafError = messageOf(e);
   }
   renderLeaves();
 }
@@ -287,7 +280,7 @@ async function recomputeRoot() {
     const root = toHex(first === 0 && compact.length === 0 ? merkleRoot(packed, total) : rangeRoot(compact, first, packed, total));
     batchState.recompute = { computed: root, recorded: b.root, match: root === b.root };
   } catch (e) {
-    batchState.recompute = { error: e instanceof ApiError ? e.message : t("recomputeBadLeaves", { msg: errorMessage(e) }) };
+    batchState.recompute = { error: e instanceof ApiError ? e.message : t("recomputeBadLeaves", { msg: messageOf(e) }) };
   } finally {
     btn.disabled = false;
     hideProgress("recompute");

@@ -7,7 +7,7 @@
  * the service checks the receipt's own text.
  */
 
-import { api, publishedTrust } from "../api.js";
+import { api, messageOf, publishedTrust } from "../api.js";
 import { $, announce, clear, el, errorBox, scrollTable, verdict } from "../dom.js";
 import { hashFile } from "../filehash.js";
 import { formatNumber, shortHash } from "../format.js";
@@ -97,7 +97,7 @@ async function checkReceipt(ev) {
   try {
     bytes = stamp ? stamp.receipt : new Uint8Array(await file.arrayBuffer());
   } catch (e) {
-    show({ error: t("errorReadFile", { msg: e instanceof Error ? e.message : String(e) }) });
+    show({ error: t("errorReadFile", { msg: messageOf(e) }) });
     return;
   }
   let text, receipt;
@@ -133,7 +133,7 @@ async function checkReceipt(ev) {
     // node sends nothing to the service.
     trust = await publishedTrust();
   } catch (e) {
-    show({ error: e instanceof Error ? e.message : String(e) });
+    show({ error: messageOf(e) });
     return;
   }
   if (isObject(receipt) && isObject(receipt.anchor) && !trustedDeployment(receipt.anchor, trust.deployments)) {
@@ -148,7 +148,7 @@ async function checkReceipt(ev) {
     try {
       documentSha256 = await hashFile(doc);
     } catch (e) {
-      show({ error: t("errorReadFile", { msg: e instanceof Error ? e.message : String(e) }) });
+      show({ error: t("errorReadFile", { msg: messageOf(e) }) });
       return;
     }
   }
@@ -156,7 +156,7 @@ async function checkReceipt(ev) {
     try {
       show({ data: await checkWithNode(receipt, documentSha256, node, trust.deployments), stamp, signature });
     } catch (e) {
-      const msg = e instanceof NodeUnreachableError ? t("nodeUnreachable", { node }) : e instanceof Error ? e.message : String(e);
+      const msg = e instanceof NodeUnreachableError ? t("nodeUnreachable", { node }) : messageOf(e);
       show({ error: t("nodeFailed", { node, msg }) });
     }
     return;
@@ -168,7 +168,7 @@ async function checkReceipt(ev) {
     const body = "{\"receipt\": " + text + extra + "}";
     show({ data: await api("POST", "/v1/receipts/verify", undefined, body), signature, stamp });
   } catch (e) {
-    show({ error: e instanceof Error ? e.message : String(e) });
+    show({ error: messageOf(e) });
   }
 }
 

@@ -5,7 +5,7 @@
  * shows the record the code names until a copy of the file is checked.
  */
 
-import { api } from "../api.js";
+import { api, messageOf } from "../api.js";
 import { $, announce, clear, copyButton, dl, downloadJson, el, errorBox, hashCode, hideProgress, scrollTable, showProgress, verdict } from "../dom.js";
 import { hashFile } from "../filehash.js";
 import { formatBytes, formatNumber, formatTime, plainNumber } from "../format.js";
@@ -47,7 +47,7 @@ export async function openLanding(digest) {
     state = { file: null, digest, data };
   } catch (e) {
     if (mine !== run) return;
-    state = { file: null, digest, error: errorMessage(e) };
+    state = { file: null, digest, error: messageOf(e) };
   }
   renderVerify();
 }
@@ -76,7 +76,7 @@ async function verifyFile(file) {
   } catch (e) {
     if (mine !== run) return;
     hideProgress("verify");
-    state = { file, error: t("errorReadFile", { msg: errorMessage(e) }) };
+    state = { file, error: t("errorReadFile", { msg: messageOf(e) }) };
     renderVerify();
     return;
   }
@@ -89,7 +89,7 @@ async function verifyFile(file) {
     state = { file, digest, data, stamp };
   } catch (e) {
     if (mine !== run) return;
-    state = { file, digest, error: errorMessage(e), stamp };
+    state = { file, digest, error: messageOf(e), stamp };
   }
   renderVerify();
 }
@@ -290,12 +290,4 @@ export function setupVerify() {
   // A file dropped beside the zone must not make the browser open it.
   window.addEventListener("dragover", (e) => { e.preventDefault(); });
   window.addEventListener("drop", (e) => { e.preventDefault(); });
-}
-
-/**
- * @param {unknown} e
- * @returns {string}
- */
-function errorMessage(e) {
-  return e instanceof Error ? e.message : String(e);
 }
