@@ -293,6 +293,7 @@ function reportParts(report, chainId) {
     start: report.leaves.start, end: report.leaves.end,
     checked: formatNumber(report.leaves.checked), unproven: formatNumber(report.leaves.unproven)
   }));
+  /** @type {HTMLElement[]} */
   const parts = [summary, facts];
   if (n) {
     const head = ["auditColSeq", "auditColSize", "auditColLeaves", "auditColRoot", "auditColBlock", "auditColTime", "auditColTx", "auditColRange"];
