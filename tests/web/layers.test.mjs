@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const JS = fileURLToPath(new URL("../../src/docanchor/web/js/", import.meta.url));
-const PURE = ["sha256.js", "merkle.js", "jsonstrict.js", "receipt.js"];
+const PURE = ["sha256.js", "merkle.js", "jsonstrict.js", "receipt.js", "audit.js"];
 
 test("pure modules import only pure modules and use no DOM or network", () => {
   for (const name of PURE) {

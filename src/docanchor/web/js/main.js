@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * docanchor verification page: supplier check, receipt check, batch audit.
+ * docanchor verification page: supplier check, receipt check, batch audit,
+ * period audit.
  *
  * Documents are hashed here, in the browser; only the SHA-256 digest (hex)
  * is ever sent to the service. No module may upload, read into a request,
@@ -18,6 +19,7 @@ import { merkleRoot, rangeRoot, rootFromInclusionProof } from "./merkle.js";
 import { currentRoute, rerender, route } from "./router.js";
 import { Sha256, sha256, toHex } from "./sha256.js";
 import { readStamp } from "./stamp.js";
+import { setupAudit } from "./views/audit.js";
 import { setupBatches } from "./views/batches.js";
 import { renderFileChoosers, setupFileChoosers } from "./views/filechooser.js";
 import { setupReceipt } from "./views/receipt.js";
@@ -55,6 +57,7 @@ function init() {
   setupVerify();
   setupReceipt();
   setupBatches();
+  setupAudit();
   setupFileChoosers();
   $("lang-toggle").addEventListener("click", () => { setLang(currentLang() === "es" ? "en" : "es", true); });
   window.addEventListener("hashchange", () => { route(false); });

@@ -104,10 +104,51 @@ export function compactRangeLength(size) {
 }
 
 /**
+ * The compact range at `size + leaves.length`: the leaf hashes appended to
+ * the compact range at `size` (log-v1 section 3), equal-sized neighbours
+ * merged. Folding the result gives the root of the log at that size, and
+ * extending it again carries the range check on to a later size.
+ * @param {Uint8Array[]} compact the compact range at `size`, largest subtree first
+ * @param {number} size
+ * @param {Uint8Array[]} leaves leaf hashes size, size + 1, ... in order
+ * @returns {Uint8Array[]}
+ */
+export function extendCompactRange(compact, size, leaves) {
+  if (!Number.isSafeInteger(size) || size < 0) throw new ProofError("size " + size);
+  if (compact.length !== compactRangeLength(size)) {
+    throw new ProofError("a compact range at size " + size + " has " + compactRangeLength(size) +
+      " hashes, not " + compact.length);
+  }
+  const stack = compact.slice();
+  for (let i = 0; i < leaves.length; i++) {
+    let node = leaves[i];
+    // Leaf number `s` closes one perfect subtree per trailing 1 bit of s.
+    for (let s = size + i; s % 2 === 1; s = (s - 1) / 2) {
+      node = nodeHash(/** @type {Uint8Array} */ (stack.pop()), node);
+    }
+    stack.push(node);
+  }
+  return stack;
+}
+
+/**
+ * The root of the log whose compact range this is: folded right to left
+ * with the node hash; SHA-256 of nothing for the empty log.
+ * @param {Uint8Array[]} compact
+ * @returns {Uint8Array}
+ */
+export function foldCompactRange(compact) {
+  if (compact.length === 0) return sha256(new Uint8Array(0));
+  let root = compact[compact.length - 1];
+  for (let j = compact.length - 2; j >= 0; j--) root = nodeHash(compact[j], root);
+  return root;
+}
+
+/**
  * log-v1 section 3, range check: the compact range of the log at size
  * `first` (hex, largest subtree first), then `count` leaf hashes packed 32
- * bytes apiece, appended (equal-sized neighbours merged) and folded right to
- * left. The result is the root of the log at size first + count.
+ * bytes apiece, appended and folded. The result is the root of the log at
+ * size first + count.
  * @param {unknown} compact
  * @param {number} first
  * @param {Uint8Array} leaves
@@ -119,27 +160,15 @@ export function rangeRoot(compact, first, leaves, count) {
   if (!Array.isArray(compact) || compact.length !== compactRangeLength(first)) {
     throw new ProofError("compact_range");
   }
-  /** @type {Uint8Array[]} */
   const stack = compact.map((hex) => {
     if (typeof hex !== "string" || !HEX64.test(hex)) throw new ProofError("compact_range");
     const v = new Uint8Array(32);
     hexInto(hex, v, 0);
     return v;
   });
-  for (let i = 0; i < count; i++) {
-    /** @type {Uint8Array} */
-    let node = leaves.slice(i * 32, i * 32 + 32);
-    // Leaf number `size` closes one perfect subtree per trailing 1 bit of size.
-    for (let s = first + i; s % 2 === 1; s = (s - 1) / 2) {
-      node = nodeHash(/** @type {Uint8Array} */ (stack.pop()), node);
-    }
-    stack.push(node);
-  }
-  if (!stack.length) return sha256(new Uint8Array(0));
-  /** @type {Uint8Array} */
-  let root = stack[stack.length - 1];
-  for (let j = stack.length - 2; j >= 0; j--) root = nodeHash(stack[j], root);
-  return root;
+  const hashes = [];
+  for (let i = 0; i < count; i++) hashes.push(leaves.subarray(i * 32, i * 32 + 32));
+  return foldCompactRange(extendCompactRange(stack, first, hashes));
 }
 
 // --- proofs --------------------------------------------------------------------------

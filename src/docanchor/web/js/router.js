@@ -6,14 +6,15 @@
  */
 
 import { $ } from "./dom.js";
+import { renderAudit, showAudit } from "./views/audit.js";
 import { loadBatch, loadBatches, renderBatch, renderBatches } from "./views/batches.js";
 import { renderReceipt } from "./views/receipt.js";
 import { renderVerify } from "./views/verify.js";
 
-/** @typedef {{view: "verify" | "receipt" | "batches"} | {view: "batch", id: number}} Route */
+/** @typedef {{view: "verify" | "receipt" | "batches" | "audit"} | {view: "batch", id: number}} Route */
 
 /** The views, by the id of their section ("view-" + name). */
-export const VIEWS = ["verify", "receipt", "batches", "batch"];
+export const VIEWS = ["verify", "receipt", "batches", "batch", "audit"];
 
 /**
  * The route a location hash names; the supplier's view for anything else.
@@ -25,6 +26,7 @@ export function parseRoute(hash) {
   if (h === "" || h === "/") return { view: "verify" };
   if (h === "/receipt") return { view: "receipt" };
   if (h === "/batches") return { view: "batches" };
+  if (h === "/audit") return { view: "audit" };
   const m = /^\/batches\/(\d+)$/.exec(h);
   if (m) return { view: "batch", id: parseInt(m[1], 10) };
   return { view: "verify" };
@@ -55,6 +57,7 @@ export function route(initial) {
   });
   if (r.view === "batches") loadBatches();
   if (r.view === "batch") loadBatch(r.id);
+  if (r.view === "audit") showAudit();
   // Moving focus to the new view's heading tells screen readers the view changed.
   if (!initial) {
     const heading = document.getElementById(r.view + "-title");
@@ -69,4 +72,5 @@ export function rerender() {
   renderReceipt();
   if (current.view === "batches") renderBatches();
   if (current.view === "batch") renderBatch();
+  if (current.view === "audit") renderAudit();
 }
