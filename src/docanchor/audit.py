@@ -20,11 +20,12 @@ import hmac
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, NamedTuple, Protocol
 
 from docanchor import hashing, merkle
 from docanchor.errors import DocAnchorError, VerificationError
+from docanchor.vocabulary import utc_text, utc_text_of_timestamp
 
 CHUNK: Final = 100_000  # leaves or openings a request (log-v1 section 5)
 OPEN_CHUNK: Final = 20_000  # openings a request: small enough to overlap fetching and checking
@@ -113,7 +114,7 @@ class ChainCheckpoint:
             "root": self.root.hex(),
             "block_number": self.block_number,
             "timestamp": self.timestamp,
-            "time": iso_time(self.timestamp),
+            "time": utc_text_of_timestamp(self.timestamp),
         }
 
 
@@ -164,7 +165,7 @@ class PeriodReport:
     def to_json(self) -> dict[str, Any]:
         seqs = [c.seq for c in self.checkpoints]
         return {
-            "period": {"from": iso(self.start_time), "to": iso(self.end_time)},
+            "period": {"from": utc_text(self.start_time), "to": utc_text(self.end_time)},
             "entity": self.entity,
             "checkpoints": {
                 "first_seq": seqs[0] if seqs else None,
@@ -189,14 +190,6 @@ class PeriodReport:
             "valid": self.valid,
             "complete": self.complete,
         }
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def iso_time(timestamp: int) -> str:
-    return iso(datetime.fromtimestamp(timestamp, UTC))
 
 
 def indices(indices: Sequence[int]) -> str:

@@ -70,6 +70,7 @@ from docanchor.errors import (
     UnderpricedError,
 )
 from docanchor.redaction import origin as node_origin
+from docanchor.vocabulary import ZERO_ADDRESS
 
 log = logging.getLogger(__name__)
 
@@ -660,8 +661,10 @@ class ChainClient:
         if not self.contract_has_code():
             self._contract_checked = False
             raise ChainResetError(
-                f"there is no contract at {self._contract_address} on chain {self.chain_id} "
-                f"(node {self.node}); was the chain reset? Run `docanchor deploy` again"
+                f"there is no contract code at {self._contract_address} on chain {self.chain_id} "
+                f"(node {self.node}): the chain was reset or this is another chain; nothing is "
+                "confirmed on it. Deploy again (docanchor deploy) and run docanchor anchor "
+                "to re-anchor."
             )
         self._contract_checked = True
 
@@ -1201,7 +1204,7 @@ def _anchor_record(values: Sequence[Any]) -> OnChainAnchor | None:
     seq, tree_size, timestamp, block_number, anchorer = values
     # The contract answers all zeros for an unknown root; a real record always
     # names its anchorer (seq 0 is a valid sequence number, so seq cannot tell).
-    if int(anchorer, 16) == 0:
+    if str(anchorer).lower() == ZERO_ADDRESS:
         return None
     return OnChainAnchor(
         seq=int(seq),

@@ -23,7 +23,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from docanchor.store import BATCH_STATUSES, Batch, Store, utcnow
+from docanchor.store import Batch, Store
+from docanchor.vocabulary import BatchStatus, utcnow
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -73,7 +74,7 @@ class _DatabaseCollector(Collector):
             return
         for status, count in counts.items():
             documents.add_metric([status], count)
-        for status in BATCH_STATUSES:
+        for status in BatchStatus:
             batches.add_metric([status], by_status.get(status, 0))
         yield documents
         yield batches

@@ -21,7 +21,6 @@ import copy
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Final, NoReturn
 
 import rfc8785
@@ -34,13 +33,12 @@ from docanchor.errors import (
     VerificationError,
 )
 from docanchor.jsontext import JSONTextError
+from docanchor.vocabulary import ZERO_ADDRESS, DocumentStatus
 
 RECEIPT_VERSION: Final = "docanchor-receipt/1"
 SIGNATURE_MEMBER: Final = "signature"
 UINT64_MAX: Final = 2**64 - 1
-ZERO_ADDRESS: Final = "0x" + "0" * 40
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 # 0x hashes and addresses are compared without regard to case (spec section 1).
 _ETH_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -60,11 +58,8 @@ _ANCHOR_MEMBERS: Final = (
 )
 
 
-class ReceiptStatus(StrEnum):
-    PENDING = "pending"
-    SEALED = "sealed"
-    ANCHORED = "anchored"
-    CONFIRMED = "confirmed"
+# A receipt's status is its document's.
+ReceiptStatus = DocumentStatus
 
 
 # --- member checks shared by the parser and the dataclass constructors -------
@@ -399,7 +394,7 @@ def _hex64(value: object, where: str) -> bytes:
             f"receipt member {where} must be a string of 64 lowercase hex characters, "
             f"got {_json_type(value)}"
         )
-    if _HEX64.fullmatch(value) is None:
+    if not hashing.is_hex64(value):
         _fail(
             f"receipt member {where} must be 64 lowercase hex characters without 0x, "
             f"got {_show(value)}"
@@ -607,7 +602,7 @@ class OnChainRecord:
     @property
     def is_unknown(self) -> bool:
         """True when the contract has no record of the root (zero anchorer)."""
-        return int(self.anchorer, 16) == 0
+        return self.anchorer.lower() == ZERO_ADDRESS
 
 
 @dataclass(frozen=True, eq=False)

@@ -33,7 +33,6 @@ from docanchor import hashing, merkle
 from docanchor.audit import ListedCheckpoint, PeriodReport, Progress, audit_period
 from docanchor.errors import (
     ChainError,
-    ChainResetError,
     ContractRevertError,
     FeeCapError,
     InputError,
@@ -71,12 +70,27 @@ from docanchor.store import (
     LogEntryRow,
     NewRegistration,
     Store,
+)
+from docanchor.vocabulary import (
+    BatchAction,
+    BatchStatus,
+    DocumentStatus,
+    parse_utc_text,
+    utc_text,
     utcnow,
 )
 
-ZERO_ADDRESS = "0x" + "00" * 20
-STATUS_RANK = {"not_found": 0, "pending": 1, "sealed": 2, "anchored": 3, "confirmed": 4}
+# A look-up's answer: the most advanced status among the registrations found.
+STATUS_RANK: Final[Mapping[str, int]] = {
+    "not_found": 0,
+    DocumentStatus.PENDING: 1,
+    DocumentStatus.SEALED: 2,
+    DocumentStatus.ANCHORED: 3,
+    DocumentStatus.CONFIRMED: 4,
+}
 ANCHOR_LOCK = "anchoring"
+# What a pass reports for a batch whose transaction it is still waiting for.
+_IDLE_ACTIONS: Final = frozenset({BatchAction.PENDING, BatchAction.WAITING, BatchAction.SENT})
 
 
 # --- what the service needs from a chain -----------------------------------------
@@ -187,7 +201,7 @@ class ChainPort(Protocol):
 
     def block_hash(self, number: int) -> str | None: ...
 
-    def contract_has_code(self) -> bool: ...
+    def check_contract(self) -> None: ...
 
     def verify_identity(self) -> None: ...
 
@@ -282,9 +296,7 @@ class WaitProgress:
 @dataclass(frozen=True)
 class BatchReport:
     batch: Batch
-    # "sealed", "sent", "pending", "waiting", "anchored", "adopted", "reanchored",
-    # "confirmed", "reanchor", "moved"
-    action: str
+    action: BatchAction
 
     def to_json(self) -> dict[str, Any]:
         return batch_json(self.batch)
@@ -336,22 +348,18 @@ def tx_log_of(batch: Batch) -> list[dict[str, Any]]:
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def _parse_iso(text: Any) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_utc_text(text)
     except ValueError:
         return None
 
 
 def batch_json(batch: Batch) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
-        return None if value is None else value.isoformat().replace("+00:00", "Z")
+        return None if value is None else utc_text(value)
 
     return {
         "id": batch.id,
@@ -666,7 +674,7 @@ class DocAnchorService:
                 doc.leaf_index, tree.size, tuple(tree.inclusion_proof(doc.leaf_index))
             )
         batch_part = BatchPart(batch.id, bytes.fromhex(batch.root))
-        if batch.status in ("anchored", "confirmed"):
+        if batch.status in (BatchStatus.ANCHORED, BatchStatus.CONFIRMED):
             assert batch.chain_id is not None and batch.contract is not None
             assert batch.seq is not None and batch.tx_hash is not None
             assert batch.block_number is not None and batch.block_hash is not None
@@ -799,7 +807,7 @@ class DocAnchorService:
             metadata, canonical = known
             data: dict[str, Any] = {
                 "version": RECEIPT_VERSION,
-                "status": "pending",
+                "status": DocumentStatus.PENDING,
                 "document": {
                     "sha256": doc.sha256,
                     "salt": doc.salt,
@@ -846,7 +854,9 @@ class DocAnchorService:
         views = self.lookup(digest)
         if not views:
             raise not_found(digest)
-        anchored = [v for v in views if v.status in ("anchored", "confirmed")]
+        anchored = [
+            v for v in views if v.status in (DocumentStatus.ANCHORED, DocumentStatus.CONFIRMED)
+        ]
         if not anchored:
             raise NotAnchoredError(
                 f"the document {digest.hex()} is {self.best_status(views)}, not anchored yet; "
@@ -871,14 +881,8 @@ class DocAnchorService:
 
     def check_contract(self) -> None:
         """Once per pass: the node still serves the chain, and the contract has code."""
-        chain = self.chain
-        chain.verify_identity()
-        if not chain.contract_has_code():
-            raise ChainResetError(
-                f"there is no contract code at {chain.contract_address} on chain {chain.chain_id}: "
-                "the chain was reset or this is another chain; nothing is confirmed on it. "
-                "Deploy again (docanchor deploy) and run docanchor anchor to re-anchor."
-            )
+        self.chain.verify_identity()
+        self.chain.check_contract()
 
     def anchor_batch(self, batch: Batch, *, now: datetime | None = None) -> BatchReport:
         """Bring one sealed batch on chain, or adopt the anchor the chain already holds.
@@ -900,7 +904,7 @@ class DocAnchorService:
         root = bytes.fromhex(batch.root)
         record = chain.get_anchor(root)
         if record is not None:
-            return self._report_anchored(self._adopt(batch, record, now=now), "adopted")
+            return self._report_anchored(self._adopt(batch, record, now=now), BatchAction.ADOPTED)
         if batch.tree_size is None:
             raise ChainError(
                 f"batch {batch.id} is a version 1 batch, not a checkpoint of the log; "
@@ -919,7 +923,7 @@ class DocAnchorService:
         hashes = [str(e["tx_hash"]) for e in sent]
         mined = self._mined_among(hashes, wait=self.tx_policy.pending_wait)
         if mined is not None:
-            return self._report_anchored(self._await(batch, mined, now=now), "anchored")
+            return self._report_anchored(self._await(batch, mined, now=now), BatchAction.ANCHORED)
         last = sent[-1]
         nonce = last.get("nonce") if isinstance(last.get("nonce"), int) else None
         fees = {str(k): int(v) for k, v in dict(last.get("fees") or {}).items()}
@@ -936,7 +940,7 @@ class DocAnchorService:
                     last_error=f"transaction {last['tx_hash']} is pending{waited}; "
                     "the next pass checks it again",
                 )
-                return BatchReport(batch, "pending")
+                return BatchReport(batch, BatchAction.PENDING)
             if len(sent) >= self.tx_policy.max_attempts:
                 batch = self.store.update_batch(
                     batch_id,
@@ -944,7 +948,7 @@ class DocAnchorService:
                     f"{len(sent)} transactions (DOCANCHOR_TX_MAX_ATTEMPTS); no more fee bumps, "
                     "the next pass checks it again",
                 )
-                return BatchReport(batch, "pending")
+                return BatchReport(batch, BatchAction.PENDING)
             return self._send(
                 batch, kind="bump", nonce=nonce, fee_floor=self._bumped(fees), now=now
             )
@@ -1013,7 +1017,7 @@ class DocAnchorService:
                 f"DOCANCHOR_MAX_FEE_GWEI ({cap / 1e9:g} gwei); nothing was sent, the next "
                 "pass tries again",
             )
-            return BatchReport(batch, "waiting")
+            return BatchReport(batch, BatchAction.WAITING)
         for _ in range(3):
             try:
                 prepared = chain.prepare_anchor(
@@ -1025,14 +1029,14 @@ class DocAnchorService:
                 )
             except FeeCapError as exc:
                 batch = self.store.update_batch(batch_id, last_error=str(exc)[:1000])
-                return BatchReport(batch, "waiting")
+                return BatchReport(batch, BatchAction.WAITING)
             sent_at = now or utcnow()
             entry = {
                 "kind": kind,
                 "tx_hash": prepared.tx_hash,
                 "nonce": prepared.nonce,
                 "fees": dict(prepared.fees),
-                "at": _iso(sent_at),
+                "at": utc_text(sent_at),
                 "error": None,
             }
             known = any(e.get("tx_hash") == prepared.tx_hash for e in tx_log_of(batch))
@@ -1055,22 +1059,28 @@ class DocAnchorService:
                 # Another transaction used the nonce: maybe one of ours that anchored the root.
                 record = chain.get_anchor(root)
                 if record is not None:
-                    return self._report_anchored(self._adopt(batch, record, now=now), "adopted")
+                    return self._report_anchored(
+                        self._adopt(batch, record, now=now), BatchAction.ADOPTED
+                    )
                 hashes = [str(e["tx_hash"]) for e in tx_log_of(batch) if e.get("tx_hash")]
                 mined = self._mined_among(hashes, wait=0)
                 if mined is not None:
-                    return self._report_anchored(self._await(batch, mined, now=now), "anchored")
+                    return self._report_anchored(
+                        self._await(batch, mined, now=now), BatchAction.ANCHORED
+                    )
                 nonce, kind = None, "renonce"
                 continue
             except UnderpricedError as exc:
                 # Recorded; the next pass bumps from these fees.
                 batch = self._set_attempt_error(batch, prepared.tx_hash, str(exc))
-                return BatchReport(batch, "pending")
+                return BatchReport(batch, BatchAction.PENDING)
             except ContractRevertError as exc:
                 if exc.error_name == "RootAlreadyAnchored":
                     record = chain.get_anchor(root)
                     if record is not None:
-                        return self._report_anchored(self._adopt(batch, record, now=now), "adopted")
+                        return self._report_anchored(
+                            self._adopt(batch, record, now=now), BatchAction.ADOPTED
+                        )
                 self._set_attempt_error(batch, prepared.tx_hash, str(exc))
                 raise
             except ChainError as exc:
@@ -1079,17 +1089,19 @@ class DocAnchorService:
             hashes = [str(e["tx_hash"]) for e in tx_log_of(batch) if e.get("tx_hash")]
             mined = self._mined_among(hashes, wait=self.tx_policy.pending_wait)
             if mined is not None:
-                return self._report_anchored(self._await(batch, mined, now=now), "anchored")
-            return BatchReport(batch, "sent")
+                return self._report_anchored(
+                    self._await(batch, mined, now=now), BatchAction.ANCHORED
+                )
+            return BatchReport(batch, BatchAction.SENT)
         raise ChainError(
             f"batch {batch.id}: the node answered 'nonce too low' three times in a row; "
             "another sender keeps using the anchoring account. The next pass tries again"
         )
 
-    def _report_anchored(self, batch: Batch, action: str) -> BatchReport:
+    def _report_anchored(self, batch: Batch, action: BatchAction) -> BatchReport:
         """``action``, or "reanchored" when the batch's earlier anchor left the chain."""
         if any(e.get("kind") == "reorg" for e in tx_log_of(batch)):
-            return BatchReport(batch, "reanchored")
+            return BatchReport(batch, BatchAction.REANCHORED)
         return BatchReport(batch, action)
 
     def _consistency_for(self, batch: Batch) -> list[bytes]:
@@ -1134,7 +1146,7 @@ class DocAnchorService:
         chain = self.chain
         return self.store.update_batch(
             batch.id,
-            status="anchored",
+            status=BatchStatus.ANCHORED,
             tx_hash=mined.tx_hash,
             seq=mined.seq,
             block_number=mined.block_number,
@@ -1174,7 +1186,7 @@ class DocAnchorService:
             )
         return self.store.update_batch(
             batch.id,
-            status="anchored",
+            status=BatchStatus.ANCHORED,
             tx_hash=tx_hash,
             seq=record.seq,
             block_number=record.block_number,
@@ -1194,10 +1206,10 @@ class DocAnchorService:
         return self._anchor_all(now=now)
 
     def _anchor_all(self, *, now: datetime | None) -> list[BatchReport]:
-        reports = [BatchReport(b, "sealed") for b in self.seal_all(now=now)]
+        reports = [BatchReport(b, BatchAction.SEALED) for b in self.seal_all(now=now)]
         # Oldest first: the contract takes each checkpoint only after the one before.
         for batch in self.store.checkpoints():
-            if batch.status == "sealed":
+            if batch.status == BatchStatus.SEALED:
                 reports.append(self.anchor_batch(batch, now=now))
         return reports
 
@@ -1218,8 +1230,10 @@ class DocAnchorService:
         # Batches anchored through another deployment (another chain or contract,
         # after a change of configuration) are that deployment's business: their
         # receipts stay valid there, and nothing here re-anchors them.
-        to_check = [b for b in self.store.batches(statuses=["anchored"]) if self._ours(b)]
-        confirmed = [b for b in self.store.batches(statuses=["confirmed"]) if self._ours(b)]
+        to_check = [b for b in self.store.batches(statuses=[BatchStatus.ANCHORED]) if self._ours(b)]
+        confirmed = [
+            b for b in self.store.batches(statuses=[BatchStatus.CONFIRMED]) if self._ours(b)
+        ]
         if confirmed and not self._still_on_chain(confirmed[-1]):
             # The newest confirmed anchor is gone: re-examine every confirmed batch.
             to_check = confirmed + to_check
@@ -1228,11 +1242,14 @@ class DocAnchorService:
             if not self._still_on_chain(batch):
                 reports.append(self._handle_lost(batch, now=now))
                 continue
-            if batch.status == "anchored" and head - batch.block_number + 1 >= self.confirmations:
+            if (
+                batch.status == BatchStatus.ANCHORED
+                and head - batch.block_number + 1 >= self.confirmations
+            ):
                 batch = self.store.update_batch(
-                    batch.id, status="confirmed", confirmed_at=now or utcnow()
+                    batch.id, status=BatchStatus.CONFIRMED, confirmed_at=now or utcnow()
                 )
-                reports.append(BatchReport(batch, "confirmed"))
+                reports.append(BatchReport(batch, BatchAction.CONFIRMED))
         return reports
 
     def _ours(self, batch: Batch) -> bool:
@@ -1250,12 +1267,12 @@ class DocAnchorService:
         record = self.chain.get_anchor(bytes.fromhex(batch.root))
         if record is not None:
             # Re-included in another block by the reorganisation.
-            return BatchReport(self._adopt(batch, record, now=now), "moved")
+            return BatchReport(self._adopt(batch, record, now=now), BatchAction.MOVED)
         entries = tx_log_of(batch)
         entries.append(
             {
                 "kind": "reorg",
-                "at": _iso(now or utcnow()),
+                "at": utc_text(now or utcnow()),
                 "lost_tx_hash": batch.tx_hash,
                 "lost_block_number": batch.block_number,
                 "lost_block_hash": batch.block_hash,
@@ -1265,7 +1282,7 @@ class DocAnchorService:
         batch = self.store.update_batch(
             batch.id,
             tx_log=json.dumps(entries),
-            status="sealed",
+            status=BatchStatus.SEALED,
             tx_hash=None,
             seq=None,
             block_number=None,
@@ -1278,7 +1295,7 @@ class DocAnchorService:
             last_error=f"a reorganisation took the anchor away (block {batch.block_number} "
             "is no longer on the chain); anchoring again",
         )
-        return BatchReport(batch, "reanchor")
+        return BatchReport(batch, BatchAction.REANCHOR)
 
     def run_once(self, *, now: datetime | None = None) -> list[BatchReport]:
         """One pass: confirm (catching reorganisations), seal, anchor, confirm.
@@ -1313,7 +1330,7 @@ class DocAnchorService:
             reports += self.confirm()
             waiting = [
                 b
-                for b in self.store.batches(statuses=["sealed", "anchored"])
+                for b in self.store.batches(statuses=[BatchStatus.SEALED, BatchStatus.ANCHORED])
                 if b.in_log or self._ours(b)
             ]
             head = self.chain.head_number()
@@ -1337,10 +1354,10 @@ class DocAnchorService:
                 )
             acted = False
             for batch in self.store.checkpoints():
-                if batch.status == "sealed":
+                if batch.status == BatchStatus.SEALED:
                     report = self.anchor_batch(batch)
                     reports.append(report)
-                    acted = acted or report.action not in ("pending", "waiting", "sent")
+                    acted = acted or report.action not in _IDLE_ACTIONS
             if not acted:
                 time.sleep(max(0.0, min(poll, deadline - time.monotonic())))
 
@@ -1486,7 +1503,7 @@ class DocAnchorService:
                         batch.root,
                     )
                 )
-            if batch.status in ("anchored", "confirmed") and self._ours(batch):
+            if batch.status in (BatchStatus.ANCHORED, BatchStatus.CONFIRMED) and self._ours(batch):
                 event = by_root.get(batch.root)
                 if event is None:
                     if (batch.block_number or 0) >= from_block:

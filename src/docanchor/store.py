@@ -23,7 +23,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
@@ -37,19 +37,14 @@ from sqlmodel import Field, Session, SQLModel, col, func, select
 from docanchor import merkle
 from docanchor.errors import ConfigError, InputError, RetryLaterError, StoreError
 from docanchor.hashing import DIGEST_SIZE
+from docanchor.vocabulary import BatchStatus, DocumentStatus, utcnow
 
 SCHEMA_HEAD: Final = "0003"
-STATUSES: Final = ("pending", "sealed", "anchored", "confirmed")
-BATCH_STATUSES: Final = ("sealed", "anchored", "confirmed")
 _CHUNK: Final = 500
 # PostgreSQL's deadlock_detected and serialization_failure: the transaction was
 # rolled back and may be tried again as it was.
 _RETRYABLE: Final = frozenset({"40P01", "40001"})
 _ATTEMPTS: Final = 5
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- tables -------------------------------------------------------------------
@@ -93,7 +88,8 @@ class Batch(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     root: str | None = Field(default=None, max_length=64, unique=True)
     size: int = 0
-    status: str = Field(default="sealed", max_length=16, index=True)
+    # A BatchStatus, stored as its text.
+    status: str = Field(default=BatchStatus.SEALED, max_length=16, index=True)
     sealed_at: datetime = Field(default_factory=utcnow)
     tx_hash: str | None = Field(default=None, max_length=66)
     tx_sent_at: datetime | None = None
@@ -309,8 +305,8 @@ class DocumentView(NamedTuple):
     version: int | None = None
 
     @property
-    def status(self) -> str:
-        return "pending" if self.batch is None else self.batch.status
+    def status(self) -> DocumentStatus:
+        return DocumentStatus.PENDING if self.batch is None else DocumentStatus(self.batch.status)
 
 
 def _engine_for(url: str) -> Engine:
@@ -868,7 +864,11 @@ class Store:
             batch_id = session.execute(
                 sa.insert(batch_table)
                 .values(
-                    size=0, status="sealed", sealed_at=now, anchor_attempts=0, first_index=first
+                    size=0,
+                    status=BatchStatus.SEALED,
+                    sealed_at=now,
+                    anchor_attempts=0,
+                    first_index=first,
                 )
                 .returning(batch_table.c.id)
             ).scalar_one()
@@ -1148,10 +1148,10 @@ class Store:
             return [int(r[0]) for r in rows]
 
     def document_counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(STATUSES, 0)
+        counts: dict[str, int] = dict.fromkeys(DocumentStatus, 0)
         with self.session() as session:
             pending = session.execute(sa.select(sa.func.count()).select_from(_PENDING))
-            counts["pending"] = int(pending.scalar_one())
+            counts[DocumentStatus.PENDING] = int(pending.scalar_one())
             rows = session.exec(
                 select(Batch.status, func.coalesce(func.sum(Batch.size), 0)).group_by(Batch.status)
             ).all()

@@ -70,11 +70,7 @@ def _migrated(ctx: ApiContext) -> str:
 
 def _contract(ctx: ApiContext) -> str:
     chain = ctx.anchoring_service().chain
-    if not chain.contract_has_code():
-        raise RuntimeError(
-            f"no contract code at {chain.contract_address} on chain {chain.chain_id}; "
-            "deploy with docanchor deploy"
-        )
+    chain.check_contract()
     return f"code present at {chain.contract_address} on chain {chain.chain_id}"
 
 

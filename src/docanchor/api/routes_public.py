@@ -51,6 +51,7 @@ from docanchor.service import (
     verify_receipt_on_chain,
 )
 from docanchor.signing import public_key_info
+from docanchor.vocabulary import BatchStatus
 
 router = APIRouter(prefix="/v1", tags=["public"])
 
@@ -331,7 +332,10 @@ def get_batch(ctx: Ctx, batch_id: BatchId) -> dict[str, Any]:
     (null when the batch is not anchored yet or the node cannot be reached)."""
     batch = _batch_or_404(ctx, batch_id)
     confirmations: int | None = None
-    if batch.block_number is not None and batch.status in ("anchored", "confirmed"):
+    if batch.block_number is not None and batch.status in (
+        BatchStatus.ANCHORED,
+        BatchStatus.CONFIRMED,
+    ):
         head = ctx.cached_head()
         if head is not None:
             confirmations = max(0, head - batch.block_number + 1)

@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from docanchor.hashing import is_hex64
+from docanchor.hashing import HEX64, is_hex64
 
-HEX64_PATTERN = "^[0-9a-f]{64}$"
+HEX64_PATTERN = f"^{HEX64.pattern}$"
 MAX_BULK = 10_000
 
 

@@ -9,22 +9,19 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from docanchor.service import DocAnchorService, batch_json
 from docanchor.store import Batch, DocumentView
+from docanchor.vocabulary import BatchStatus, utc_text
 
 _PRIVATE_BATCH_MEMBERS: Final = ("last_error", "attempts", "reanchored")
 
 
 def iso(value: datetime | None) -> str | None:
     """UTC time as ISO 8601 with a Z (the columns hold naive UTC; some drivers add a zone)."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat() + "Z"
+    return None if value is None else utc_text(value)
 
 
 def public_batch(batch: Batch) -> dict[str, Any]:
@@ -36,7 +33,11 @@ def public_batch(batch: Batch) -> dict[str, Any]:
 
 
 def anchor_summary(batch: Batch | None) -> dict[str, Any] | None:
-    if batch is None or batch.status not in ("anchored", "confirmed") or batch.tx_hash is None:
+    if (
+        batch is None
+        or batch.status not in (BatchStatus.ANCHORED, BatchStatus.CONFIRMED)
+        or batch.tx_hash is None
+    ):
         return None
     return {
         "tx_hash": batch.tx_hash,

@@ -174,7 +174,7 @@ def keys_revoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke an API key; requests with it are refused (401) from now on."""
-    from docanchor.store import utcnow
+    from docanchor.vocabulary import utc_text, utcnow
     from docanchor.wiring import open_store
 
     store = open_store(ready_settings())
@@ -186,7 +186,7 @@ def keys_revoke(
         raise NotFoundError(f"there is no API key {key_id}")
     assert key.revoked_at is not None
     if as_json:
-        emit_json({"id": key.id, "revoked_at": key.revoked_at.isoformat() + "Z"})
+        emit_json({"id": key.id, "revoked_at": utc_text(key.revoked_at)})
         return
     typer.echo(f"key {key.id} ({key.prefix}…) revoked")
 
