@@ -407,7 +407,8 @@ def verify_all(
     them on chain, steps 1-7 and the service signature."""
     from docanchor.chain import ChainClient
     from docanchor.config import load_settings
-    from docanchor.receipt import OnChainRecord, evaluate_receipt, parse_receipt
+    from docanchor.onchain import OnChainRecord
+    from docanchor.receipt import evaluate_receipt, parse_receipt
     from docanchor.wiring import verifier_trust
 
     reader = ChainClient(rpc_url=stack.env["DOCANCHOR_RPC_URL"])

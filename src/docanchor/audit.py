@@ -25,6 +25,7 @@ from typing import Any, Final, NamedTuple, Protocol
 
 from docanchor import hashing, merkle
 from docanchor.errors import DocAnchorError, VerificationError
+from docanchor.onchain import AnchoredEvent, OnChainRecord
 from docanchor.vocabulary import utc_text, utc_text_of_timestamp
 
 CHUNK: Final = 100_000  # leaves or openings a request (log-v1 section 5)
@@ -57,41 +58,13 @@ class LogSource(Protocol):
     def entries(self, start: int, end: int) -> list[Mapping[str, Any]]: ...
 
 
-class AnchoredEvent(Protocol):
-    @property
-    def seq(self) -> int: ...
-
-    @property
-    def root(self) -> bytes: ...
-
-    @property
-    def tree_size(self) -> int: ...
-
-    @property
-    def block_number(self) -> int: ...
-
-
-class AnchorRecord(Protocol):
-    @property
-    def seq(self) -> int: ...
-
-    @property
-    def tree_size(self) -> int: ...
-
-    @property
-    def timestamp(self) -> int: ...
-
-    @property
-    def block_number(self) -> int: ...
-
-
 class AnchorChain(Protocol):
     """The verifier's own node, pointed at the trusted deployment (whose code the
     caller has checked)."""
 
     def scan_anchored(self, from_block: int) -> Sequence[AnchoredEvent]: ...
 
-    def get_anchor(self, root: bytes) -> AnchorRecord | None: ...
+    def get_anchor(self, root: bytes) -> OnChainRecord | None: ...
 
 
 Progress = Callable[[int, int], None]

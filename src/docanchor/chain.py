@@ -69,8 +69,15 @@ from docanchor.errors import (
     NonceTooLowError,
     UnderpricedError,
 )
+from docanchor.onchain import (
+    AnchoredEvent,
+    MinedAnchor,
+    MinedTransaction,
+    OnChainCheckpoint,
+    OnChainRecord,
+)
 from docanchor.redaction import origin as node_origin
-from docanchor.vocabulary import ZERO_ADDRESS
+from docanchor.vocabulary import UINT64_MAX, ZERO_ADDRESS
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +85,6 @@ T = TypeVar("T")
 
 ANCHORER_ROLE: Final = keccak(text="ANCHORER_ROLE")
 ANCHORED_TOPIC: Final = "0x" + keccak(text="Anchored(uint64,bytes32,uint64,address)").hex()
-MAX_UINT64: Final = 2**64 - 1
 GAS_MARGIN: Final = 1.25
 # A consistency proof between uint64 tree sizes has at most 2 * 64 hashes
 # (merkle.consistency_proof_size); anything longer is refused before signing.
@@ -103,60 +109,13 @@ _UNDERPRICED_WORDS: Final = (
 
 
 @dataclass(frozen=True)
-class Deployment:
-    """Where ``DocumentAnchor`` was deployed."""
+class DeploymentRecord:
+    """Where ``DocumentAnchor`` was deployed: what ``docanchor deploy`` records."""
 
     address: str  # EIP-55 checksummed
     chain_id: int
     tx_hash: str
     block_number: int
-
-
-@dataclass(frozen=True)
-class OnChainAnchor:
-    """The record ``getAnchor(root)`` returns for an anchored root."""
-
-    seq: int
-    tree_size: int
-    timestamp: int
-    block_number: int
-    anchorer: str  # EIP-55 checksummed
-
-
-@dataclass(frozen=True)
-class OnChainCheckpoint:
-    """The latest checkpoint ``latest()`` returns: the log's size and root, and its seq."""
-
-    root: bytes
-    tree_size: int
-    seq: int
-
-
-@dataclass(frozen=True)
-class AnchorReceipt:
-    """A mined ``anchor()`` transaction, from its ``Anchored`` event and its block."""
-
-    seq: int
-    tx_hash: str
-    block_number: int
-    block_hash: str
-    timestamp: int
-    tree_size: int
-    anchorer: str
-    gas_used: int
-
-
-@dataclass(frozen=True)
-class AnchoredEvent:
-    """One ``Anchored`` log found by :meth:`ChainClient.scan_anchored`."""
-
-    seq: int
-    root: bytes
-    tree_size: int
-    anchorer: str
-    tx_hash: str
-    block_number: int
-    block_hash: str
 
 
 @dataclass(frozen=True)
@@ -171,17 +130,6 @@ class PreparedAnchor:
     consistency: tuple[bytes, ...] = field(default=(), repr=False)
     # maxFeePerGas and maxPriorityFeePerGas (EIP-1559), or gasPrice (legacy), in wei.
     fees: dict[str, int] = field(default_factory=dict, compare=False)
-
-
-@dataclass(frozen=True)
-class MinedTransaction:
-    """The receipt of a mined transaction (whatever it called)."""
-
-    tx_hash: str
-    block_number: int
-    block_hash: str
-    succeeded: bool
-    gas_used: int
 
 
 # --- helpers -------------------------------------------------------------------
@@ -680,11 +628,11 @@ class ChainClient:
         except ContractLogicError as exc:
             raise self._errors.decode(exc.data, str(exc)) from None
 
-    def get_anchor(self, root: bytes) -> OnChainAnchor | None:
+    def get_anchor(self, root: bytes) -> OnChainRecord | None:
         """The on-chain record of ``root``; None when it was never anchored."""
         return _anchor_record(self._read("getAnchor", _root_bytes(root)))
 
-    def get_anchor_at(self, contract: str, root: bytes) -> OnChainAnchor | None:
+    def get_anchor_at(self, contract: str, root: bytes) -> OnChainRecord | None:
         """``getAnchor(root)`` on any ``contract`` address (a receipt's, say).
 
         None when the root is unknown there, or when the address holds no code.
@@ -967,7 +915,7 @@ class ChainClient:
 
     # --- writes --------------------------------------------------------------
 
-    def deploy(self, *, timeout: float = 120.0) -> Deployment:
+    def deploy(self, *, timeout: float = 120.0) -> DeploymentRecord:
         """Deploys a new ``DocumentAnchor`` (the signer becomes admin and anchorer)
         and points this client at it."""
         tx_hash = self._sign_and_send({"data": self._bytecode})
@@ -980,7 +928,7 @@ class ChainClient:
         address = str(to_checksum_address(created))
         self.use_contract(address)
         self._contract_checked = True  # it was created by this very transaction
-        return Deployment(
+        return DeploymentRecord(
             address=address,
             chain_id=self.chain_id,
             tx_hash=tx_hash,
@@ -1028,7 +976,7 @@ class ChainClient:
         root = _root_bytes(root)
         if isinstance(tree_size, bool) or not isinstance(tree_size, int):
             raise InputError("the tree size must be an integer")
-        if not 0 <= tree_size <= MAX_UINT64:
+        if not 0 <= tree_size <= UINT64_MAX:
             raise InputError(f"the tree size must fit in 64 bits, got {tree_size}")
         proof = _consistency_hashes(consistency)
         data = self._contract().encode_abi("anchor", args=[root, tree_size, list(proof)])
@@ -1074,7 +1022,7 @@ class ChainClient:
         """:meth:`prepare_anchor` then :meth:`broadcast`: the tx hash, before mining."""
         return self.broadcast(self.prepare_anchor(root, tree_size, consistency))
 
-    def wait_for_anchor(self, tx_hash: str, timeout: float = 120.0) -> AnchorReceipt:
+    def wait_for_anchor(self, tx_hash: str, timeout: float = 120.0) -> MinedAnchor:
         """Waits until ``tx_hash`` is mined and decodes its ``Anchored`` event.
 
         Raises :class:`ChainError` when the transaction reverted or emitted no
@@ -1097,7 +1045,7 @@ class ChainClient:
         timestamp = self.block_timestamp(mined.block_number)
         if timestamp is None:
             raise ChainResetError(f"block {mined.block_number} is no longer on the chain")
-        return AnchorReceipt(
+        return MinedAnchor(
             seq=event.seq,
             tx_hash=mined.tx_hash,
             block_number=mined.block_number,
@@ -1115,7 +1063,7 @@ class ChainClient:
         consistency: Sequence[bytes],
         *,
         timeout: float = 120.0,
-    ) -> AnchorReceipt:
+    ) -> MinedAnchor:
         """:meth:`send_anchor`, then :meth:`wait_for_anchor`."""
         return self.wait_for_anchor(self.send_anchor(root, tree_size, consistency), timeout)
 
@@ -1200,13 +1148,13 @@ def _dev_key_refused(chain_id: int) -> str:
     )
 
 
-def _anchor_record(values: Sequence[Any]) -> OnChainAnchor | None:
+def _anchor_record(values: Sequence[Any]) -> OnChainRecord | None:
     seq, tree_size, timestamp, block_number, anchorer = values
     # The contract answers all zeros for an unknown root; a real record always
     # names its anchorer (seq 0 is a valid sequence number, so seq cannot tell).
     if str(anchorer).lower() == ZERO_ADDRESS:
         return None
-    return OnChainAnchor(
+    return OnChainRecord(
         seq=int(seq),
         tree_size=int(tree_size),
         timestamp=int(timestamp),
@@ -1321,13 +1269,13 @@ def connect_chain(settings: Settings, *, require_signer: bool = True) -> ChainCl
 
 __all__ = [
     "ANCHORER_ROLE",
-    "AnchorReceipt",
     "AnchoredEvent",
     "ChainClient",
-    "Deployment",
+    "DeploymentRecord",
+    "MinedAnchor",
     "MinedTransaction",
-    "OnChainAnchor",
     "OnChainCheckpoint",
+    "OnChainRecord",
     "PreparedAnchor",
     "checksum_address",
     "connect_chain",

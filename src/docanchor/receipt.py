@@ -33,15 +33,14 @@ from docanchor.errors import (
     VerificationError,
 )
 from docanchor.jsontext import JSONTextError
-from docanchor.vocabulary import ZERO_ADDRESS, DocumentStatus
+from docanchor.onchain import OnChainRecord
+from docanchor.vocabulary import ADDRESS, UINT64_MAX, DocumentStatus
 
 RECEIPT_VERSION: Final = "docanchor-receipt/1"
 SIGNATURE_MEMBER: Final = "signature"
-UINT64_MAX: Final = 2**64 - 1
 
 # 0x hashes and addresses are compared without regard to case (spec section 1).
 _ETH_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 _TOP_MEMBERS: Final = ("version", "status", "document", "proof", "batch", "anchor")
 _DOCUMENT_MEMBERS: Final = ("sha256", "salt", "metadata_sha256", "metadata")
@@ -95,7 +94,7 @@ def _require_eth_hash(value: object, where: str) -> str:
 
 
 def _require_address(value: object, where: str) -> str:
-    if not isinstance(value, str) or _ADDRESS.fullmatch(value) is None:
+    if not isinstance(value, str) or ADDRESS.fullmatch(value) is None:
         _fail(
             f"receipt member {where} must be an address, 0x followed by 40 hex characters, "
             f"got {_show(value)}"
@@ -581,32 +580,8 @@ def leaf_hash_of(receipt: Receipt) -> bytes:
     return hashing.document_leaf_hash(d.salt, d.sha256, d.metadata_sha256)
 
 
-@dataclass(frozen=True)
-class OnChainRecord:
-    """What ``getAnchor(root)`` returned; an all-zero record means the root is unknown."""
-
-    seq: int
-    tree_size: int
-    timestamp: int
-    block_number: int
-    anchorer: str
-
-    def __post_init__(self) -> None:
-        for name in ("seq", "tree_size", "timestamp", "block_number"):
-            value = getattr(self, name)
-            if type(value) is not int or not 0 <= value <= UINT64_MAX:
-                raise InputError(f"on-chain record field {name} must be a uint64, got {value!r}")
-        if not isinstance(self.anchorer, str) or _ADDRESS.fullmatch(self.anchorer) is None:
-            raise InputError(f"on-chain record anchorer must be an address, got {self.anchorer!r}")
-
-    @property
-    def is_unknown(self) -> bool:
-        """True when the contract has no record of the root (zero anchorer)."""
-        return self.anchorer.lower() == ZERO_ADDRESS
-
-
 @dataclass(frozen=True, eq=False)
-class Deployment:
+class TrustedDeployment:
     """A deployment of the anchor contract: (chain id, contract address).
 
     Two deployments are equal when their chain ids are equal and their
@@ -620,7 +595,7 @@ class Deployment:
     def __post_init__(self) -> None:
         if type(self.chain_id) is not int or not 1 <= self.chain_id <= UINT64_MAX:
             raise InputError(f"a chain id must be a positive integer, got {self.chain_id!r}")
-        if not isinstance(self.address, str) or _ADDRESS.fullmatch(self.address) is None:
+        if not isinstance(self.address, str) or ADDRESS.fullmatch(self.address) is None:
             raise InputError(
                 f"a contract address must be 0x followed by 40 hex characters, got {self.address!r}"
             )
@@ -629,7 +604,7 @@ class Deployment:
         return (self.chain_id, self.address.lower())
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Deployment):
+        if not isinstance(other, TrustedDeployment):
             return NotImplemented
         return self._key() == other._key()
 
@@ -640,7 +615,7 @@ class Deployment:
         return {"chain_id": self.chain_id, "address": self.address}
 
 
-def parse_trusted_contracts(text: str) -> frozenset[Deployment]:
+def parse_trusted_contracts(text: str) -> frozenset[TrustedDeployment]:
     """Deployments from ``CHAIN_ID:0xADDRESS,CHAIN_ID:0xADDRESS,...`` text.
 
     Blanks around entries are ignored and an empty text is the empty set;
@@ -649,7 +624,7 @@ def parse_trusted_contracts(text: str) -> frozenset[Deployment]:
     """
     if not isinstance(text, str):
         raise InputError("trusted contracts must be text: CHAIN_ID:0xADDRESS,...")
-    found: set[Deployment] = set()
+    found: set[TrustedDeployment] = set()
     for raw in text.split(","):
         entry = raw.strip()
         if not entry:
@@ -662,7 +637,7 @@ def parse_trusted_contracts(text: str) -> frozenset[Deployment]:
                 "(for example 31337:0x5FbDB2315678afecb367f032d93F642f64180aa3)"
             )
         try:
-            found.add(Deployment(int(chain_text), address))
+            found.add(TrustedDeployment(int(chain_text), address))
         except InputError as exc:
             raise InputError(f"the entry {entry[:80]!r}: {exc}") from None
     return frozenset(found)
@@ -683,15 +658,15 @@ class TrustPolicy:
     member is checked against them (the optional signature check).
     """
 
-    deployments: frozenset[Deployment]
+    deployments: frozenset[TrustedDeployment]
     signing_keys: Mapping[str, bytes] = field(default_factory=dict)
     verify_signature: SignatureVerifier | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.deployments, frozenset) or not all(
-            isinstance(d, Deployment) for d in self.deployments
+            isinstance(d, TrustedDeployment) for d in self.deployments
         ):
-            raise InputError("trusted deployments must be a frozenset of Deployment")
+            raise InputError("trusted deployments must be a frozenset of TrustedDeployment")
         for key_id, public in self.signing_keys.items():
             if not isinstance(key_id, str) or type(public) is not bytes or len(public) != 32:
                 raise InputError("signing keys must map key ids to 32-byte public keys")
@@ -699,11 +674,11 @@ class TrustPolicy:
     def trusts(self, receipt: Receipt) -> bool:
         """True when the receipt's anchor is in a trusted deployment."""
         a = receipt.anchor
-        return a is not None and Deployment(a.chain_id, a.contract) in self.deployments
+        return a is not None and TrustedDeployment(a.chain_id, a.contract) in self.deployments
 
 
 def trust_policy(
-    deployments: Iterable[Deployment],
+    deployments: Iterable[TrustedDeployment],
     signing_keys: Iterable[bytes] = (),
     verify_signature: SignatureVerifier | None = None,
 ) -> TrustPolicy:
@@ -855,7 +830,7 @@ def check_chain_record(
     receipt: Receipt,
     node_chain_id: int | None,
     record: OnChainRecord | None,
-    trusted: Collection[Deployment],
+    trusted: Collection[TrustedDeployment],
 ) -> CheckResult:
     """Step 5: the anchor's deployment is trusted, and ``getAnchor(batch.root)``, read on
     a node of ``anchor.chain_id``, matches.
@@ -877,7 +852,7 @@ def check_chain_record(
             f"this receipt is {receipt.status.value}: its batch root is not anchored yet, so "
             "there is nothing to check on chain; fetch the receipt again later",
         )
-    if Deployment(a.chain_id, a.contract) not in trusted:
+    if TrustedDeployment(a.chain_id, a.contract) not in trusted:
         return CheckResult(
             STEP_CHAIN_RECORD, name, False, untrusted_deployment_detail(a.chain_id, a.contract)
         )

@@ -46,6 +46,13 @@ from docanchor.errors import (
     VerificationError,
 )
 from docanchor.merkle import MerkleTree, root_from_inclusion_proof, verify_consistency
+from docanchor.onchain import (
+    AnchoredEvent,
+    MinedAnchor,
+    MinedTransaction,
+    OnChainCheckpoint,
+    OnChainRecord,
+)
 from docanchor.receipt import (
     RECEIPT_VERSION,
     STEP_CHAIN_RECORD,
@@ -55,7 +62,6 @@ from docanchor.receipt import (
     AnchorPart,
     BatchPart,
     DocumentPart,
-    OnChainRecord,
     ProofPart,
     Receipt,
     ReceiptStatus,
@@ -96,69 +102,6 @@ _IDLE_ACTIONS: Final = frozenset({BatchAction.PENDING, BatchAction.WAITING, Batc
 # --- what the service needs from a chain -----------------------------------------
 
 
-class AnchorInfo(Protocol):
-    @property
-    def seq(self) -> int: ...
-
-    @property
-    def tree_size(self) -> int: ...
-
-    @property
-    def timestamp(self) -> int: ...
-
-    @property
-    def block_number(self) -> int: ...
-
-    @property
-    def anchorer(self) -> str: ...
-
-
-class MinedAnchor(Protocol):
-    @property
-    def seq(self) -> int: ...
-
-    @property
-    def tx_hash(self) -> str: ...
-
-    @property
-    def block_number(self) -> int: ...
-
-    @property
-    def block_hash(self) -> str: ...
-
-    @property
-    def timestamp(self) -> int: ...
-
-    @property
-    def anchorer(self) -> str: ...
-
-    @property
-    def gas_used(self) -> int | None: ...
-
-
-class AnchoredEventInfo(Protocol):
-    @property
-    def seq(self) -> int: ...
-
-    @property
-    def root(self) -> bytes: ...
-
-    @property
-    def tree_size(self) -> int: ...
-
-    @property
-    def anchorer(self) -> str: ...
-
-    @property
-    def tx_hash(self) -> str: ...
-
-    @property
-    def block_number(self) -> int: ...
-
-    @property
-    def block_hash(self) -> str: ...
-
-
 class PreparedAnchor(Protocol):
     @property
     def tx_hash(self) -> str: ...
@@ -168,24 +111,6 @@ class PreparedAnchor(Protocol):
 
     @property
     def fees(self) -> dict[str, int]: ...
-
-
-class MinedTx(Protocol):
-    @property
-    def tx_hash(self) -> str: ...
-
-
-class LatestCheckpoint(Protocol):
-    """The contract's newest checkpoint (``latest()``)."""
-
-    @property
-    def root(self) -> bytes: ...
-
-    @property
-    def tree_size(self) -> int: ...
-
-    @property
-    def seq(self) -> int: ...
 
 
 class ChainPort(Protocol):
@@ -205,9 +130,9 @@ class ChainPort(Protocol):
 
     def verify_identity(self) -> None: ...
 
-    def get_anchor(self, root: bytes) -> AnchorInfo | None: ...
+    def get_anchor(self, root: bytes) -> OnChainRecord | None: ...
 
-    def latest(self) -> LatestCheckpoint | None: ...
+    def latest(self) -> OnChainCheckpoint | None: ...
 
     def prepare_anchor(
         self,
@@ -223,7 +148,7 @@ class ChainPort(Protocol):
 
     def transaction_known(self, tx_hash: str) -> bool: ...
 
-    def transaction_receipt(self, tx_hash: str) -> MinedTx | None: ...
+    def transaction_receipt(self, tx_hash: str) -> MinedTransaction | None: ...
 
     def base_fee(self) -> int | None: ...
 
@@ -235,7 +160,7 @@ class ChainPort(Protocol):
 
     def scan_anchored(
         self, from_block: int, to_block: int | None = None
-    ) -> Sequence[AnchoredEventInfo]: ...
+    ) -> Sequence[AnchoredEvent]: ...
 
 
 class ChainReader(Protocol):
@@ -250,7 +175,7 @@ class ChainReader(Protocol):
 
     def block_hash(self, number: int) -> str | None: ...
 
-    def get_anchor_at(self, contract: str, root: bytes) -> AnchorInfo | None: ...
+    def get_anchor_at(self, contract: str, root: bytes) -> OnChainRecord | None: ...
 
 
 class Signer(Protocol):
@@ -1161,7 +1086,7 @@ class DocAnchorService:
             last_error=None,
         )
 
-    def _adopt(self, batch: Batch, record: AnchorInfo, *, now: datetime | None) -> Batch:
+    def _adopt(self, batch: Batch, record: OnChainRecord, *, now: datetime | None) -> Batch:
         """Record an anchor found on chain (after a crash, or sent by another process)."""
         assert batch.id is not None and batch.root is not None
         chain = self.chain
@@ -1403,9 +1328,9 @@ class DocAnchorService:
             progress=progress,
         )
 
-    def _history_findings(self, events: Sequence[AnchoredEventInfo]) -> list[AuditFinding]:
+    def _history_findings(self, events: Sequence[AnchoredEvent]) -> list[AuditFinding]:
         findings: list[AuditFinding] = []
-        previous: AnchoredEventInfo | None = None
+        previous: AnchoredEvent | None = None
         with self.store.log_nodes() as node:
             for event in events:
                 root_hex = event.root.hex()
@@ -1602,15 +1527,7 @@ def verify_receipt_on_chain(
     if anchor is not None and receipt.batch is not None and trust.trusts(receipt):
         node_chain_id = reader.chain_id
         if node_chain_id == anchor.chain_id:
-            info = reader.get_anchor_at(anchor.contract, receipt.batch.root)
-            if info is not None:
-                record = OnChainRecord(
-                    seq=info.seq,
-                    tree_size=info.tree_size,
-                    timestamp=info.timestamp,
-                    block_number=info.block_number,
-                    anchorer=info.anchorer,
-                )
+            record = reader.get_anchor_at(anchor.contract, receipt.batch.root)
             block_hash = reader.block_hash(anchor.block_number)
             head = reader.head_number()
     return evaluate_receipt(

@@ -9,10 +9,14 @@ in the database and written in JSON, so neither changes.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
 
+UINT64_MAX: Final = 2**64 - 1
+# An Ethereum address; hashes and addresses compare without regard to case.
+ADDRESS: Final = re.compile(r"0x[0-9a-fA-F]{40}")
 # The address the contract answers for an unknown root, and nobody's account.
 ZERO_ADDRESS: Final = "0x" + "0" * 40
 
@@ -79,6 +83,8 @@ def parse_utc_text(text: str) -> datetime:
 
 
 __all__ = [
+    "ADDRESS",
+    "UINT64_MAX",
     "ZERO_ADDRESS",
     "BatchAction",
     "BatchStatus",

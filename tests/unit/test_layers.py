@@ -14,7 +14,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "docanchor"
 
-CORE = ("errors", "hashing", "jsontext", "merkle", "receipt", "vocabulary")
+CORE = ("errors", "hashing", "jsontext", "merkle", "onchain", "receipt", "vocabulary")
 FORBIDDEN_IN_CORE = (
     "web3",
     "eth_",

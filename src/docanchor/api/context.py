@@ -21,7 +21,7 @@ from docanchor.api.views import ReceiptCache, VerifyCache
 from docanchor.config import Settings
 from docanchor.errors import ChainError, DocAnchorError
 from docanchor.metrics import Metrics
-from docanchor.receipt import Deployment, TrustPolicy
+from docanchor.receipt import TrustedDeployment, TrustPolicy
 from docanchor.service import ChainReader, DocAnchorService
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class ApiContext:
         own_key = signer.public_raw if signer is not None else None
         return verifier_trust(self.settings, node_chain_id, own_key=own_key)
 
-    def current_deployment(self, chain_id: int | None) -> Deployment | None:
+    def current_deployment(self, chain_id: int | None) -> TrustedDeployment | None:
         """The contract this service anchors in, when its chain id is known."""
         address = self.settings.contract_address
         if address is None:
@@ -146,7 +146,7 @@ class ApiContext:
                 address, chain_id = str(record["address"]), record.get("chain_id")
         if address is None or not isinstance(chain_id, int):
             return None
-        return Deployment(chain_id, address)
+        return TrustedDeployment(chain_id, address)
 
     def node_head(self) -> int:
         """The node's head block number; raises the chain error when unreachable."""

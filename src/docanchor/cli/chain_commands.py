@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,6 +19,7 @@ import typer
 from docanchor.cli import JsonOpt, RpcUrlOpt, app, emit_json, ready_data_dir, settings
 from docanchor.config import DEV_CHAIN_ID, Settings
 from docanchor.errors import ConfigError, InputError
+from docanchor.vocabulary import ADDRESS
 
 if TYPE_CHECKING:
     from docanchor.chain import ChainClient
@@ -185,14 +185,14 @@ def _previous_deployments(record: dict[str, Any] | None) -> list[dict[str, Any]]
 
 # --- anchorers ---------------------------------------------------------------
 
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
 AddressArg = Annotated[
     str, typer.Argument(help="The account's 0x address.", metavar="ADDRESS", show_default=False)
 ]
 
 
 def _change_role(address: str, grant: bool, json_out: bool, rpc_url: str | None) -> None:
-    if not _ADDRESS.fullmatch(address.strip()):
+    if not ADDRESS.fullmatch(address.strip()):
         # Checked before web3 is imported or the node is contacted: exits 2 at once.
         raise InputError(f"not an Ethereum address: {address!r} (expected 0x and 40 hex digits)")
     from docanchor.chain import checksum_address
