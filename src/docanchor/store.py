@@ -724,11 +724,6 @@ class Store:
         )
         return [DocumentRow(*r) for r in result]
 
-    def by_sha256(self, sha256_hex: str) -> list[DocumentView]:
-        with self.session() as session:
-            docs = self._select_rows(session, _DOC.c.sha256 == sha256_hex)
-            return self._with_versions(session, self.views(session, docs))
-
     def by_reference(self, reference: str, entity_ruc: str | None = None) -> list[DocumentView]:
         with self.session() as session:
             where = [_DOC.c.reference == reference]
@@ -1067,16 +1062,6 @@ class Store:
         """The checkpoint of this size, if the log has one."""
         with self.session() as session:
             return session.exec(select(Batch).where(col(Batch.tree_size) == tree_size)).first()
-
-    def checkpoint_before(self, tree_size: int) -> Batch | None:
-        """The newest checkpoint smaller than ``tree_size``."""
-        with self.session() as session:
-            return session.exec(
-                select(Batch)
-                .where(col(Batch.tree_size) < tree_size)
-                .order_by(col(Batch.tree_size).desc())
-                .limit(1)
-            ).first()
 
     def batches(
         self,

@@ -81,12 +81,6 @@ class ReceiptCheckBody(Strict):
     )
 
 
-class MetadataField(BaseModel):
-    """The ``metadata`` form field of a multipart registration."""
-
-    model_config = ConfigDict(extra="allow")
-
-
 # --- responses ------------------------------------------------------------------
 
 Status = Literal["confirmed", "anchored", "sealed", "pending"]
