@@ -27,12 +27,27 @@ FORBIDDEN_IN_CORE = (
 )
 
 
+def sources_of(module: str) -> list[Path]:
+    """The files of ``module``: ``module.py``, or every ``.py`` file of the package ``module/``."""
+    package = PACKAGE / module
+    if package.is_dir():
+        files = sorted(package.rglob("*.py"))
+        assert files, module
+        return files
+    return [PACKAGE / f"{module}.py"]
+
+
+def trees_of(module: str) -> list[ast.Module]:
+    return [ast.parse(path.read_text(encoding="utf-8")) for path in sources_of(module)]
+
+
 def imports_of(module: str) -> set[str]:
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in (n for tree in trees_of(module) for n in ast.walk(tree)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            found.add("relative import")  # a package's files import each other absolutely
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
             if node.module == "docanchor":  # from docanchor import hashing, merkle
@@ -50,10 +65,17 @@ def test_the_core_imports_only_the_standard_library_and_itself(module: str) -> N
 
 def test_the_core_never_reads_the_environment_or_opens_files() -> None:
     for module in CORE:
-        tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
-        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-        attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-        assert not {"environ", "getenv", "open"} & (names | attributes), module
+        for tree in trees_of(module):
+            names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+            attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+            assert not {"environ", "getenv", "open"} & (names | attributes), module
+
+
+def test_packages_are_read_whole() -> None:
+    """A module that became a package is still checked: every file of it is read."""
+    for module in ("chain", "receipt", "store"):
+        assert sources_of(module), module
+        assert imports_of(module), module
 
 
 def test_adapters_do_not_import_each_other() -> None:
@@ -78,7 +100,7 @@ def test_the_pdf_stamp_is_pure() -> None:
         assert not name.startswith(FORBIDDEN_IN_CORE), name
         assert not name.startswith(("docanchor.store", "docanchor.chain", "docanchor.config"))
     for module in ("pdf/stamp", "pdf/stamped"):
-        tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+        (tree,) = trees_of(module)
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
         assert not {"environ", "getenv", "open"} & (names | attributes), module
