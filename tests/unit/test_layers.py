@@ -46,8 +46,9 @@ def imports_of(module: str) -> set[str]:
     for node in (n for tree in trees_of(module) for n in ast.walk(tree)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level:
-            found.add("relative import")  # a package's files import each other absolutely
+        elif isinstance(node, ast.ImportFrom) and node.level:  # from .model import Receipt
+            parent = "docanchor" if node.level > 1 else f"docanchor.{module.split('/')[0]}"
+            found.add(f"{parent}.{node.module}" if node.module else parent)
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
             if node.module == "docanchor":  # from docanchor import hashing, merkle
