@@ -6,7 +6,7 @@ Alembic migrations in ``docanchor/migrations``, applied when a :class:`Store`
 opens a database.
 
 Hex strings in the columns (readable with any SQL client), bytes everywhere
-else. This module imports the pure core only and never talks to the chain.
+else. This package imports the pure core only and never talks to the chain.
 
 A document's status is not stored: it is ``pending`` while its id is in the
 ``pending_document`` queue and its batch's status afterwards (``batch_member``
