@@ -176,7 +176,8 @@ def _rpc_message(exc: Web3RPCError) -> str:
 class NodeClient:
     """A connection to one node: its chain, its blocks, mined transactions.
 
-    Constructing a client does not contact the node; the first call does."""
+    Constructing a client does not contact the node; the first call does.
+    """
 
     def __init__(
         self,

@@ -100,7 +100,8 @@ class ChainClient(ContractReader):
 
     Constructing a client does not contact the node; the first call does.
     Reading needs no key; deploying, anchoring and role changes need
-    ``private_key`` or ``account``."""
+    ``private_key`` or ``account``.
+    """
 
     def _signer(self) -> LocalAccount:
         if self._account is None:
