@@ -56,7 +56,6 @@ class AnchorLoop:
         self._queued_lock = threading.Lock()
         self._service: DocAnchorService | None = None
         self.last_error: str | None = None
-        self.passes = 0
 
     @property
     def running(self) -> bool:
@@ -122,7 +121,6 @@ class AnchorLoop:
                 self._metrics.observe_pass("error")
                 log.error("anchoring pass failed: %s", self.last_error, exc_info=not _expected(exc))
                 return None
-            self.passes += 1
             self.last_error = None
             self._metrics.observe_pass("ok")
             return reports
