@@ -79,7 +79,6 @@ class SwitchableProxy:
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
         self.port = free_port()
-        self._refusing = threading.Event()
         self._stop = threading.Event()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
@@ -407,7 +406,8 @@ def verify_all(
     them on chain, steps 1-7 and the service signature."""
     from docanchor.chain import ChainClient
     from docanchor.config import load_settings
-    from docanchor.receipt import OnChainRecord, evaluate_receipt, parse_receipt
+    from docanchor.onchain import OnChainRecord
+    from docanchor.receipt import evaluate_receipt, parse_receipt
     from docanchor.wiring import verifier_trust
 
     reader = ChainClient(rpc_url=stack.env["DOCANCHOR_RPC_URL"])

@@ -20,11 +20,13 @@ import hmac
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, NamedTuple, Protocol
 
 from docanchor import hashing, merkle
 from docanchor.errors import DocAnchorError, VerificationError
+from docanchor.onchain import AnchoredEvent, OnChainRecord
+from docanchor.vocabulary import utc_text, utc_text_of_timestamp
 
 CHUNK: Final = 100_000  # leaves or openings a request (log-v1 section 5)
 OPEN_CHUNK: Final = 20_000  # openings a request: small enough to overlap fetching and checking
@@ -56,41 +58,13 @@ class LogSource(Protocol):
     def entries(self, start: int, end: int) -> list[Mapping[str, Any]]: ...
 
 
-class AnchoredEvent(Protocol):
-    @property
-    def seq(self) -> int: ...
-
-    @property
-    def root(self) -> bytes: ...
-
-    @property
-    def tree_size(self) -> int: ...
-
-    @property
-    def block_number(self) -> int: ...
-
-
-class AnchorRecord(Protocol):
-    @property
-    def seq(self) -> int: ...
-
-    @property
-    def tree_size(self) -> int: ...
-
-    @property
-    def timestamp(self) -> int: ...
-
-    @property
-    def block_number(self) -> int: ...
-
-
 class AnchorChain(Protocol):
     """The verifier's own node, pointed at the trusted deployment (whose code the
     caller has checked)."""
 
     def scan_anchored(self, from_block: int) -> Sequence[AnchoredEvent]: ...
 
-    def get_anchor(self, root: bytes) -> AnchorRecord | None: ...
+    def get_anchor(self, root: bytes) -> OnChainRecord | None: ...
 
 
 Progress = Callable[[int, int], None]
@@ -113,7 +87,7 @@ class ChainCheckpoint:
             "root": self.root.hex(),
             "block_number": self.block_number,
             "timestamp": self.timestamp,
-            "time": iso_time(self.timestamp),
+            "time": utc_text_of_timestamp(self.timestamp),
         }
 
 
@@ -164,7 +138,7 @@ class PeriodReport:
     def to_json(self) -> dict[str, Any]:
         seqs = [c.seq for c in self.checkpoints]
         return {
-            "period": {"from": iso(self.start_time), "to": iso(self.end_time)},
+            "period": {"from": utc_text(self.start_time), "to": utc_text(self.end_time)},
             "entity": self.entity,
             "checkpoints": {
                 "first_seq": seqs[0] if seqs else None,
@@ -189,14 +163,6 @@ class PeriodReport:
             "valid": self.valid,
             "complete": self.complete,
         }
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def iso_time(timestamp: int) -> str:
-    return iso(datetime.fromtimestamp(timestamp, UTC))
 
 
 def indices(indices: Sequence[int]) -> str:

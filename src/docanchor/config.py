@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from docanchor.errors import ConfigError, InputError
-from docanchor.receipt import Deployment, parse_trusted_contracts
+from docanchor.receipt import TrustedDeployment, parse_trusted_contracts
 
 DEV_CHAIN_ID = 31337
 # Anvil's first development account (public knowledge; refused off chain 31337).
@@ -162,7 +162,7 @@ class Settings(BaseSettings):
             raise ConfigError(f"the deployment record {path} has no contract address")
         return data
 
-    def trusted_deployments(self, node_chain_id: int | None = None) -> frozenset[Deployment]:
+    def trusted_deployments(self, node_chain_id: int | None = None) -> frozenset[TrustedDeployment]:
         """The deployments a verifier with these settings trusts (receipt spec step 5).
 
         The data dir's recorded deployment (and the ``previous`` deployments
@@ -183,12 +183,12 @@ class Settings(BaseSettings):
                 try:
                     if not isinstance(entry, dict) or not {"chain_id", "address"} <= entry.keys():
                         raise InputError("an entry is not an object with chain_id and address")
-                    found.add(Deployment(entry["chain_id"], entry["address"]))
+                    found.add(TrustedDeployment(entry["chain_id"], entry["address"]))
                 except InputError as exc:
                     raise ConfigError(f"the deployment record {path} is damaged: {exc}") from None
         chain_id = node_chain_id if node_chain_id is not None else self.chain_id
         if self.contract_address and chain_id is not None:
-            found.add(Deployment(chain_id, self.contract_address))
+            found.add(TrustedDeployment(chain_id, self.contract_address))
         return frozenset(found)
 
     def signing_public_keys(self) -> list[bytes]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from docanchor.errors import ConfigError, InputError
+from docanchor.vocabulary import ADDRESS
 
 CONTRACT_VERSION = 2
 
@@ -144,11 +145,7 @@ def checked_address(address: str) -> str:
     """``address`` in EIP-55 form; :class:`InputError` when it is not an address (text
     that is not 0x and 40 hex digits is refused before web3 is imported)."""
     body = address.strip()
-    if not (
-        len(body) == 42
-        and body[:2] == "0x"
-        and all(c in "0123456789abcdefABCDEF" for c in body[2:])
-    ):
+    if not ADDRESS.fullmatch(body):
         raise InputError(f"not an Ethereum address: {address!r} (expected 0x and 40 hex digits)")
     from docanchor.chain import checksum_address
 

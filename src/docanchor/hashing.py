@@ -35,7 +35,8 @@ metadata two levels down (the receipt object, then ``document``), hence 62.
 Checked without recursion, before anything recursive runs, so that a hostile
 input is refused with a clear message, never by exhausting the stack."""
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
+# A hex64 value: a 32-byte digest as 64 lowercase hex characters, no prefix.
+HEX64: Final = re.compile(r"[0-9a-f]{64}")
 
 _sha256 = hashlib.sha256
 
@@ -222,14 +223,14 @@ def metadata_digest(metadata: Mapping[str, Any] | None) -> bytes:
 
 
 def is_hex64(value: object) -> bool:
-    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+    return isinstance(value, str) and HEX64.fullmatch(value) is not None
 
 
 def parse_hex64(value: object, what: str = "value") -> bytes:
     """Bytes of a hex64 string (64 lowercase hex characters, no prefix)."""
     if not isinstance(value, str):
         raise InputError(f"{what} must be a string of 64 lowercase hex characters")
-    if _HEX64.fullmatch(value) is None:
+    if HEX64.fullmatch(value) is None:
         raise InputError(
             f"{what} must be 64 lowercase hex characters (a SHA-256 digest), got {value[:80]!r}"
         )

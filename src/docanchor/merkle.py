@@ -33,6 +33,7 @@ from typing import Final
 
 from docanchor.errors import InputError, ProofError, RootMismatchError
 from docanchor.hashing import DIGEST_SIZE, NODE_PREFIX
+from docanchor.vocabulary import UINT64_MAX
 
 __all__ = [
     "EMPTY_ROOT",
@@ -66,7 +67,7 @@ _sha256 = hashlib.sha256
 EMPTY_ROOT: Final[bytes] = _sha256(b"").digest()
 """Root of the empty tree: SHA-256 of the empty string (RFC 9162 section 2.1.1)."""
 
-MAX_TREE_SIZE: Final = 2**64 - 1
+MAX_TREE_SIZE: Final = UINT64_MAX
 """Largest tree size the verifiers accept (the anchor contract stores sizes as uint64)."""
 
 # Longest well-formed proof for any size up to MAX_TREE_SIZE. Checked before the

@@ -40,7 +40,6 @@ from docanchor.audit import (
 )
 from docanchor.errors import (
     ChainError,
-    ChainResetError,
     ConfigError,
     ContractRevertError,
     FeeCapError,
@@ -56,6 +55,13 @@ from docanchor.errors import (
 )
 from docanchor.keys import KeyRecord, NewKey
 from docanchor.merkle import MerkleTree, root_from_inclusion_proof, verify_consistency
+from docanchor.onchain import (
+    AnchoredEvent,
+    MinedAnchor,
+    MinedTransaction,
+    OnChainCheckpoint,
+    OnChainRecord,
+)
 from docanchor.receipt import (
     RECEIPT_VERSION,
     STEP_CHAIN_RECORD,
@@ -65,7 +71,6 @@ from docanchor.receipt import (
     AnchorPart,
     BatchPart,
     DocumentPart,
-    OnChainRecord,
     ProofPart,
     Receipt,
     ReceiptStatus,
@@ -73,7 +78,7 @@ from docanchor.receipt import (
     TrustPolicy,
     evaluate_receipt,
 )
-from docanchor.store import SCHEMA_HEAD, LookupRows, Store, utcnow
+from docanchor.store import SCHEMA_HEAD, LookupRows, Store
 
 # The store's records that the edges see, named through the service (the edges never
 # import the store).
@@ -82,76 +87,29 @@ from docanchor.store import DocumentRow as DocumentRow
 from docanchor.store import DocumentView as DocumentView
 from docanchor.store import LogEntryRow as LogEntryRow
 from docanchor.store import NewRegistration as NewRegistration
+from docanchor.vocabulary import (
+    BatchAction,
+    BatchStatus,
+    DocumentStatus,
+    parse_utc_text,
+    utc_text,
+    utcnow,
+)
 
-ZERO_ADDRESS = "0x" + "00" * 20
-STATUS_RANK = {"not_found": 0, "pending": 1, "sealed": 2, "anchored": 3, "confirmed": 4}
+# A look-up's answer: the most advanced status among the registrations found.
+STATUS_RANK: Final[Mapping[str, int]] = {
+    "not_found": 0,
+    DocumentStatus.PENDING: 1,
+    DocumentStatus.SEALED: 2,
+    DocumentStatus.ANCHORED: 3,
+    DocumentStatus.CONFIRMED: 4,
+}
 ANCHOR_LOCK = "anchoring"
+# What a pass reports for a batch whose transaction it is still waiting for.
+_IDLE_ACTIONS: Final = frozenset({BatchAction.PENDING, BatchAction.WAITING, BatchAction.SENT})
 
 
 # --- what the service needs from a chain -----------------------------------------
-
-
-class AnchorInfo(Protocol):
-    @property
-    def seq(self) -> int: ...
-
-    @property
-    def tree_size(self) -> int: ...
-
-    @property
-    def timestamp(self) -> int: ...
-
-    @property
-    def block_number(self) -> int: ...
-
-    @property
-    def anchorer(self) -> str: ...
-
-
-class MinedAnchor(Protocol):
-    @property
-    def seq(self) -> int: ...
-
-    @property
-    def tx_hash(self) -> str: ...
-
-    @property
-    def block_number(self) -> int: ...
-
-    @property
-    def block_hash(self) -> str: ...
-
-    @property
-    def timestamp(self) -> int: ...
-
-    @property
-    def anchorer(self) -> str: ...
-
-    @property
-    def gas_used(self) -> int | None: ...
-
-
-class AnchoredEventInfo(Protocol):
-    @property
-    def seq(self) -> int: ...
-
-    @property
-    def root(self) -> bytes: ...
-
-    @property
-    def tree_size(self) -> int: ...
-
-    @property
-    def anchorer(self) -> str: ...
-
-    @property
-    def tx_hash(self) -> str: ...
-
-    @property
-    def block_number(self) -> int: ...
-
-    @property
-    def block_hash(self) -> str: ...
 
 
 class PreparedAnchor(Protocol):
@@ -163,24 +121,6 @@ class PreparedAnchor(Protocol):
 
     @property
     def fees(self) -> dict[str, int]: ...
-
-
-class MinedTx(Protocol):
-    @property
-    def tx_hash(self) -> str: ...
-
-
-class LatestCheckpoint(Protocol):
-    """The contract's newest checkpoint (``latest()``)."""
-
-    @property
-    def root(self) -> bytes: ...
-
-    @property
-    def tree_size(self) -> int: ...
-
-    @property
-    def seq(self) -> int: ...
 
 
 class ChainPort(Protocol):
@@ -196,13 +136,13 @@ class ChainPort(Protocol):
 
     def block_hash(self, number: int) -> str | None: ...
 
-    def contract_has_code(self) -> bool: ...
+    def check_contract(self) -> None: ...
 
     def verify_identity(self) -> None: ...
 
-    def get_anchor(self, root: bytes) -> AnchorInfo | None: ...
+    def get_anchor(self, root: bytes) -> OnChainRecord | None: ...
 
-    def latest(self) -> LatestCheckpoint | None: ...
+    def latest(self) -> OnChainCheckpoint | None: ...
 
     def prepare_anchor(
         self,
@@ -218,7 +158,7 @@ class ChainPort(Protocol):
 
     def transaction_known(self, tx_hash: str) -> bool: ...
 
-    def transaction_receipt(self, tx_hash: str) -> MinedTx | None: ...
+    def transaction_receipt(self, tx_hash: str) -> MinedTransaction | None: ...
 
     def base_fee(self) -> int | None: ...
 
@@ -230,7 +170,7 @@ class ChainPort(Protocol):
 
     def scan_anchored(
         self, from_block: int, to_block: int | None = None
-    ) -> Sequence[AnchoredEventInfo]: ...
+    ) -> Sequence[AnchoredEvent]: ...
 
 
 class ChainReader(Protocol):
@@ -245,7 +185,7 @@ class ChainReader(Protocol):
 
     def block_hash(self, number: int) -> str | None: ...
 
-    def get_anchor_at(self, contract: str, root: bytes) -> AnchorInfo | None: ...
+    def get_anchor_at(self, contract: str, root: bytes) -> OnChainRecord | None: ...
 
 
 class Signer(Protocol):
@@ -291,9 +231,7 @@ class WaitProgress:
 @dataclass(frozen=True)
 class BatchReport:
     batch: Batch
-    # "sealed", "sent", "pending", "waiting", "anchored", "adopted", "reanchored",
-    # "confirmed", "reanchor", "moved"
-    action: str
+    action: BatchAction
 
 
 @dataclass
@@ -348,15 +286,11 @@ def _since_last_reorg(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return entries[reorgs[-1] + 1 :] if reorgs else entries
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def _parse_iso(text: Any) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_utc_text(text)
     except ValueError:
         return None
 
@@ -724,11 +658,7 @@ class DocAnchorService:
     def check_chain_contract(self) -> str:
         """Whether the contract has code on the chain; raises when it has none."""
         chain = self.chain
-        if not chain.contract_has_code():
-            raise ChainResetError(
-                f"no contract code at {chain.contract_address} on chain {chain.chain_id}; "
-                "deploy with docanchor deploy"
-            )
+        chain.check_contract()
         return f"code present at {chain.contract_address} on chain {chain.chain_id}"
 
     def chain_head(self) -> tuple[int, int | None]:
@@ -808,7 +738,7 @@ class DocAnchorService:
                 doc.leaf_index, tree.size, tuple(tree.inclusion_proof(doc.leaf_index))
             )
         batch_part = BatchPart(batch.id, bytes.fromhex(batch.root))
-        if batch.status in ("anchored", "confirmed"):
+        if batch.status in (BatchStatus.ANCHORED, BatchStatus.CONFIRMED):
             assert batch.chain_id is not None and batch.contract is not None
             assert batch.seq is not None and batch.tx_hash is not None
             assert batch.block_number is not None and batch.block_hash is not None
@@ -941,7 +871,7 @@ class DocAnchorService:
             metadata, canonical = known
             data: dict[str, Any] = {
                 "version": RECEIPT_VERSION,
-                "status": "pending",
+                "status": DocumentStatus.PENDING,
                 "document": {
                     "sha256": doc.sha256,
                     "salt": doc.salt,
@@ -988,7 +918,9 @@ class DocAnchorService:
         views = self.lookup(digest)
         if not views:
             raise not_found(digest)
-        anchored = [v for v in views if v.status in ("anchored", "confirmed")]
+        anchored = [
+            v for v in views if v.status in (DocumentStatus.ANCHORED, DocumentStatus.CONFIRMED)
+        ]
         if not anchored:
             raise NotAnchoredError(
                 f"the document {digest.hex()} is {self.best_status(views)}, not anchored yet; "
@@ -1013,14 +945,8 @@ class DocAnchorService:
 
     def check_contract(self) -> None:
         """Once per pass: the node still serves the chain, and the contract has code."""
-        chain = self.chain
-        chain.verify_identity()
-        if not chain.contract_has_code():
-            raise ChainResetError(
-                f"there is no contract code at {chain.contract_address} on chain {chain.chain_id}: "
-                "the chain was reset or this is another chain; nothing is confirmed on it. "
-                "Deploy again (docanchor deploy) and run docanchor anchor to re-anchor."
-            )
+        self.chain.verify_identity()
+        self.chain.check_contract()
 
     def anchor_batch(self, batch: Batch, *, now: datetime | None = None) -> BatchReport:
         """Bring one sealed batch on chain, or adopt the anchor the chain already holds.
@@ -1042,7 +968,7 @@ class DocAnchorService:
         root = bytes.fromhex(batch.root)
         record = chain.get_anchor(root)
         if record is not None:
-            return self._report_anchored(self._adopt(batch, record, now=now), "adopted")
+            return self._report_anchored(self._adopt(batch, record, now=now), BatchAction.ADOPTED)
         if batch.tree_size is None:
             raise ChainError(
                 f"batch {batch.id} is a version 1 batch, not a checkpoint of the log; "
@@ -1057,7 +983,7 @@ class DocAnchorService:
         hashes = [str(e["tx_hash"]) for e in sent]
         mined = self._mined_among(hashes, wait=self.tx_policy.pending_wait)
         if mined is not None:
-            return self._report_anchored(self._await(batch, mined, now=now), "anchored")
+            return self._report_anchored(self._await(batch, mined, now=now), BatchAction.ANCHORED)
         last = sent[-1]
         nonce = last.get("nonce") if isinstance(last.get("nonce"), int) else None
         fees = {str(k): int(v) for k, v in dict(last.get("fees") or {}).items()}
@@ -1074,7 +1000,7 @@ class DocAnchorService:
                     last_error=f"transaction {last['tx_hash']} is pending{waited}; "
                     "the next pass checks it again",
                 )
-                return BatchReport(batch, "pending")
+                return BatchReport(batch, BatchAction.PENDING)
             if len(sent) >= self.tx_policy.max_attempts:
                 batch = self.store.update_batch(
                     batch_id,
@@ -1082,7 +1008,7 @@ class DocAnchorService:
                     f"{len(sent)} transactions (DOCANCHOR_TX_MAX_ATTEMPTS); no more fee bumps, "
                     "the next pass checks it again",
                 )
-                return BatchReport(batch, "pending")
+                return BatchReport(batch, BatchAction.PENDING)
             return self._send(
                 batch, kind="bump", nonce=nonce, fee_floor=self._bumped(fees), now=now
             )
@@ -1151,7 +1077,7 @@ class DocAnchorService:
                 f"DOCANCHOR_MAX_FEE_GWEI ({cap / 1e9:g} gwei); nothing was sent, the next "
                 "pass tries again",
             )
-            return BatchReport(batch, "waiting")
+            return BatchReport(batch, BatchAction.WAITING)
         for _ in range(3):
             try:
                 prepared = chain.prepare_anchor(
@@ -1163,14 +1089,14 @@ class DocAnchorService:
                 )
             except FeeCapError as exc:
                 batch = self.store.update_batch(batch_id, last_error=str(exc)[:1000])
-                return BatchReport(batch, "waiting")
+                return BatchReport(batch, BatchAction.WAITING)
             sent_at = now or utcnow()
             entry = {
                 "kind": kind,
                 "tx_hash": prepared.tx_hash,
                 "nonce": prepared.nonce,
                 "fees": dict(prepared.fees),
-                "at": _iso(sent_at),
+                "at": utc_text(sent_at),
                 "error": None,
             }
             # A transaction sent again after a reorganisation is a new attempt, even when
@@ -1197,22 +1123,28 @@ class DocAnchorService:
                 # Another transaction used the nonce: maybe one of ours that anchored the root.
                 record = chain.get_anchor(root)
                 if record is not None:
-                    return self._report_anchored(self._adopt(batch, record, now=now), "adopted")
+                    return self._report_anchored(
+                        self._adopt(batch, record, now=now), BatchAction.ADOPTED
+                    )
                 hashes = [str(e["tx_hash"]) for e in tx_log_of(batch) if e.get("tx_hash")]
                 mined = self._mined_among(hashes, wait=0)
                 if mined is not None:
-                    return self._report_anchored(self._await(batch, mined, now=now), "anchored")
+                    return self._report_anchored(
+                        self._await(batch, mined, now=now), BatchAction.ANCHORED
+                    )
                 nonce, kind = None, "renonce"
                 continue
             except UnderpricedError as exc:
                 # Recorded; the next pass bumps from these fees.
                 batch = self._set_attempt_error(batch, prepared.tx_hash, str(exc))
-                return BatchReport(batch, "pending")
+                return BatchReport(batch, BatchAction.PENDING)
             except ContractRevertError as exc:
                 if exc.error_name == "RootAlreadyAnchored":
                     record = chain.get_anchor(root)
                     if record is not None:
-                        return self._report_anchored(self._adopt(batch, record, now=now), "adopted")
+                        return self._report_anchored(
+                            self._adopt(batch, record, now=now), BatchAction.ADOPTED
+                        )
                 self._set_attempt_error(batch, prepared.tx_hash, str(exc))
                 raise
             except ChainError as exc:
@@ -1221,17 +1153,19 @@ class DocAnchorService:
             hashes = [str(e["tx_hash"]) for e in tx_log_of(batch) if e.get("tx_hash")]
             mined = self._mined_among(hashes, wait=self.tx_policy.pending_wait)
             if mined is not None:
-                return self._report_anchored(self._await(batch, mined, now=now), "anchored")
-            return BatchReport(batch, "sent")
+                return self._report_anchored(
+                    self._await(batch, mined, now=now), BatchAction.ANCHORED
+                )
+            return BatchReport(batch, BatchAction.SENT)
         raise ChainError(
             f"batch {batch.id}: the node answered 'nonce too low' three times in a row; "
             "another sender keeps using the anchoring account. The next pass tries again"
         )
 
-    def _report_anchored(self, batch: Batch, action: str) -> BatchReport:
+    def _report_anchored(self, batch: Batch, action: BatchAction) -> BatchReport:
         """``action``, or "reanchored" when the batch's earlier anchor left the chain."""
         if any(e.get("kind") == "reorg" for e in tx_log_of(batch)):
-            return BatchReport(batch, "reanchored")
+            return BatchReport(batch, BatchAction.REANCHORED)
         return BatchReport(batch, action)
 
     def _consistency_for(self, batch: Batch) -> list[bytes]:
@@ -1276,7 +1210,7 @@ class DocAnchorService:
         chain = self.chain
         return self.store.update_batch(
             batch.id,
-            status="anchored",
+            status=BatchStatus.ANCHORED,
             tx_hash=mined.tx_hash,
             seq=mined.seq,
             block_number=mined.block_number,
@@ -1291,7 +1225,7 @@ class DocAnchorService:
             last_error=None,
         )
 
-    def _adopt(self, batch: Batch, record: AnchorInfo, *, now: datetime | None) -> Batch:
+    def _adopt(self, batch: Batch, record: OnChainRecord, *, now: datetime | None) -> Batch:
         """Record an anchor found on chain (after a crash, or sent by another process)."""
         assert batch.id is not None and batch.root is not None
         chain = self.chain
@@ -1316,7 +1250,7 @@ class DocAnchorService:
             )
         return self.store.update_batch(
             batch.id,
-            status="anchored",
+            status=BatchStatus.ANCHORED,
             tx_hash=tx_hash,
             seq=record.seq,
             block_number=record.block_number,
@@ -1336,10 +1270,10 @@ class DocAnchorService:
         return self._anchor_all(now=now)
 
     def _anchor_all(self, *, now: datetime | None) -> list[BatchReport]:
-        reports = [BatchReport(b, "sealed") for b in self.seal_all(now=now)]
+        reports = [BatchReport(b, BatchAction.SEALED) for b in self.seal_all(now=now)]
         # Oldest first: the contract takes each checkpoint only after the one before.
         for batch in self.store.checkpoints():
-            if batch.status == "sealed":
+            if batch.status == BatchStatus.SEALED:
                 reports.append(self.anchor_batch(batch, now=now))
         return reports
 
@@ -1360,8 +1294,10 @@ class DocAnchorService:
         # Batches anchored through another deployment (another chain or contract,
         # after a change of configuration) are that deployment's business: their
         # receipts stay valid there, and nothing here re-anchors them.
-        to_check = [b for b in self.store.batches(statuses=["anchored"]) if self._ours(b)]
-        confirmed = [b for b in self.store.batches(statuses=["confirmed"]) if self._ours(b)]
+        to_check = [b for b in self.store.batches(statuses=[BatchStatus.ANCHORED]) if self._ours(b)]
+        confirmed = [
+            b for b in self.store.batches(statuses=[BatchStatus.CONFIRMED]) if self._ours(b)
+        ]
         if confirmed and not self._still_on_chain(confirmed[-1]):
             # The newest confirmed anchor is gone: re-examine every confirmed batch.
             to_check = confirmed + to_check
@@ -1370,11 +1306,14 @@ class DocAnchorService:
             if not self._still_on_chain(batch):
                 reports.append(self._handle_lost(batch, now=now))
                 continue
-            if batch.status == "anchored" and head - batch.block_number + 1 >= self.confirmations:
+            if (
+                batch.status == BatchStatus.ANCHORED
+                and head - batch.block_number + 1 >= self.confirmations
+            ):
                 batch = self.store.update_batch(
-                    batch.id, status="confirmed", confirmed_at=now or utcnow()
+                    batch.id, status=BatchStatus.CONFIRMED, confirmed_at=now or utcnow()
                 )
-                reports.append(BatchReport(batch, "confirmed"))
+                reports.append(BatchReport(batch, BatchAction.CONFIRMED))
         return reports
 
     def _ours(self, batch: Batch) -> bool:
@@ -1392,12 +1331,12 @@ class DocAnchorService:
         record = self.chain.get_anchor(bytes.fromhex(batch.root))
         if record is not None:
             # Re-included in another block by the reorganisation.
-            return BatchReport(self._adopt(batch, record, now=now), "moved")
+            return BatchReport(self._adopt(batch, record, now=now), BatchAction.MOVED)
         entries = tx_log_of(batch)
         entries.append(
             {
                 "kind": "reorg",
-                "at": _iso(now or utcnow()),
+                "at": utc_text(now or utcnow()),
                 "lost_tx_hash": batch.tx_hash,
                 "lost_block_number": batch.block_number,
                 "lost_block_hash": batch.block_hash,
@@ -1407,7 +1346,7 @@ class DocAnchorService:
         batch = self.store.update_batch(
             batch.id,
             tx_log=json.dumps(entries),
-            status="sealed",
+            status=BatchStatus.SEALED,
             tx_hash=None,
             seq=None,
             block_number=None,
@@ -1420,7 +1359,7 @@ class DocAnchorService:
             last_error=f"a reorganisation took the anchor away (block {batch.block_number} "
             "is no longer on the chain); anchoring again",
         )
-        return BatchReport(batch, "reanchor")
+        return BatchReport(batch, BatchAction.REANCHOR)
 
     def run_once(self, *, now: datetime | None = None) -> list[BatchReport]:
         """One pass: confirm (catching reorganisations), seal, anchor, confirm.
@@ -1457,8 +1396,8 @@ class DocAnchorService:
             # deployment is never confirmed here, so it is not waited for.
             waiting = [
                 b
-                for b in self.store.batches(statuses=["sealed", "anchored"])
-                if self._ours(b) or (b.in_log and b.status == "sealed")
+                for b in self.store.batches(statuses=[BatchStatus.SEALED, BatchStatus.ANCHORED])
+                if self._ours(b) or (b.in_log and b.status == BatchStatus.SEALED)
             ]
             head = self.chain.head_number()
             anchored = [b.block_number for b in waiting if b.block_number is not None]
@@ -1481,10 +1420,10 @@ class DocAnchorService:
                 )
             acted = False
             for batch in self.store.checkpoints():
-                if batch.status == "sealed":
+                if batch.status == BatchStatus.SEALED:
                     report = self.anchor_batch(batch)
                     reports.append(report)
-                    acted = acted or report.action not in ("pending", "waiting", "sent")
+                    acted = acted or report.action not in _IDLE_ACTIONS
             if not acted:
                 time.sleep(max(0.0, min(poll, deadline - time.monotonic())))
 
@@ -1530,9 +1469,9 @@ class DocAnchorService:
             progress=progress,
         )
 
-    def _history_findings(self, events: Sequence[AnchoredEventInfo]) -> list[AuditFinding]:
+    def _history_findings(self, events: Sequence[AnchoredEvent]) -> list[AuditFinding]:
         findings: list[AuditFinding] = []
-        previous: AnchoredEventInfo | None = None
+        previous: AnchoredEvent | None = None
         with self.store.log_nodes() as node:
             for event in events:
                 root_hex = event.root.hex()
@@ -1630,7 +1569,7 @@ class DocAnchorService:
                         batch.root,
                     )
                 )
-            if batch.status in ("anchored", "confirmed") and self._ours(batch):
+            if batch.status in (BatchStatus.ANCHORED, BatchStatus.CONFIRMED) and self._ours(batch):
                 event = by_root.get(batch.root)
                 if event is None:
                     if (batch.block_number or 0) >= from_block:
@@ -1765,15 +1704,7 @@ def verify_receipt_on_chain(
     if anchor is not None and receipt.batch is not None and trust.trusts(receipt):
         node_chain_id = reader.chain_id
         if node_chain_id == anchor.chain_id:
-            info = reader.get_anchor_at(anchor.contract, receipt.batch.root)
-            if info is not None:
-                record = OnChainRecord(
-                    seq=info.seq,
-                    tree_size=info.tree_size,
-                    timestamp=info.timestamp,
-                    block_number=info.block_number,
-                    anchorer=info.anchorer,
-                )
+            record = reader.get_anchor_at(anchor.contract, receipt.batch.root)
             block_hash = reader.block_hash(anchor.block_number)
             head = reader.head_number()
     return evaluate_receipt(

@@ -190,13 +190,13 @@ def test_forged_receipts_are_rejected(cli: Cli, tmp_path: Path) -> None:
 
     from docanchor.chain import ChainClient
     from docanchor.errors import ReceiptFormatError
-    from docanchor.receipt import Deployment, parse_receipt, trust_policy
+    from docanchor.receipt import TrustedDeployment, parse_receipt, trust_policy
     from docanchor.service import verify_receipt_on_chain
 
     reader = ChainClient(rpc_url=cli.rpc_url)
     digest = hashlib.sha256(docs[0].read_bytes()).digest()
     contract = receipt["anchor"]["contract"]
-    trust = trust_policy({Deployment(31337, contract)})
+    trust = trust_policy({TrustedDeployment(31337, contract)})
     genuine = verify_receipt_on_chain(
         parse_receipt(receipt),
         reader,

@@ -171,7 +171,7 @@ def test_register_anchor_and_verify_end_to_end(api: Api, anvil: AnvilNode) -> No
     (key,) = api.client.get("/v1/keys").json()["keys"]
     verify_signature(receipt_json, bytes.fromhex(key["public_key_hex"]))
     from docanchor.chain import ChainClient
-    from docanchor.receipt import Deployment, trust_policy
+    from docanchor.receipt import TrustedDeployment, trust_policy
     from docanchor.service import verify_receipt_on_chain
 
     trustless = verify_receipt_on_chain(
@@ -179,7 +179,9 @@ def test_register_anchor_and_verify_end_to_end(api: Api, anvil: AnvilNode) -> No
         ChainClient(rpc_url=anvil.rpc_url),
         document_sha256=hashlib.sha256(v2).digest(),
         required_confirmations=1,
-        trust=trust_policy({Deployment(anvil.chain_id, api.settings.contract_address or "")}),
+        trust=trust_policy(
+            {TrustedDeployment(anvil.chain_id, api.settings.contract_address or "")}
+        ),
     )
     assert trustless.valid, trustless.checks
 

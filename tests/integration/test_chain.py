@@ -25,7 +25,7 @@ from anvil import (
     SECOND_DEV_PRIVATE_KEY,
     AnvilNode,
 )
-from docanchor.chain import ChainClient, OnChainAnchor, OnChainCheckpoint, connect_chain
+from docanchor.chain import ChainClient, connect_chain
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.contracts import load_artifact
 from docanchor.devnet import ANVIL_BIN_ENV, anvil_argv, find_anvil, free_port
@@ -40,6 +40,7 @@ from docanchor.errors import (
 )
 from docanchor.hashing import leaf_hash
 from docanchor.merkle import MerkleTree
+from docanchor.onchain import OnChainCheckpoint, OnChainRecord
 
 # The limit the project commits to for an anchor() after the first, with a
 # consistency proof of 20 hashes (total transaction gas).
@@ -115,7 +116,7 @@ def test_anchor_is_recorded_with_its_block(
     assert receipt.anchorer == FIRST_DEV_ADDRESS
     assert receipt.block_hash == block["hash"]
     assert receipt.timestamp == int(block["timestamp"], 16)
-    assert client.get_anchor(root) == OnChainAnchor(
+    assert client.get_anchor(root) == OnChainRecord(
         seq=0,
         tree_size=7,
         timestamp=int(block["timestamp"], 16),

@@ -244,18 +244,21 @@ class _Recording:
 
 def test_the_node_is_not_asked_about_an_untrusted_contract(world: World, anvil: AnvilNode) -> None:
     from docanchor.chain import ChainClient
-    from docanchor.receipt import Deployment, parse_receipt_text, trust_policy
+    from docanchor.receipt import TrustedDeployment, parse_receipt_text, trust_policy
     from docanchor.service import verify_receipt_on_chain
 
     parsed = parse_receipt_text(world.their_receipt.read_bytes())
     reader = _Recording(ChainClient(rpc_url=anvil.rpc_url))
-    ours_only = trust_policy({Deployment(31337, world.ours.contract)})
+    ours_only = trust_policy({TrustedDeployment(31337, world.ours.contract)})
     result = verify_receipt_on_chain(
         parsed.receipt, reader, document_sha256=None, required_confirmations=1, trust=ours_only
     )
     assert not result.valid and reader.asked == []
     both = trust_policy(
-        {Deployment(31337, world.ours.contract), Deployment(31337, world.theirs.contract)}
+        {
+            TrustedDeployment(31337, world.ours.contract),
+            TrustedDeployment(31337, world.theirs.contract),
+        }
     )
     result = verify_receipt_on_chain(
         parsed.receipt, reader, document_sha256=None, required_confirmations=1, trust=both

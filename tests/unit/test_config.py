@@ -91,7 +91,7 @@ def test_a_bad_trusted_contract_names_the_entry(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_trusted_deployments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from docanchor.receipt import Deployment
+    from docanchor.receipt import TrustedDeployment
 
     monkeypatch.setenv("DOCANCHOR_DATA_DIR", str(tmp_path))
     assert load_settings().trusted_deployments(31337) == frozenset()
@@ -106,15 +106,17 @@ def test_trusted_deployments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         )
     )
     s = load_settings()
-    expected = {Deployment(31337, A), Deployment(31337, B), Deployment(5, C)}
+    expected = {TrustedDeployment(31337, A), TrustedDeployment(31337, B), TrustedDeployment(5, C)}
     assert s.trusted_deployments(31337) == frozenset(expected)
     # The contract setting is trusted on the node's chain, or DOCANCHOR_CHAIN_ID's.
     monkeypatch.setenv("DOCANCHOR_CONTRACT_ADDRESS", C)
     s = load_settings()
     assert s.trusted_deployments(None) == frozenset(expected)
-    assert s.trusted_deployments(7) == frozenset(expected | {Deployment(7, C)})
+    assert s.trusted_deployments(7) == frozenset(expected | {TrustedDeployment(7, C)})
     monkeypatch.setenv("DOCANCHOR_CHAIN_ID", "9")
-    assert load_settings().trusted_deployments(None) == frozenset(expected | {Deployment(9, C)})
+    assert load_settings().trusted_deployments(None) == frozenset(
+        expected | {TrustedDeployment(9, C)}
+    )
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,10 @@ import pytest
 
 from docanchor import hashing
 from docanchor.errors import ReceiptFormatError
+from docanchor.onchain import OnChainRecord
 from docanchor.receipt import (
-    Deployment,
-    OnChainRecord,
     ReceiptVerification,
+    TrustedDeployment,
     evaluate_receipt,
     parse_receipt_json,
     parse_receipt_text,
@@ -76,7 +76,7 @@ def evaluate_case(case: dict[str, Any]) -> ReceiptVerification:
         head_number=node["head_number"],
         required_confirmations=trust["required_confirmations"],
         trust=trust_policy(
-            [Deployment(d["chain_id"], d["contract"]) for d in trust["deployments"]],
+            [TrustedDeployment(d["chain_id"], d["contract"]) for d in trust["deployments"]],
             [bytes.fromhex(key) for key in trust["signing_keys"]],
             ed25519_verify,
         ),

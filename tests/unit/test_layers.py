@@ -25,13 +25,15 @@ PACKAGE = ROOT / "src" / "docanchor"
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 # Modules that must run without a node, a database or settings: the pure core, and
-# the service layer (settings are read once, at the edges).
+# the service layer (settings are read once, at the edges). A package is read whole.
 NO_ENVIRONMENT = (
     "errors",
     "hashing",
     "jsontext",
     "merkle",
+    "onchain",
     "receipt",
+    "vocabulary",
     "audit",
     "redaction",
     "pdf/stamped",
@@ -48,12 +50,24 @@ def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(encoding="utf-8"))
 
 
+def sources_of(module: str) -> list[Path]:
+    """The files of ``module``: ``module.py``, or every ``.py`` file of the package ``module/``."""
+    package = PACKAGE / module
+    if package.is_dir():
+        files = sorted(package.rglob("*.py"))
+        assert files, module
+        return files
+    return [PACKAGE / f"{module}.py"]
+
+
 @pytest.mark.parametrize("module", NO_ENVIRONMENT)
 def test_the_core_and_the_service_never_read_the_environment_or_open_files(module: str) -> None:
-    tree = _tree(PACKAGE / f"{module}.py")
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-    assert not {"environ", "getenv", "open", "load_settings"} & (names | attributes), module
+    for path in sources_of(module):
+        tree = _tree(path)
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        found = {"environ", "getenv", "open", "load_settings"} & (names | attributes)
+        assert not found, f"{path.relative_to(PACKAGE)}: {found}"
 
 
 def _edge_files() -> list[Path]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -401,8 +400,6 @@ def test_consistency_from_the_empty_tree_is_refused() -> None:
 
 
 # --- sizes -------------------------------------------------------------------
-
-SizeFunction = Callable[[int, int], int]
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from docanchor import jsontext
 from docanchor.errors import InputError, ReceiptFormatError
 from docanchor.receipt import (
     STEP_SIGNATURE,
-    Deployment,
+    TrustedDeployment,
     TrustPolicy,
     check_chain_record,
     check_signature,
@@ -45,15 +45,15 @@ UNTRUSTED_WORDS = (
 @pytest.mark.parametrize(
     ("a", "b", "equal"),
     [
-        (Deployment(1, CONTRACT), Deployment(1, CONTRACT), True),
-        (Deployment(1, CONTRACT), Deployment(1, CONTRACT.lower()), True),
-        (Deployment(1, CONTRACT), Deployment(1, "0x" + CONTRACT[2:].upper()), True),
-        (Deployment(1, CONTRACT), Deployment(2, CONTRACT), False),
-        (Deployment(1, CONTRACT), Deployment(1, OTHER_CONTRACT), False),
+        (TrustedDeployment(1, CONTRACT), TrustedDeployment(1, CONTRACT), True),
+        (TrustedDeployment(1, CONTRACT), TrustedDeployment(1, CONTRACT.lower()), True),
+        (TrustedDeployment(1, CONTRACT), TrustedDeployment(1, "0x" + CONTRACT[2:].upper()), True),
+        (TrustedDeployment(1, CONTRACT), TrustedDeployment(2, CONTRACT), False),
+        (TrustedDeployment(1, CONTRACT), TrustedDeployment(1, OTHER_CONTRACT), False),
     ],
 )
 def test_deployments_compare_without_regard_to_address_case(
-    a: Deployment, b: Deployment, equal: bool
+    a: TrustedDeployment, b: TrustedDeployment, equal: bool
 ) -> None:
     assert (a == b) is equal
     assert (a in {b}) is equal
@@ -77,7 +77,7 @@ def test_deployments_compare_without_regard_to_address_case(
 )
 def test_deployment_refuses_what_is_not_one(chain_id: Any, address: Any) -> None:
     with pytest.raises(InputError):
-        Deployment(chain_id, address)
+        TrustedDeployment(chain_id, address)
 
 
 # --- DOCANCHOR_TRUSTED_CONTRACTS text -------------------------------------------------------
@@ -88,18 +88,18 @@ def test_deployment_refuses_what_is_not_one(chain_id: Any, address: Any) -> None
     [
         ("", set()),
         ("  ,  ", set()),
-        (f"31337:{CONTRACT}", {Deployment(31337, CONTRACT)}),
+        (f"31337:{CONTRACT}", {TrustedDeployment(31337, CONTRACT)}),
         (
             f" 31337 : {CONTRACT} ,1:{OTHER_CONTRACT},",
             {
-                Deployment(31337, CONTRACT),
-                Deployment(1, OTHER_CONTRACT),
+                TrustedDeployment(31337, CONTRACT),
+                TrustedDeployment(1, OTHER_CONTRACT),
             },
         ),
-        (f"31337:{CONTRACT},31337:{CONTRACT.lower()}", {Deployment(31337, CONTRACT)}),
+        (f"31337:{CONTRACT},31337:{CONTRACT.lower()}", {TrustedDeployment(31337, CONTRACT)}),
     ],
 )
-def test_trusted_contracts_text(text: str, expected: set[Deployment]) -> None:
+def test_trusted_contracts_text(text: str, expected: set[TrustedDeployment]) -> None:
     from docanchor.receipt import parse_trusted_contracts
 
     assert parse_trusted_contracts(text) == frozenset(expected)
@@ -132,16 +132,16 @@ def test_trusted_contracts_text_refused_naming_the_entry(text: str, named: str) 
 @pytest.mark.parametrize(
     ("trusted", "ok"),
     [
-        ({Deployment(CHAIN_ID, CONTRACT)}, True),
-        ({Deployment(CHAIN_ID, CONTRACT.lower())}, True),
-        ({Deployment(CHAIN_ID, "0x" + CONTRACT[2:].upper())}, True),
-        ({Deployment(1, OTHER_CONTRACT), Deployment(CHAIN_ID, CONTRACT)}, True),
+        ({TrustedDeployment(CHAIN_ID, CONTRACT)}, True),
+        ({TrustedDeployment(CHAIN_ID, CONTRACT.lower())}, True),
+        ({TrustedDeployment(CHAIN_ID, "0x" + CONTRACT[2:].upper())}, True),
+        ({TrustedDeployment(1, OTHER_CONTRACT), TrustedDeployment(CHAIN_ID, CONTRACT)}, True),
         (set(), False),
-        ({Deployment(1, CONTRACT)}, False),  # the same address on another chain
-        ({Deployment(CHAIN_ID, OTHER_CONTRACT)}, False),
+        ({TrustedDeployment(1, CONTRACT)}, False),  # the same address on another chain
+        ({TrustedDeployment(CHAIN_ID, OTHER_CONTRACT)}, False),
     ],
 )
-def test_step_five_needs_a_trusted_deployment(trusted: set[Deployment], ok: bool) -> None:
+def test_step_five_needs_a_trusted_deployment(trusted: set[TrustedDeployment], ok: bool) -> None:
     receipt = parse_receipt(example_json())
     result = evaluate_receipt(receipt, **chain_values(trust=TrustPolicy(frozenset(trusted))))
     step5 = next(c for c in result.checks if c.step == 5)
@@ -169,7 +169,7 @@ def test_untrusted_needs_nothing_from_a_node() -> None:
     assert result.first_failure is not None and result.first_failure.detail == UNTRUSTED_WORDS
     # A trusted deployment without the node's chain id is a caller's mistake, not a verdict.
     with pytest.raises(InputError):
-        check_chain_record(receipt, None, good_record(), {Deployment(CHAIN_ID, CONTRACT)})
+        check_chain_record(receipt, None, good_record(), {TrustedDeployment(CHAIN_ID, CONTRACT)})
 
 
 def test_the_trust_check_comes_before_the_node_chain_check() -> None:
@@ -293,7 +293,9 @@ def test_signature_not_checked_is_not_a_failure(
 
 def test_signature_is_part_of_the_verdict() -> None:
     data = signed()
-    trust = trust_policy({Deployment(CHAIN_ID, CONTRACT)}, [SIGNER.public_raw], ed25519_verify)
+    trust = trust_policy(
+        {TrustedDeployment(CHAIN_ID, CONTRACT)}, [SIGNER.public_raw], ed25519_verify
+    )
     parsed = parse_receipt_text(json.dumps(data))
     good = evaluate_receipt(parsed.receipt, **chain_values(trust=trust), receipt_json=parsed.source)
     assert good.valid and good.checks[-1].ok and not good.checks[-1].skipped

@@ -20,12 +20,12 @@ import pytest
 from docanchor import hashing
 from docanchor.errors import InputError, RootMismatchError, VerificationError
 from docanchor.merkle import MerkleTree, inclusion_proof_size
+from docanchor.onchain import OnChainRecord
 from docanchor.receipt import (
     CheckResult,
-    Deployment,
-    OnChainRecord,
     Receipt,
     ReceiptStatus,
+    TrustedDeployment,
     TrustPolicy,
     check_block_hash,
     check_chain_record,
@@ -112,7 +112,7 @@ ZERO_RECORD = OnChainRecord(
 )
 
 
-TRUSTED = frozenset({Deployment(CHAIN_ID, CONTRACT)})
+TRUSTED = frozenset({TrustedDeployment(CHAIN_ID, CONTRACT)})
 TRUST = TrustPolicy(TRUSTED)
 
 

@@ -21,7 +21,7 @@ from docanchor.api.views import ReceiptCache, VerifyCache
 from docanchor.config import Settings
 from docanchor.errors import DocAnchorError
 from docanchor.metrics import Metrics
-from docanchor.receipt import Deployment, TrustPolicy
+from docanchor.receipt import TrustedDeployment, TrustPolicy
 from docanchor.service import ChainReader, DocAnchorService
 
 _HEAD_TTL = 1.0
@@ -111,7 +111,7 @@ class ApiContext:
         own_key = self.service.signing_public_key()
         return verifier_trust(self.settings, node_chain_id, own_key=own_key)
 
-    def current_deployment(self, chain_id: int | None) -> Deployment | None:
+    def current_deployment(self, chain_id: int | None) -> TrustedDeployment | None:
         """The contract this service anchors in, when its chain id is known."""
         address = self.settings.contract_address
         if address is None:
@@ -120,7 +120,7 @@ class ApiContext:
                 address, chain_id = str(record["address"]), record.get("chain_id")
         if address is None or not isinstance(chain_id, int):
             return None
-        return Deployment(chain_id, address)
+        return TrustedDeployment(chain_id, address)
 
     def node_head(self) -> int:
         """The node's head block number; raises the chain error when unreachable."""

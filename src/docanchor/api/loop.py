@@ -20,10 +20,13 @@ from typing import Final
 
 from docanchor.metrics import Metrics
 from docanchor.service import BatchReport, DocAnchorService
+from docanchor.vocabulary import BatchAction
 
 log = logging.getLogger("docanchor.anchoring")
 
-_MINED_ACTIONS: Final = frozenset({"anchored", "adopted", "moved", "reanchored"})
+_MINED_ACTIONS: Final = frozenset(
+    {BatchAction.ANCHORED, BatchAction.ADOPTED, BatchAction.MOVED, BatchAction.REANCHORED}
+)
 
 
 class AnchorLoop:
@@ -53,7 +56,6 @@ class AnchorLoop:
         self._queued_lock = threading.Lock()
         self._service: DocAnchorService | None = None
         self.last_error: str | None = None
-        self.passes = 0
 
     @property
     def running(self) -> bool:
@@ -119,7 +121,6 @@ class AnchorLoop:
                 self._metrics.observe_pass("error")
                 log.error("anchoring pass failed: %s", self.last_error, exc_info=not _expected(exc))
                 return None
-            self.passes += 1
             self.last_error = None
             self._metrics.observe_pass("ok")
             return reports
@@ -128,14 +129,14 @@ class AnchorLoop:
         mined = [r.batch for r in reports if r.action in _MINED_ACTIONS]
         self._metrics.observe_anchored(mined)
         for report in reports:
-            if report.action != "confirmed":
+            if report.action != BatchAction.CONFIRMED:
                 log.info(
                     "batch %s %s",
                     report.batch.id,
                     report.action,
                     extra={"batch_ids": [report.batch.id]},
                 )
-        confirmed = [r.batch.id for r in reports if r.action == "confirmed"]
+        confirmed = [r.batch.id for r in reports if r.action == BatchAction.CONFIRMED]
         if confirmed:
             log.info("%d batch(es) confirmed", len(confirmed), extra={"batch_ids": confirmed})
         head, stamp = service.chain_head()

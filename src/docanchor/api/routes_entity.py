@@ -8,7 +8,6 @@ admin key registers for the entity the metadata names. Auditors read.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Final
 
@@ -53,9 +52,11 @@ from docanchor.api.uploads import (
 )
 from docanchor.api.views import encode_json
 from docanchor.errors import InputError, MetadataError, PermissionDeniedError
+from docanchor.hashing import HEX64
 from docanchor.keys import KeyRecord
 from docanchor.presenters import document_json, public_batch
 from docanchor.service import DocumentView, NewRegistration, identifier
+from docanchor.vocabulary import BatchStatus, DocumentStatus
 
 router = APIRouter(prefix="/v1", tags=["registration"])
 
@@ -209,7 +210,6 @@ async def _streamed_registration(
 
 # One bulk item: the digest (64 lowercase hex) and its metadata object, if any.
 BulkEntry = tuple[str, dict[str, Any] | None]
-_HEX64: Final = re.compile(r"[0-9a-f]{64}")
 _ITEM_MEMBERS: Final = frozenset({"sha256", "metadata"})
 
 
@@ -226,7 +226,7 @@ def _bulk_entries(raw: bytes) -> list[BulkEntry]:
     if isinstance(documents, list) and len(documents) <= MAX_BULK:
         entries: list[BulkEntry] = []
         append = entries.append
-        match = _HEX64.fullmatch
+        match = HEX64.fullmatch
         for item in documents:
             if not isinstance(item, dict) or not _ITEM_MEMBERS.issuperset(item):
                 break
@@ -297,7 +297,7 @@ def _register_bulk(
                 "id": doc.id,
                 "sha256": doc.sha256,
                 "created": result.created,
-                "status": "pending" if batch is None else batch.status,
+                "status": DocumentStatus.PENDING if batch is None else batch.status,
             }
             if with_receipts:
                 entry["receipt"] = ctx.receipts.receipt(DocumentView(doc, batch))
@@ -370,7 +370,7 @@ def seal_now(ctx: Ctx, key: RegistrarKey, background: BackgroundTasks) -> JSONRe
     list when nothing is pending and nothing waits to be anchored."""
     del key
     ctx.service.seal_all()
-    waiting = ctx.service.batches(statuses=["sealed"])
+    waiting = ctx.service.batches(statuses=[BatchStatus.SEALED])
     if not waiting:
         return JSONResponse({"batches": []}, status_code=200)
     if ctx.loop.running:

@@ -46,6 +46,7 @@ from docanchor.presenters import batch_json, public_batch, signing_key_json
 from docanchor.receipt import Receipt, loads_receipt_text, parse_receipt
 from docanchor.redaction import redact
 from docanchor.service import receipt_verdict, verify_receipt_on_chain
+from docanchor.vocabulary import BatchStatus
 
 router = APIRouter(prefix="/v1", tags=["public"])
 
@@ -319,7 +320,10 @@ def get_batch(ctx: Ctx, batch_id: BatchId) -> dict[str, Any]:
     (null when the batch is not anchored yet or the node cannot be reached)."""
     batch = ctx.service.batch(batch_id)
     confirmations: int | None = None
-    if batch.block_number is not None and batch.status in ("anchored", "confirmed"):
+    if batch.block_number is not None and batch.status in (
+        BatchStatus.ANCHORED,
+        BatchStatus.CONFIRMED,
+    ):
         head = ctx.cached_head()
         if head is not None:
             confirmations = max(0, head - batch.block_number + 1)

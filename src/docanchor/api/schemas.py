@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from docanchor.hashing import is_hex64
+from docanchor.hashing import HEX64, is_hex64
 
-HEX64_PATTERN = "^[0-9a-f]{64}$"
+HEX64_PATTERN = f"^{HEX64.pattern}$"
 MAX_BULK = 10_000
 
 
@@ -79,12 +79,6 @@ class ReceiptCheckBody(Strict):
     sha256: Hex64 | None = Field(
         default=None, description="The document's SHA-256, to check it against the receipt too."
     )
-
-
-class MetadataField(BaseModel):
-    """The ``metadata`` form field of a multipart registration."""
-
-    model_config = ConfigDict(extra="allow")
 
 
 # --- responses ------------------------------------------------------------------

@@ -40,6 +40,7 @@ from docanchor.service import (
     not_found,
     receipt_verdict,
 )
+from docanchor.vocabulary import BatchAction, DocumentStatus
 
 SUBMIT_CHUNK = 50_000
 # How long `anchor` holds the anchoring lease at most (one pass sends and waits
@@ -317,7 +318,7 @@ def submit(
         _advance(bar, len(chunk))
     _stop(bar)
     if not as_json:
-        pending = service.document_counts().get("pending", 0)
+        pending = service.document_counts().get(DocumentStatus.PENDING, 0)
         hint = (
             f"; {pending} pending: run `docanchor anchor` to anchor "
             + ("it" if pending == 1 else "them")
@@ -368,7 +369,7 @@ def anchor(
     finally:
         service.release()  # only ever releases this process's own lease
     touched = {r.batch.id for r in reports}
-    reanchored = {r.batch.id for r in reports if r.action == "reanchored"}
+    reanchored = {r.batch.id for r in reports if r.action == BatchAction.REANCHORED}
     batches = [b for b in service.batches() if b.id in touched]
     if as_json:
         emit_json(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from docanchor.cli import emit_json, plural
 from docanchor.config import Settings
 from docanchor.errors import EXIT_CHECK_FAILED, ConfigError, InputError
 from docanchor.service import audit_remote_period
+from docanchor.vocabulary import parse_utc_text
 
 SHOWN = 20  # findings printed before "and n more"
 
@@ -30,13 +31,12 @@ def parse_when(text: str, option: str) -> datetime:
     """A UTC date (``2026-03-01``) or an ISO time (a time without a zone is UTC)."""
     value = text.strip()
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_utc_text(value)
     except ValueError:
         raise InputError(
             f"{option} must be a date (2026-03-01) or an ISO time (2026-03-01T12:00:00Z), "
             f"got {text!r}"
         ) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def run_period_audit(
