@@ -51,6 +51,14 @@ from docanchor.errors import (
     UnderpricedError,
     VerificationError,
 )
+from docanchor.onchain import (
+    AnchoredEvent,
+    MinedAnchor,
+    MinedTransaction,
+    OnChainCheckpoint,
+    OnChainRecord,
+)
+from docanchor.vocabulary import UINT64_MAX
 
 GWEI = 10**9
 DEV_CHAIN_ID = 31337
@@ -63,33 +71,13 @@ NODE = "http://127.0.0.1:8545"
 DEFAULT_PRIORITY_FEE = GWEI
 ANCHOR_GAS = 95_000
 TRANSFER_GAS = 21_000
-MAX_UINT64 = 2**64 - 1
+
 BLOCK_SECONDS = 12
 # A replacement must pay at least this much more (geth's default price bump).
 REPLACEMENT_BUMP_PERCENT = 10
 
 
-# --- what the fake hands out (the shapes of docanchor.chain's values) ---------------
-
-
-@dataclass(frozen=True)
-class FakeAnchorRecord:
-    """``getAnchor(root)``: like ``chain.OnChainAnchor``."""
-
-    seq: int
-    tree_size: int
-    timestamp: int
-    block_number: int
-    anchorer: str
-
-
-@dataclass(frozen=True)
-class FakeCheckpoint:
-    """``latest()``: like ``chain.OnChainCheckpoint``."""
-
-    root: bytes
-    tree_size: int
-    seq: int
+# What the fake hands out are docanchor.onchain's values, as the real client's are.
 
 
 @dataclass(frozen=True)
@@ -103,44 +91,6 @@ class FakePrepared:
     consistency: tuple[bytes, ...] = ()
     fees: dict[str, int] = field(default_factory=dict, compare=False)
     sender: str = DEV_ADDRESS
-
-
-@dataclass(frozen=True)
-class FakeMinedTx:
-    """``transaction_receipt``: like ``chain.MinedTransaction``."""
-
-    tx_hash: str
-    block_number: int
-    block_hash: str
-    succeeded: bool
-    gas_used: int
-
-
-@dataclass(frozen=True)
-class FakeMinedAnchor:
-    """``wait_for_anchor``: like ``chain.AnchorReceipt``."""
-
-    seq: int
-    tx_hash: str
-    block_number: int
-    block_hash: str
-    timestamp: int
-    tree_size: int
-    anchorer: str
-    gas_used: int
-
-
-@dataclass(frozen=True)
-class FakeAnchoredEvent:
-    """``scan_anchored``: like ``chain.AnchoredEvent``."""
-
-    seq: int
-    root: bytes
-    tree_size: int
-    anchorer: str
-    tx_hash: str
-    block_number: int
-    block_hash: str
 
 
 # --- the chain's own bookkeeping ----------------------------------------------------
@@ -161,7 +111,7 @@ class _State:
 
     has_code: bool
     nonce: int
-    anchors: dict[bytes, FakeAnchorRecord]
+    anchors: dict[bytes, OnChainRecord]
     latest_root: bytes | None
 
 
@@ -207,7 +157,7 @@ def _execute(
     except ContractRevertError as exc:
         return _Outcome(tx, False, ANCHOR_GAS // 2, revert=exc), used
     anchors = dict(state.anchors)
-    anchors[tx.root] = FakeAnchorRecord(seq, tx.tree_size, timestamp, block, tx.sender)
+    anchors[tx.root] = OnChainRecord(seq, tx.tree_size, timestamp, block, tx.sender)
     return _Outcome(tx, True, ANCHOR_GAS, seq=seq), replace(
         used, anchors=anchors, latest_root=tx.root
     )
@@ -416,7 +366,7 @@ class FakeChain:
         left += [f"{m} call {n}" for m, hooks in self._hooks.items() for n, _ in hooks]
         return left + [f"broadcast answer lost: {e!r}" for e in self._lost_answers]
 
-    def record_of(self, root: bytes) -> FakeAnchorRecord | None:
+    def record_of(self, root: bytes) -> OnChainRecord | None:
         """What the contract holds for ``root`` now (not an RPC call: never scripted)."""
         return self._state().anchors.get(root)
 
@@ -452,6 +402,13 @@ class FakeChain:
         self._call("contract_has_code")
         return self._state().has_code
 
+    def check_contract(self) -> None:
+        """Like ``ContractReader.check_contract``: no code at the address is a reset chain."""
+        if not self.contract_has_code():
+            raise ChainResetError(
+                f"there is no contract code at {self.contract_address} on chain {self._chain_id}"
+            )
+
     def verify_identity(self) -> None:
         self._call("verify_identity")
         if self._served_chain_id != self._chain_id:
@@ -461,24 +418,24 @@ class FakeChain:
                 f"DOCANCHOR_RPC_URL at a node of chain {self._chain_id}"
             )
 
-    def get_anchor(self, root: bytes) -> FakeAnchorRecord | None:
+    def get_anchor(self, root: bytes) -> OnChainRecord | None:
         self._call("get_anchor")
         return self._contract_state().anchors.get(self._root(root))
 
-    def get_anchor_at(self, contract: str, root: bytes) -> FakeAnchorRecord | None:
+    def get_anchor_at(self, contract: str, root: bytes) -> OnChainRecord | None:
         self._call("get_anchor_at")
         state = self._state()
         if contract.lower() != self._contract_address.lower() or not state.has_code:
             return None
         return state.anchors.get(self._root(root))
 
-    def latest(self) -> FakeCheckpoint | None:
+    def latest(self) -> OnChainCheckpoint | None:
         self._call("latest")
         state = self._contract_state()
         if state.latest_root is None:
             return None
         record = state.anchors[state.latest_root]
-        return FakeCheckpoint(state.latest_root, record.tree_size, record.seq)
+        return OnChainCheckpoint(state.latest_root, record.tree_size, record.seq)
 
     def prepare_anchor(
         self,
@@ -493,7 +450,7 @@ class FakeChain:
         root = self._root(root)
         if isinstance(tree_size, bool) or not isinstance(tree_size, int):
             raise InputError("the tree size must be an integer")
-        if not 0 <= tree_size <= MAX_UINT64:
+        if not 0 <= tree_size <= UINT64_MAX:
             raise InputError(f"the tree size must fit in 64 bits, got {tree_size}")
         proof = tuple(consistency)
         if any(not isinstance(h, bytes) or len(h) != 32 for h in proof):
@@ -519,13 +476,13 @@ class FakeChain:
         self._call("transaction_known")
         return tx_hash.lower() in self.pool or self._mined(tx_hash) is not None
 
-    def transaction_receipt(self, tx_hash: str) -> FakeMinedTx | None:
+    def transaction_receipt(self, tx_hash: str) -> MinedTransaction | None:
         self._call("transaction_receipt")
         found = self._mined(tx_hash)
         if found is None:
             return None
         block, outcome = found
-        return FakeMinedTx(
+        return MinedTransaction(
             outcome.tx.tx_hash, block.number, block.hash, outcome.succeeded, outcome.gas_used
         )
 
@@ -544,7 +501,7 @@ class FakeChain:
         self._call("account_nonce")
         return self._state().nonce
 
-    def wait_for_anchor(self, tx_hash: str, timeout: float) -> FakeMinedAnchor:
+    def wait_for_anchor(self, tx_hash: str, timeout: float) -> MinedAnchor:
         self._call("wait_for_anchor")
         found = self._mined(tx_hash)
         if found is None:  # nothing mines while the fake "waits"
@@ -557,7 +514,7 @@ class FakeChain:
             )
         if outcome.seq is None:
             raise ChainError(f"transaction {outcome.tx.tx_hash} emitted no Anchored event")
-        return FakeMinedAnchor(
+        return MinedAnchor(
             seq=outcome.seq,
             tx_hash=outcome.tx.tx_hash,
             block_number=block.number,
@@ -568,16 +525,14 @@ class FakeChain:
             gas_used=outcome.gas_used,
         )
 
-    def scan_anchored(
-        self, from_block: int, to_block: int | None = None
-    ) -> list[FakeAnchoredEvent]:
+    def scan_anchored(self, from_block: int, to_block: int | None = None) -> list[AnchoredEvent]:
         self._call("scan_anchored")
         self._contract_state()
         if self.forget_logs:
             return []
         last = self.blocks[-1].number if to_block is None else to_block
         return [
-            FakeAnchoredEvent(
+            AnchoredEvent(
                 o.seq, o.tx.root, o.tx.tree_size, o.tx.sender, o.tx.tx_hash, b.number, b.hash
             )
             for b in self.blocks[max(0, from_block) : last + 1]
@@ -725,7 +680,7 @@ class FakeReader:
     def block_hash(self, number: int) -> str | None:
         return self._chain.canonical_hash(number)
 
-    def get_anchor_at(self, contract: str, root: bytes) -> FakeAnchorRecord | None:
+    def get_anchor_at(self, contract: str, root: bytes) -> OnChainRecord | None:
         state = self._chain.blocks[-1].state
         if contract.lower() != self._chain.contract_address.lower() or not state.has_code:
             return None

@@ -27,7 +27,7 @@ from dbfixtures import fresh_database_url
 from docanchor.chain import ChainClient
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY
 from docanchor.errors import ContractRevertError, NonceTooLowError
-from docanchor.receipt import Deployment, Receipt, trust_policy
+from docanchor.receipt import Receipt, TrustedDeployment, trust_policy
 from docanchor.service import (
     ChainPort,
     ChainReader,
@@ -112,7 +112,7 @@ def digests(label: str, n: int) -> list[bytes]:
 
 
 def verdict(chain: ChainPort, reader: ChainReader, receipt: Receipt, sha256: bytes) -> str:
-    trust = trust_policy([Deployment(chain.chain_id, chain.contract_address)])
+    trust = trust_policy([TrustedDeployment(chain.chain_id, chain.contract_address)])
     result = verify_receipt_on_chain(
         receipt, reader, document_sha256=sha256, required_confirmations=2, trust=trust
     )

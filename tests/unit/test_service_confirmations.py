@@ -36,7 +36,7 @@ from docanchor.errors import (
     FeeCapError,
     NodeUnavailableError,
 )
-from docanchor.receipt import Deployment, Receipt, trust_policy
+from docanchor.receipt import Receipt, TrustedDeployment, trust_policy
 from docanchor.service import (
     DocAnchorService,
     TxPolicy,
@@ -1134,7 +1134,7 @@ def run_step(w: World, step: Step) -> list[str] | None:
 
 
 def verdict(w: World, receipt: Receipt) -> str:
-    trust = trust_policy([Deployment(w.fake.chain_id, w.fake.contract_address)])
+    trust = trust_policy([TrustedDeployment(w.fake.chain_id, w.fake.contract_address)])
     result = verify_receipt_on_chain(
         receipt,
         w.fake.reader(),
