@@ -47,10 +47,6 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() + "Z"
 
 
-def _batch_time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 # --- batches and the log ---------------------------------------------------------
 
 
@@ -71,9 +67,9 @@ def batch_json(batch: Batch) -> dict[str, Any]:
         "contract": batch.contract,
         "anchorer": batch.anchorer,
         "gas_used": batch.gas_used,
-        "sealed_at": _batch_time(batch.sealed_at),
-        "anchored_at": _batch_time(batch.anchored_at),
-        "confirmed_at": _batch_time(batch.confirmed_at),
+        "sealed_at": iso(batch.sealed_at),
+        "anchored_at": iso(batch.anchored_at),
+        "confirmed_at": iso(batch.confirmed_at),
         "last_error": batch.last_error,
         "first_index": batch.first_index,
         "tree_size": batch.tree_size,

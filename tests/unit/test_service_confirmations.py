@@ -220,6 +220,22 @@ def redeploy() -> Event:
     return Event("redeploy", act)
 
 
+def reset_and_redeploy_at_same_address() -> Event:
+    """The chain was reset (a day later) and the contract deployed again by the same
+    account at the same nonce, so at the address recorded before the reset."""
+
+    def act(w: World) -> None:
+        w.fake = FakeChain(contract_address=FAKE_CONTRACT, genesis_time=1_790_000_000 + 86_400)
+        w.service = DocAnchorService(
+            store=w.store,
+            chain=w.fake,
+            confirmations=w.service.confirmations,
+            tx_policy=w.service.tx_policy,
+        )
+
+    return Event("redeploy", act)
+
+
 # --- the table --------------------------------------------------------------------------
 
 
@@ -1107,6 +1123,21 @@ SCENARIOS = [
             ),
         ],
         confirmations=2,
+    ),
+    Scenario(
+        "a reset chain with the contract deployed again at its old address: anchored again",
+        [
+            Step(actions=["sealed", "anchored", "confirmed"], verdict="valid"),
+            Step(
+                [reset_and_redeploy_at_same_address()],
+                run="confirm",
+                actions=["reanchor"],
+                status=["sealed"],
+                kinds=[["sent", "reorg"]],
+                anchors=0,
+            ),
+            Step(actions=["reanchored", "confirmed"], anchors=1, verdict="valid", kept="not_valid"),
+        ],
     ),
 ]
 
