@@ -24,6 +24,7 @@ from docanchor.errors import (
     VerificationError,
 )
 from docanchor.hashing import parse_hex64
+from docanchor.receipt import Deployment
 
 PAGE: Final = 1_000
 
@@ -63,6 +64,27 @@ class RemoteLogSource:
             return response.json()
         except ValueError:
             raise VerificationError(f"GET {path} did not answer JSON") from None
+
+    def current_deployment(self) -> Deployment:
+        """The contract the service says it anchors in (``GET /v1/deployments``, the
+        entry marked ``current``): only a claim, which the auditor's trust decides."""
+        body = self._get("/v1/deployments", {})
+        current = [
+            item
+            for item in _member(body, "deployments", list)
+            if isinstance(item, dict) and item.get("current") is True
+        ]
+        if len(current) != 1:
+            raise VerificationError(
+                f"the service names {len(current)} current deployments in GET /v1/deployments, "
+                "not one"
+            )
+        try:
+            return Deployment(current[0]["chain_id"], current[0]["address"])
+        except KeyError as exc:
+            raise VerificationError(f"the service's current deployment has no {exc}") from None
+        except DocAnchorError as exc:
+            raise VerificationError(f"the service's current deployment: {exc}") from None
 
     def checkpoints(self) -> list[ListedCheckpoint]:
         found: list[ListedCheckpoint] = []

@@ -12,7 +12,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -20,7 +20,11 @@ from docanchor.audit import PeriodReport, audit_period
 from docanchor.audit import indices as _indices
 from docanchor.cli import emit_json, plural
 from docanchor.config import Settings
-from docanchor.errors import EXIT_CHECK_FAILED, ConfigError, InputError
+from docanchor.errors import EXIT_CHECK_FAILED, ConfigError, InputError, VerificationError
+from docanchor.receipt import Deployment
+
+if TYPE_CHECKING:
+    from docanchor.chain import ChainClient
 
 SHOWN = 20  # findings printed before "and n more"
 
@@ -65,14 +69,9 @@ def run_period_audit(
         else:
             from docanchor.remote import RemoteLogSource
 
-            if not chain.has_contract:
-                raise ConfigError(
-                    "no trusted deployment: a remote audit reads the chain at the deployment "
-                    "recorded in the data dir or at DOCANCHOR_CONTRACT_ADDRESS"
-                )
-            chain.check_contract()
             source = RemoteLogSource.connect(url, key)
             try:
+                trusted_contract(cfg, chain, source.current_deployment())
                 report = audit_period(
                     chain=chain,
                     source=source,
@@ -93,6 +92,29 @@ def run_period_audit(
         print_report(report)
     if not report.complete:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def trusted_contract(cfg: Settings, chain: ChainClient, claimed: Deployment) -> None:
+    """Point ``chain`` at the contract the service claims to anchor in, once it is one
+    the auditor trusts (the data dir's deployment, ``DOCANCHOR_CONTRACT_ADDRESS`` or
+    ``DOCANCHOR_TRUSTED_CONTRACTS``) on the auditor's own node's chain, holding code.
+    Anything else refuses the audit before it starts."""
+    if claimed.chain_id != chain.chain_id:
+        raise VerificationError(
+            f"the service anchors on chain {claimed.chain_id} ({claimed.address}), but the "
+            f"node at --rpc-url is on chain {chain.chain_id}: point --rpc-url at a node of "
+            f"chain {claimed.chain_id}"
+        )
+    trusted = cfg.trusted_deployments(chain.chain_id)
+    if claimed not in trusted:
+        raise VerificationError(
+            f"the service anchors in {claimed.address} on chain {claimed.chain_id}, which "
+            "is not a trusted deployment (trusted: "
+            + (", ".join(sorted(f"{d.chain_id}:{d.address}" for d in trusted)) or "none")
+            + "); add it to DOCANCHOR_TRUSTED_CONTRACTS only if you trust it"
+        )
+    chain.use_contract(claimed.address)
+    chain.check_contract()
 
 
 class _Bar:
