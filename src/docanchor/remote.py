@@ -24,6 +24,7 @@ from docanchor.errors import (
     VerificationError,
 )
 from docanchor.hashing import parse_hex64
+from docanchor.jsontext import JSONTextError, loads_strict
 from docanchor.receipt import Deployment
 
 PAGE: Final = 1_000
@@ -61,9 +62,9 @@ class RemoteLogSource:
                 f"GET {path} answered {response.status_code}: {_detail(response)}"
             )
         try:
-            return response.json()
-        except ValueError:
-            raise VerificationError(f"GET {path} did not answer JSON") from None
+            return loads_strict(response.content, what=f"the answer to GET {path}")
+        except JSONTextError as exc:
+            raise VerificationError(str(exc)) from None
 
     def current_deployment(self) -> Deployment:
         """The contract the service says it anchors in (``GET /v1/deployments``, the
