@@ -38,7 +38,7 @@ from docanchor import merkle
 from docanchor.errors import ConfigError, InputError, RetryLaterError, StoreError
 from docanchor.hashing import DIGEST_SIZE
 
-SCHEMA_HEAD: Final = "0003"
+SCHEMA_HEAD: Final = "0004"
 STATUSES: Final = ("pending", "sealed", "anchored", "confirmed")
 BATCH_STATUSES: Final = ("sealed", "anchored", "confirmed")
 _CHUNK: Final = 500
@@ -199,7 +199,7 @@ class BatchMember(SQLModel, table=True):
 
     document_id: int = Field(primary_key=True, foreign_key="document.id")
     batch_id: int = Field(foreign_key="batch.id")
-    leaf_index: int
+    leaf_index: int = Field(sa_type=sa.BigInteger)
 
 
 class ServiceLock(SQLModel, table=True):
