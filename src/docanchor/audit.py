@@ -17,8 +17,9 @@ source and the chain it is given.
 from __future__ import annotations
 
 import hmac
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple, Protocol
@@ -28,6 +29,7 @@ from docanchor.errors import DocAnchorError, VerificationError
 
 CHUNK: Final = 100_000  # leaves or openings a request (log-v1 section 5)
 OPEN_CHUNK: Final = 20_000  # openings a request: small enough to overlap fetching and checking
+AHEAD: Final = 2  # requests for openings in flight while the audit checks
 SHOWN: Final = 10  # leaf indices named in one finding's text
 
 
@@ -267,6 +269,30 @@ def audit_period(
     _check_listing(source, on_chain, inside, report)
     if not inside:
         return report
+    with ThreadPoolExecutor(max_workers=AHEAD) as pool:
+        # The openings are asked for now, while the ranges are checked: the
+        # source's time (a remote service's) and the checking overlap.
+        top = max(c.tree_size for c in inside)  # report.end, unless the history is inconsistent
+        openings = _Prefetch(pool, source, list(_chunks(report.start, top, OPEN_CHUNK)))
+        proven = _check_ranges(source, inside, report)
+        _open(openings, proven, report, progress)
+    if report.withheld and entity is None:
+        report.findings.append(
+            PeriodFinding(
+                "withheld",
+                f"the service withheld the openings of {len(report.withheld)} leaves: "
+                f"{indices(report.withheld)}",
+                leaves=tuple(report.withheld[:SHOWN]),
+            )
+        )
+    return report
+
+
+def _check_ranges(
+    source: LogSource, inside: Sequence[ChainCheckpoint], report: PeriodReport
+) -> list[tuple[int, list[bytes]]]:
+    """Range-check the leaves up to each checkpoint of the period in turn: the
+    (first index, leaves) of each range that checks."""
     compact = _base_range(source, report)
     proven: list[tuple[int, list[bytes]]] = []
     size = report.start
@@ -291,17 +317,7 @@ def audit_period(
         else:
             proven.append((size, leaves))
         size = checkpoint.tree_size
-    _open(source, proven, report, progress)
-    if report.withheld and entity is None:
-        report.findings.append(
-            PeriodFinding(
-                "withheld",
-                f"the service withheld the openings of {len(report.withheld)} leaves: "
-                f"{indices(report.withheld)}",
-                leaves=tuple(report.withheld[:SHOWN]),
-            )
-        )
-    return report
+    return proven
 
 
 def _check_listing(
@@ -417,34 +433,48 @@ def _range_check(
     return leaves, extended
 
 
+class _Prefetch:
+    """The openings of consecutive chunks, asked for ``AHEAD`` at a time, in order."""
+
+    def __init__(
+        self, pool: ThreadPoolExecutor, source: LogSource, chunks: list[tuple[int, int]]
+    ) -> None:
+        self.pool, self.source, self.chunks = pool, source, chunks
+        self.pending: deque[Future[list[Mapping[str, Any]]]] = deque()
+        self.asked = 0
+        while self.asked < min(AHEAD, len(chunks)):
+            self._ask()
+
+    def _ask(self) -> None:
+        a, b = self.chunks[self.asked]
+        self.pending.append(self.pool.submit(self.source.entries, a, b))
+        self.asked += 1
+
+    def __iter__(self) -> Iterator[tuple[int, int, Sequence[Mapping[str, Any]]]]:
+        for a, b in self.chunks:
+            answer = self.pending.popleft().result()
+            if self.asked < len(self.chunks):
+                self._ask()
+            yield a, b, answer
+
+
 def _open(
-    source: LogSource,
+    openings: _Prefetch,
     proven: Sequence[tuple[int, list[bytes]]],
     report: PeriodReport,
     progress: Progress | None,
 ) -> None:
-    """Open each range-checked leaf with the source's opening, recomputed here.
-
-    The openings are asked for in chunks, the next one while this one is
-    checked: the source's time (a remote service's) and the checking overlap.
-    """
-    tasks = [
-        (a, b, start, leaves)
-        for start, leaves in proven
-        for a, b in _chunks(start, start + len(leaves), OPEN_CHUNK)
-    ]
+    """Open each range-checked leaf with the source's opening, recomputed here (the
+    openings of leaves whose range did not check are not looked at)."""
     total = sum(len(leaves) for _, leaves in proven)
     done = 0
-    if not tasks:
-        return
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(source.entries, tasks[0][0], tasks[0][1])
-        for n, (a, b, start, leaves) in enumerate(tasks):
-            answer = pending.result()
-            if n + 1 < len(tasks):
-                pending = pool.submit(source.entries, tasks[n + 1][0], tasks[n + 1][1])
-            _check_openings(answer, a, b, leaves[a - start : b - start], report)
-            done += b - a
+    for a, b, answer in openings:
+        for start, leaves in proven:
+            lo, hi = max(a, start), min(b, start + len(leaves))
+            if lo >= hi:
+                continue
+            _check_openings(answer, lo, hi, leaves[lo - start : hi - start], report)
+            done += hi - lo
             if progress is not None:
                 progress(done, total)
 
