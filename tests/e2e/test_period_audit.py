@@ -542,3 +542,29 @@ def test_a_service_on_a_contract_of_its_own_is_refused(
     report = fooled.json()
     assert report["complete"] is True and report["leaves"]["opened"] == 9
     assert {r["metadata"]["type"] for r in report["registrations"]} == {"forged"}
+
+
+def test_a_service_that_names_no_single_contract_on_the_nodes_chain_is_refused(
+    world: World, served: Callable[..., str]
+) -> None:
+    def deployments(change: Callable[[list[Json]], list[Json]]) -> Mutate:
+        def mutate(path: str, _query: dict[str, str], body: Json) -> Json:
+            if path == "/v1/deployments":
+                return {**body, "deployments": change(body["deployments"])}
+            return body
+
+        return mutate
+
+    period = ["--from", world.start, "--to", world.end, "--key", world.keys["auditor"]]
+    for change, words in (
+        (lambda ds: [{**d, "chain_id": 5} for d in ds], "anchors on chain 5"),
+        (lambda ds: [{**d, "current": False} for d in ds], "names 0 current deployments"),
+        (lambda ds: [*ds, {**ds[0], "address": "0x" + "22" * 20}], "names 2 current"),
+        (lambda ds: [{**d, "address": "0x12"} for d in ds], "current deployment: a contract"),
+    ):
+        url = served(deployments(change))
+        result = world.cli.run("audit", *period, "--url", url)
+        assert result.code == 1, (words, result.stderr)
+        line = result.stderr.strip()
+        assert len(line.splitlines()) == 1 and words in line, line
+        assert result.stdout == ""
