@@ -12,7 +12,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import typer
 
@@ -22,9 +22,6 @@ from docanchor.cli import emit_json, plural
 from docanchor.config import Settings
 from docanchor.errors import EXIT_CHECK_FAILED, ConfigError, InputError, VerificationError
 from docanchor.receipt import Deployment
-
-if TYPE_CHECKING:
-    from docanchor.chain import ChainClient
 
 SHOWN = 20  # findings printed before "and n more"
 
@@ -94,7 +91,18 @@ def run_period_audit(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-def trusted_contract(cfg: Settings, chain: ChainClient, claimed: Deployment) -> None:
+class ContractReader(Protocol):
+    """The auditor's own node (the chain client ``wiring.open_chain`` gives)."""
+
+    @property
+    def chain_id(self) -> int: ...
+
+    def use_contract(self, address: str) -> None: ...
+
+    def check_contract(self) -> None: ...
+
+
+def trusted_contract(cfg: Settings, chain: ContractReader, claimed: Deployment) -> None:
     """Point ``chain`` at the contract the service claims to anchor in, once it is one
     the auditor trusts (the data dir's deployment, ``DOCANCHOR_CONTRACT_ADDRESS`` or
     ``DOCANCHOR_TRUSTED_CONTRACTS``) on the auditor's own node's chain, holding code.
