@@ -84,8 +84,15 @@ def test_stamp_then_verify_with_only_the_stamped_file(cli: Cli, tmp_path: Path) 
 
     out = tmp_path / "out" / "manual-sellado.pdf"
     out.parent.mkdir()
-    cli.ok("stamp", str(manual), "-o", str(out))
+    written = cli.ok("stamp", str(manual), "-o", str(out), "--json").json()
     assert out.read_bytes().startswith(manual.read_bytes())
+    assert written == {
+        "file": str(out),
+        "original": str(manual),
+        "sha256": hashlib.sha256(manual.read_bytes()).hexdigest(),
+        "original_length": manual.stat().st_size,
+        "appended_length": out.stat().st_size - manual.stat().st_size,
+    }
 
     stranger = _stranger(cli, tmp_path)
     for path in (stamped_path, out):
