@@ -1,7 +1,7 @@
 """Every command through a node that rate-limits a third of its answers, delays
 them and drops the connection after each transaction it receives.
 
-The CLI runs against the misbehaving proxy ``tests/rpcproxy.py`` in front of
+The CLI runs against the misbehaving proxy ``tests/support/rpcproxy.py`` in front of
 the session's Anvil. Each command must complete, the receipt must verify,
 and the chain must hold one anchor per batch. And ``anchor --wait`` on a
 terminal (a pseudo-terminal here) shows what it waits for.
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from anvil import AnvilNode
-from clihelp import DOCANCHOR, Cli, rpc
-from rpcproxy import Faults, RpcProxy
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import DOCANCHOR, Cli, rpc
+from tests.support.rpcproxy import Faults, RpcProxy
 
 ENTITY = "20131370998"
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from anvil import AnvilNode
-from clihelp import DOCANCHOR, Cli
 from docanchor.devnet import free_port
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import DOCANCHOR, Cli
 
 CHROMIUM = Path("/usr/bin/chromium")
 

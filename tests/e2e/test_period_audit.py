@@ -22,8 +22,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from anvil import AnvilNode
-from clihelp import Cli
 from docanchor.api import create_app
 from docanchor.api.auth import create_key
 from docanchor.audit import PeriodReport, audit_period
@@ -32,6 +30,8 @@ from docanchor.devnet import free_port
 from docanchor.remote import RemoteLogSource
 from docanchor.store import Store
 from docanchor.wiring import open_chain
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import Cli
 
 ENTITY = "20100000001"
 OTHER = "20600000002"

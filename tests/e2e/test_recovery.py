@@ -1,7 +1,7 @@
 """Crash recovery, reorganisations and reset chains, on a devnet of their own.
 
 Each crash is a real SIGKILL of a process in the middle of anchoring
-(``crash_driver.py``); the next ``docanchor anchor`` must finish the job with
+(``tests/support/crash_driver.py``); the next ``docanchor anchor`` must finish the job with
 exactly one anchor per batch. Reorganisations use Anvil's snapshots; a reset
 chain is Anvil's ``anvil_reset``.
 """
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from anvil import AnvilNode
-from clihelp import Cli, rpc
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import Cli, rpc
 
 ENTITY = "20131370998"
-DRIVER = Path(__file__).with_name("crash_driver.py")
+DRIVER = Path(__file__).resolve().parents[1] / "support" / "crash_driver.py"
 
 
 @pytest.fixture(scope="module")

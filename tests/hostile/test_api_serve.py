@@ -18,12 +18,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hostileapi import ENTITY, HEX, assert_alive, assert_problem
 
-from anvil import AnvilNode
-from clihelp import DOCANCHOR, Cli
 from docanchor.api.server import MAX_HEAD_BYTES
 from docanchor.devnet import free_port
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import DOCANCHOR, Cli
+from tests.support.hostileapi import ENTITY, HEX, assert_alive, assert_problem
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from clihelp import DOCANCHOR, Result, run_in_process
 from docanchor.devnet import free_port
+from tests.support.clihelp import DOCANCHOR, Result, run_in_process
 
 DEEP = "[" * 100_000 + "]" * 100_000
 # /sys refuses to create anything, even for root (tests run as root, where a

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from anvil import AnvilNode
 from docanchor.api import create_app
 from docanchor.api.auth import create_key
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
@@ -29,6 +28,7 @@ from docanchor.hashing import MAX_METADATA_BYTES, leaf_hash
 from docanchor.merkle import root_of
 from docanchor.receipt import parse_receipt
 from docanchor.signing import verify_signature
+from tests.support.anvil import AnvilNode
 
 ENTITY = "20100000001"
 OTHER_ENTITY = "20600000002"

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import rfc9162
 
 from docanchor import merkle
 from docanchor.errors import InputError, ProofError, RootMismatchError, VerificationError
 from docanchor.hashing import leaf_hash
+from tests.support import rfc9162
 
-# Written out with hashlib (rfc9162.py) rather than taken from docanchor.hashing,
+# Written out with hashlib (tests/support/rfc9162.py) rather than taken from docanchor.hashing,
 # so that these expectations do not depend on the code under test.
 _node = rfc9162.node
 _leaf = rfc9162.leaf
