@@ -34,7 +34,15 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
 @pytest.fixture
 def cli(tmp_path: Path, database_url: str, node: AnvilNode) -> Iterator[Cli]:
     rpc(node.rpc_url, "evm_setAutomine", True)
-    c = Cli(data_dir=tmp_path / "data", database_url=database_url, rpc_url=node.rpc_url)
+    # A transaction that never reached the node (or was dropped) is looked for
+    # during the pending wait, then sent again; on a devnet that mines at once,
+    # one second is plenty (the default of 10 s is for public networks).
+    c = Cli(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        rpc_url=node.rpc_url,
+        extra_env={"DOCANCHOR_TX_PENDING_WAIT": "1"},
+    )
     c.ok("deploy")
     yield c
     rpc(node.rpc_url, "evm_setAutomine", True)
