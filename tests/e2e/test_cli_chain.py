@@ -9,9 +9,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from anvil import FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS, AnvilNode
-from clihelp import run_in_process
 from docanchor.devnet import free_port, rpc_chain_id, wait_for_rpc
+from tests.support.anvil import FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS, AnvilNode
+from tests.support.clihelp import run_in_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCANCHOR = REPO_ROOT / ".venv" / "bin" / "docanchor"

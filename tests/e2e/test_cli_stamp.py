@@ -13,10 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from anvil import AnvilNode
-from clihelp import Cli
 from docanchor.pdf.stamped import read_stamp
-from pdfsamples import DATA, REAL_WORLD, classic_pdf, decode_qr, pdfinfo_pages, qpdf, qpdf_check
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import Cli
+from tests.support.pdfsamples import (
+    DATA,
+    REAL_WORLD,
+    classic_pdf,
+    decode_qr,
+    pdfinfo_pages,
+    qpdf,
+    qpdf_check,
+)
 
 ENTITY = "20131370998"
 PUBLIC_URL = "https://verifica.example.gob.pe"

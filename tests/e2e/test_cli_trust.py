@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from anvil import AnvilNode
-from clihelp import Cli
 from docanchor.service import ANCHOR_LOCK
 from docanchor.store import Store, utcnow
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import Cli
 
 ENTITY = "20131370998"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from clihelp import DOCANCHOR, run_in_process
 from docanchor import __version__
+from tests.support.clihelp import DOCANCHOR, run_in_process
 
 
 def env_for(tmp_path: Path) -> dict[str, str]:

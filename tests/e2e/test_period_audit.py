@@ -22,8 +22,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from anvil import AnvilNode
-from clihelp import Cli
 from docanchor.api import create_app
 from docanchor.audit import PeriodReport, audit_period
 from docanchor.config import load_settings
@@ -32,6 +30,8 @@ from docanchor.keys import create_key
 from docanchor.remote import RemoteLogSource
 from docanchor.store import Store
 from docanchor.wiring import open_chain
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import Cli
 
 ENTITY = "20100000001"
 OTHER = "20600000002"

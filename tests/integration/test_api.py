@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from anvil import AnvilNode
 from docanchor.api import create_app
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.devnet import free_port
@@ -29,6 +28,7 @@ from docanchor.keys import create_key
 from docanchor.merkle import root_of
 from docanchor.receipt import parse_receipt
 from docanchor.signing import verify_signature
+from tests.support.anvil import AnvilNode
 
 ENTITY = "20100000001"
 OTHER_ENTITY = "20600000002"
@@ -614,7 +614,8 @@ def test_health_ready_and_metrics(api: Api) -> None:
 
 def test_node_down_lookups_still_answer(tmp_path: Path, database_url: str) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    settings = _settings(tmp_path, database_url, dead, "0x" + "11" * 20)
+    # Nothing listens there: each call to the node is refused once, not retried.
+    settings = _settings(tmp_path, database_url, dead, "0x" + "11" * 20, rpc_retry_deadline=0)
     for api in _make_api(settings):
         made = api.register(b"while the node sleeps", {"reference": "N-1"})
         assert made.status_code == 201

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from anvil import AnvilNode
-from dbfixtures import database_kinds, fresh_database_url
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.devnet import free_port
 from docanchor.hashing import leaf_hash
+from tests.support.anvil import AnvilNode
+from tests.support.dbfixtures import database_kinds, fresh_database_url
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page, Request

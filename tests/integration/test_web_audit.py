@@ -24,9 +24,9 @@ import httpx
 import pytest
 from test_web import _wait_until, browser, module_database_url, shot, tab
 
-from anvil import AnvilNode
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.devnet import free_port
+from tests.support.anvil import AnvilNode
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from anvil import AnvilNode
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.devnet import free_port
-from pdfsamples import classic_pdf, decode_qr, pdfinfo_pages
+from tests.support.anvil import AnvilNode
+from tests.support.pdfsamples import classic_pdf, decode_qr, pdfinfo_pages
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page, Request

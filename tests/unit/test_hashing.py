@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from docanchor import hashing
 from docanchor.errors import InputError, MetadataError
+from tests.support.ids import param_id
 
 SALT = bytes(32)
 DOC = b"\x01" * 32
@@ -181,7 +182,7 @@ def test_floats_are_refused(value: float) -> None:
         {"x": object()},
         {"x": "\ud800"},
     ],
-    ids=repr,
+    ids=param_id,
 )
 def test_other_values_are_refused(metadata: Any) -> None:
     with pytest.raises(MetadataError):
