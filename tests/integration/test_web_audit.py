@@ -14,27 +14,21 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from test_web import _wait_until, browser, module_database_url, shot, tab
 
 from anvil import AnvilNode
-from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
-from docanchor.devnet import free_port
+from docanchor.vocabulary import utc_text_of_timestamp
+from webserve import Tab, deployed_service, serve, shot
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
-    from test_web import Tab
 
 pytestmark = pytest.mark.browser
-
-__all__ = ["browser", "module_database_url", "tab"]  # fixtures shared with test_web
 
 BATCH_SIZES = [3, 4, 3, 2]  # leaves added by each checkpoint, oldest first
 
@@ -50,34 +44,16 @@ class AuditSite:
     end: str
 
 
-def iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
 @pytest.fixture(scope="module")
 def site(
     anvil: AnvilNode,
     module_database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AuditSite]:
-    import uvicorn
-
-    from docanchor.api import create_app
-    from docanchor.chain import ChainClient
-    from docanchor.wiring import build_service
-
-    client = ChainClient(rpc_url=anvil.rpc_url, private_key=ANVIL_DEV_PRIVATE_KEY)
-    address = client.deploy().address
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("auditdata"),
-        database_url=module_database_url,
-        rpc_url=anvil.rpc_url,
-        contract_address=address,
-        private_key=ANVIL_DEV_PRIVATE_KEY,
-        confirmations=1,
-        log_json=False,
+    served = deployed_service(
+        anvil, tmp_path_factory.mktemp("auditdata"), database_url=module_database_url
     )
-    service = build_service(settings, chain_client=client)
+    service = served.service
     for n, size in enumerate(BATCH_SIZES):
         service.register_many(
             service.prepare_registrations(
@@ -88,17 +64,7 @@ def site(
         service.run_once()
     service.run_once()  # confirms the last one
 
-    app = create_app(settings, service=service, start_loop=False)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="web-audit-uvicorn", daemon=True)
-    thread.start()
-    try:
-        _wait_until(lambda: server.started or not thread.is_alive(), "uvicorn did not start")
-        assert server.started, "uvicorn exited during startup"
-        base_url = f"http://127.0.0.1:{port}"
+    with serve(served) as base_url:
         listed = httpx.get(f"{base_url}/v1/log/checkpoints").json()["checkpoints"]
         assert [c["seq"] for c in listed] == [0, 1, 2, 3]
         assert [c["tree_size"] for c in listed] == [3, 7, 10, 12]
@@ -108,14 +74,11 @@ def site(
             base_url=base_url,
             database_url=module_database_url,
             rpc_url=anvil.rpc_url,
-            contract=address,
+            contract=served.contract,
             checkpoints=listed,
-            start=iso(stamps[0] + 1),
-            end=iso(stamps[2] + 1),
+            start=utc_text_of_timestamp(stamps[0] + 1),
+            end=utc_text_of_timestamp(stamps[2] + 1),
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 def audit(page: Page, site: AuditSite) -> None:
@@ -162,7 +125,7 @@ def test_honest_service_every_range_checks_against_the_chain(tab: Tab, site: Aud
         expect(row).to_contain_text(cp["root"])
         expect(row).to_contain_text(cp["tx_hash"].lower())
         expect(row).to_contain_text(str(cp["block_number"]))
-        expect(row).to_contain_text(iso(cp["timestamp"]))
+        expect(row).to_contain_text(utc_text_of_timestamp(cp["timestamp"]))
         expect(row).to_contain_text("Válido")
     expect(checkpoint_rows(page, 1)).to_contain_text("3 – 7")
     expect(checkpoint_rows(page, 2)).to_contain_text("7 – 10")
