@@ -57,6 +57,7 @@ class Served:
     service: DocAnchorService
     client: ChainClient
     contract: str
+    deployed_block: int  # the block of the contract's deployment
 
 
 def deployed_service(anvil: AnvilNode, data_dir: Path, **settings: Any) -> Served:
@@ -66,19 +67,20 @@ def deployed_service(anvil: AnvilNode, data_dir: Path, **settings: Any) -> Serve
     from docanchor.wiring import build_service
 
     client = ChainClient(rpc_url=anvil.rpc_url, private_key=ANVIL_DEV_PRIVATE_KEY)
-    address = client.deploy().address
+    deployed = client.deploy()
     built = Settings(
         **{
             "data_dir": data_dir,
             "rpc_url": anvil.rpc_url,
-            "contract_address": address,
+            "contract_address": deployed.address,
             "private_key": ANVIL_DEV_PRIVATE_KEY,
             "confirmations": 1,
             "log_json": False,
             **settings,
         }
     )
-    return Served(built, build_service(built, chain_client=client), client, address)
+    service = build_service(built, chain_client=client)
+    return Served(built, service, client, deployed.address, deployed.block_number)
 
 
 @contextmanager

@@ -199,6 +199,7 @@ const texts = {
   auditRpcLabel: "Your own Ethereum node (JSON-RPC URL)",
   auditRpcHint: "Required: the checkpoints and their roots are read from the chain through this node. You can also give it in the page's address with ?rpc=URL.",
   auditContractLabel: "DocumentAnchor contract",
+  auditChainLabel: "Chain (chain id)",
   auditContractHint: "By default, the one the service publishes as its own. Compare it with the address you know, or give that one (also with ?contract=0x…&chain=N in the page's address): only what this contract holds is believed.",
   auditSubmit: "Audit the period",
   auditFromName: "“From”",

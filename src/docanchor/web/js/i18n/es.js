@@ -203,6 +203,7 @@ const texts = {
   auditRpcLabel: "Nodo Ethereum propio (URL JSON-RPC)",
   auditRpcHint: "Obligatorio: los puntos de control y sus raíces se leen de la cadena a través de este nodo. También puede indicarlo en la dirección de la página con ?rpc=URL.",
   auditContractLabel: "Contrato DocumentAnchor",
+  auditChainLabel: "Cadena (chain id)",
   auditContractHint: "Por omisión, el que el servicio publica como suyo. Compárelo con la dirección que usted conoce, o indique esa (también con ?contract=0x…&chain=N en la dirección de la página): solo se cree lo que este contrato guarda.",
   auditSubmit: "Auditar el periodo",
   auditFromName: "«Desde»",
