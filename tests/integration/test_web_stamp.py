@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.request import urlopen
 
 import pytest
 
@@ -281,3 +282,60 @@ def test_with_the_users_node_a_receipt_with_wrong_members_is_refused(
     ).to_be_visible()
     asked = [r.url for r in sent[loaded:] if "/v1/" in r.url or r.url.startswith(site.rpc_url)]
     assert not asked, asked
+
+
+def test_a_receipt_of_another_contract_fails_when_the_user_gives_the_trusted_one(
+    page: tuple[Page, list[Request]], site: StampSite, anvil: AnvilNode
+) -> None:
+    """The service publishes the contract the receipt is anchored in; the user trusts
+    another one (by link, kept with ?rpc=): the receipt fails step 5, and the page says
+    whose contract it trusted. Given as the receipt's own, the same receipt is valid."""
+    from playwright.sync_api import expect
+
+    from docanchor.chain import ChainClient
+    from docanchor.config import ANVIL_DEV_PRIVATE_KEY
+
+    tab, sent = page
+    anchored_in = json.loads(site.receipt.read_text(encoding="utf-8"))["anchor"]["contract"]
+    mine = ChainClient(rpc_url=anvil.rpc_url, private_key=ANVIL_DEV_PRIVATE_KEY).deploy().address
+    assert mine.lower() != anchored_in.lower()
+    published = json.loads(urlopen(f"{site.base_url}/v1/deployments").read())["deployments"]
+    assert anchored_in.lower() in [d["address"].lower() for d in published]
+    assert mine.lower() not in [d["address"].lower() for d in published]
+
+    tab.goto(f"/?rpc={site.rpc_url}&contract={mine}&chain=31337#/receipt")
+    expect(tab.get_by_label("Contrato de confianza")).to_have_value(mine)
+    expect(tab.get_by_label("Cadena del contrato (chain id)")).to_have_value("31337")
+    tab.get_by_label("Constancia (JSON) o PDF sellado").set_input_files(str(site.receipt))
+    loaded = len(sent)
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Constancia no válida")).to_be_visible()
+    status = tab.locator("#receipt-status")
+    expect(status).to_contain_text(f"Anclada en {anchored_in} en la cadena 31337")
+    expect(status).to_contain_text("el contrato de confianza que usted indicó")
+    expect(tab.locator(".trust-line")).to_have_text(
+        f"Contrato de confianza: {mine} en la cadena 31337, indicado por usted."
+    )
+    assert not [r.url for r in sent[loaded:] if r.url.startswith(site.rpc_url)]
+
+    # The same receipt, the user trusting the contract it is anchored in: valid.
+    tab.get_by_label("Contrato de confianza").fill(anchored_in)
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Constancia válida")).to_be_visible()
+    expect(tab.locator(".trust-line")).to_have_text(
+        f"Contrato de confianza: {anchored_in} en la cadena 31337, indicado por usted."
+    )
+
+    # Without a contract given, the service's is trusted, and the page says so.
+    tab.get_by_label("Contrato de confianza").fill("")
+    tab.get_by_label("Cadena del contrato (chain id)").fill("")
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Constancia válida")).to_be_visible()
+    expect(tab.locator(".trust-line")).to_contain_text("publicado por este servicio")
+
+    # Half a deployment is refused before anything is asked.
+    tab.get_by_label("Contrato de confianza").fill(mine)
+    loaded = len(sent)
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Indique la cadena del contrato de confianza")).to_be_visible()
+    assert not [r.url for r in sent[loaded:] if r.url.startswith(site.rpc_url)]
