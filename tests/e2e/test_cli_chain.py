@@ -40,7 +40,7 @@ def test_deploy_is_idempotent_and_force_redeploys(anvil: AnvilNode, tmp_path: Pa
     first = run(env, "deploy", real=True)
     assert first.returncode == 0, first.stderr
     record = json.loads((tmp_path / "deployment.json").read_text(encoding="utf-8"))
-    assert record["chain_id"] == 31337 and record["deployed_at"].endswith("+00:00")
+    assert record["chain_id"] == 31337 and record["deployed_at"].endswith("Z")
     assert record["address"] in first.stdout
     code = anvil.rpc("eth_getCode", record["address"], "latest")
     assert isinstance(code, str) and len(code) > 2
