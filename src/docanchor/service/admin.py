@@ -79,14 +79,11 @@ class Admin(ServiceBase):
         """The chain's head block number and its timestamp (None when the node has none)."""
         chain = self.chain
         head = chain.head_number()
-        timestamp_of = getattr(chain, "block_timestamp", None)
-        stamp = timestamp_of(head) if callable(timestamp_of) else None
-        return head, stamp if isinstance(stamp, int) else None
+        return head, chain.block_timestamp(head)
 
     def signing_public_key(self) -> bytes | None:
         """The raw Ed25519 key that signs this service's receipts; None when none do."""
-        raw = getattr(self.signer, "public_raw", None)
-        return raw if isinstance(raw, bytes) else None
+        return None if self.signer is None else self.signer.public_raw
 
     def close(self) -> None:
         """Close the database connections."""

@@ -46,6 +46,10 @@ class ChainPort(Protocol):
 
     def block_hash(self, number: int) -> str | None: ...
 
+    def block_timestamp(self, number: int) -> int | None:
+        """The timestamp of block ``number``; None when the node has no such block."""
+        ...
+
     def check_contract(self) -> None: ...
 
     def verify_identity(self) -> None: ...
@@ -99,7 +103,23 @@ class ChainReader(Protocol):
 
 
 class Signer(Protocol):
-    def sign(self, receipt_json: dict[str, Any]) -> dict[str, Any]: ...
+    """Signs receipts (``docanchor.signing.ReceiptSigner``)."""
+
+    @property
+    def public_raw(self) -> bytes:
+        """The raw Ed25519 public key of the signatures."""
+        ...
+
+    def sign(self, receipt_json: dict[str, Any]) -> dict[str, Any]:
+        """The receipt with a ``signature`` member over the rest of it."""
+        ...
+
+    def sign_payload(self, receipt_json: dict[str, Any], payload: bytes) -> dict[str, Any]:
+        """As :meth:`sign`, with the receipt's RFC 8785 signing payload already made.
+
+        Precondition: ``payload`` is the signing payload of ``receipt_json``.
+        """
+        ...
 
 
 class CheckedAnchorChain(AnchorChain, Protocol):

@@ -139,7 +139,7 @@ class Receipts(Lookups):
         metadata share one metadata object: encode them, do not change them.
         Documents whose stored metadata is not an object take the ordinary path.
         """
-        sign_payload = getattr(self.signer, "sign_payload", None)
+        signer = self.signer
         shared: dict[str, tuple[dict[str, Any], bytes] | None] = {}
         out: list[dict[str, Any]] = []
         for doc in documents:
@@ -148,7 +148,7 @@ class Receipts(Lookups):
                 metadata = json.loads(doc.metadata_json)
                 known = (metadata, rfc8785.dumps(metadata)) if isinstance(metadata, dict) else None
                 shared[doc.metadata_json] = known
-            if known is None or (self.signer is not None and sign_payload is None):
+            if known is None:
                 out.append(self.receipt_json(DocumentView(doc, None)))
                 continue
             metadata, canonical = known
@@ -165,7 +165,7 @@ class Receipts(Lookups):
                 "batch": None,
                 "anchor": None,
             }
-            if sign_payload is None:
+            if signer is None:
                 out.append(data)
                 continue
             # RFC 8785: members sorted by name; hex text needs no escaping.
@@ -182,7 +182,7 @@ class Receipts(Lookups):
                 + RECEIPT_VERSION.encode("ascii")
                 + b'"}'
             )
-            out.append(sign_payload(data, payload))
+            out.append(signer.sign_payload(data, payload))
         return out
 
     def stamp(self, pdf: bytes, *, public_url: str) -> bytes:
