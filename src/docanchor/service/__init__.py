@@ -19,7 +19,9 @@ per responsibility, each in its own module:
   reorganisations;
 - ``audit``: the log's history, the database and a period, against the chain;
 - ``admin``: API keys, health checks, counts;
-- ``leaves``: leaf hashes and roots of stored rows.
+- ``leaves``: leaf hashes and roots of stored rows;
+- ``records``: a stored batch in the states where more is known
+  (``SealedBatch``, ``Checkpoint``, ``AnchoredBatch``), every field set.
 
 Everything public is named here: import it from ``docanchor.service``.
 """
@@ -63,6 +65,7 @@ from docanchor.service.receipts import (
     receipt_verdict,
     verify_receipt_on_chain,
 )
+from docanchor.service.records import AnchoredBatch, Checkpoint, SealedBatch
 from docanchor.service.registration import (
     NUL,
     Registration,
@@ -80,6 +83,7 @@ __all__ = [
     "NUL",
     "STATUS_RANK",
     "Admin",
+    "AnchoredBatch",
     "Anchoring",
     "AuditFinding",
     "AuditReport",
@@ -89,6 +93,7 @@ __all__ = [
     "ChainPort",
     "ChainReader",
     "CheckedAnchorChain",
+    "Checkpoint",
     "DocAnchorService",
     "DocumentRow",
     "DocumentView",
@@ -101,6 +106,7 @@ __all__ = [
     "Receipts",
     "Registration",
     "Registrations",
+    "SealedBatch",
     "ServiceBase",
     "Signer",
     "TxPolicy",

@@ -28,6 +28,7 @@ from docanchor.errors import (
 from docanchor.onchain import MinedAnchor, OnChainRecord
 from docanchor.service.base import ServiceBase
 from docanchor.service.leaves import leaf_hashes_of_stored
+from docanchor.service.records import AnchoredBatch, Checkpoint, SealedBatch
 from docanchor.store import Batch
 from docanchor.vocabulary import BatchAction, BatchStatus, parse_utc_text, utc_text, utcnow
 
@@ -114,17 +115,13 @@ class Anchoring(ServiceBase):
         ``tx_log`` before it is broadcast, with the node's error if it had one.
         """
         chain = self.chain
-        assert batch.id is not None and batch.root is not None
-        batch_id = batch.id
-        root = bytes.fromhex(batch.root)
+        sealed = SealedBatch.of(batch)
+        batch_id = sealed.id
+        root = sealed.root
         record = chain.get_anchor(root)
         if record is not None:
             return self._report_anchored(self._adopt(batch, record, now=now), BatchAction.ADOPTED)
-        if batch.tree_size is None:
-            raise ChainError(
-                f"batch {batch.id} is a version 1 batch, not a checkpoint of the log; "
-                "the version 2 contract cannot anchor it"
-            )
+        self._checkpoint_to_anchor(batch)
         sent = [e for e in _since_last_reorg(tx_log_of(batch)) if e.get("tx_hash")]
         if batch.tx_hash and not any(e["tx_hash"] == batch.tx_hash for e in sent):
             # Sent before this log existed (or by a process that crashed): no nonce known.
@@ -190,19 +187,19 @@ class Anchoring(ServiceBase):
             delay = min(delay * 2, 1.0)
 
     def _log_attempt(self, batch: Batch, entry: dict[str, Any], **fields: Any) -> Batch:
-        assert batch.id is not None
+        batch_id = SealedBatch.of(batch).id
         entries = tx_log_of(batch)
         entries.append(entry)
-        return self.store.update_batch(batch.id, tx_log=json.dumps(entries), **fields)
+        return self.store.update_batch(batch_id, tx_log=json.dumps(entries), **fields)
 
     def _set_attempt_error(self, batch: Batch, tx_hash: str, error: str) -> Batch:
-        assert batch.id is not None
+        batch_id = SealedBatch.of(batch).id
         entries = tx_log_of(batch)
         for entry in entries:
             if entry.get("tx_hash") == tx_hash:
                 entry["error"] = error[:500]
         return self.store.update_batch(
-            batch.id, tx_log=json.dumps(entries), last_error=error[:1000]
+            batch_id, tx_log=json.dumps(entries), last_error=error[:1000]
         )
 
     def _send(
@@ -216,9 +213,9 @@ class Anchoring(ServiceBase):
     ) -> BatchReport:
         """Sign, record (write-ahead), broadcast, then wait briefly for the transaction."""
         chain = self.chain
-        assert batch.id is not None and batch.root is not None and batch.tree_size is not None
-        batch_id, tree_size = batch.id, batch.tree_size
-        root = bytes.fromhex(batch.root)
+        checkpoint = self._checkpoint_to_anchor(batch)
+        batch_id, tree_size = checkpoint.batch_id, checkpoint.tree_size
+        root = checkpoint.root
         shortfall = chain.fee_cap_shortfall()
         if shortfall is not None:
             base_fee, cap = shortfall
@@ -234,7 +231,7 @@ class Anchoring(ServiceBase):
                 prepared = chain.prepare_anchor(
                     root,
                     tree_size,
-                    self._consistency_for(batch),
+                    self._consistency_for(checkpoint),
                     nonce=nonce,
                     fee_floor=fee_floor,
                 )
@@ -319,21 +316,31 @@ class Anchoring(ServiceBase):
             return BatchReport(batch, BatchAction.REANCHORED)
         return BatchReport(batch, action)
 
-    def _consistency_for(self, batch: Batch) -> list[bytes]:
-        """The proof from the chain's latest checkpoint to ``batch``'s (empty for the first).
+    def _checkpoint_to_anchor(self, batch: Batch) -> Checkpoint:
+        """The checkpoint ``batch`` is; a version 1 batch cannot be anchored any more."""
+        checkpoint = Checkpoint.of(batch)
+        if checkpoint is None:
+            raise ChainError(
+                f"batch {batch.id} is a version 1 batch, not a checkpoint of the log; "
+                "the version 2 contract cannot anchor it"
+            )
+        return checkpoint
+
+    def _consistency_for(self, checkpoint: Checkpoint) -> list[bytes]:
+        """The proof from the chain's latest checkpoint to this one (empty for the first).
 
         After a reorganisation this is the checkpoint before the lost one, so
         a checkpoint that left the chain is anchored again with a proof from
         its predecessor.
         """
-        assert batch.tree_size is not None
         latest = self.chain.latest()
         if latest is None:
             return []
-        if latest.tree_size >= batch.tree_size:
+        if latest.tree_size >= checkpoint.tree_size:
             raise ChainError(
-                f"batch {batch.id}: the chain's latest checkpoint has {latest.tree_size} leaves, "
-                f"not fewer than this checkpoint's {batch.tree_size}; it can no longer be anchored"
+                f"batch {checkpoint.batch_id}: the chain's latest checkpoint has "
+                f"{latest.tree_size} leaves, not fewer than this checkpoint's "
+                f"{checkpoint.tree_size}; it can no longer be anchored"
             )
         ours = self.store.checkpoint_at(latest.tree_size)
         if ours is None or ours.root != latest.root.hex():
@@ -342,25 +349,25 @@ class Anchoring(ServiceBase):
                 f"{latest.root.hex()}) is not a checkpoint of this log"
             )
         with self.store.log_nodes() as node:
-            return merkle.log_consistency_proof(latest.tree_size, batch.tree_size, node)
+            return merkle.log_consistency_proof(latest.tree_size, checkpoint.tree_size, node)
 
     def _await(self, batch: Batch, tx_hash: str, *, now: datetime | None) -> Batch:
-        assert batch.id is not None and batch.root is not None
+        sealed = SealedBatch.of(batch)
         try:
             mined = self.chain.wait_for_anchor(tx_hash, self.tx_timeout)
         except ContractRevertError as exc:
-            record = self.chain.get_anchor(bytes.fromhex(batch.root))
+            record = self.chain.get_anchor(sealed.root)
             if record is not None:
                 return self._adopt(batch, record, now=now)
-            self.store.update_batch(batch.id, last_error=str(exc)[:1000])
+            self.store.update_batch(sealed.id, last_error=str(exc)[:1000])
             raise
         return self._record_mined(batch, mined, now=now)
 
     def _record_mined(self, batch: Batch, mined: MinedAnchor, *, now: datetime | None) -> Batch:
-        assert batch.id is not None
+        batch_id = SealedBatch.of(batch).id
         chain = self.chain
         return self.store.update_batch(
-            batch.id,
+            batch_id,
             status=BatchStatus.ANCHORED,
             tx_hash=mined.tx_hash,
             seq=mined.seq,
@@ -378,7 +385,7 @@ class Anchoring(ServiceBase):
 
     def _adopt(self, batch: Batch, record: OnChainRecord, *, now: datetime | None) -> Batch:
         """Record an anchor found on chain (after a crash, or sent by another process)."""
-        assert batch.id is not None and batch.root is not None
+        sealed = SealedBatch.of(batch)
         chain = self.chain
         expected_size = batch.tree_size if batch.tree_size is not None else batch.size
         if record.tree_size != expected_size:
@@ -388,9 +395,8 @@ class Anchoring(ServiceBase):
             )
         tx_hash = batch.tx_hash
         block_hash = chain.block_hash(record.block_number)
-        root = bytes.fromhex(batch.root)
         for event in chain.scan_anchored(record.block_number, record.block_number):
-            if event.root == root:
+            if event.root == sealed.root:
                 tx_hash = event.tx_hash
                 block_hash = event.block_hash
                 break
@@ -400,7 +406,7 @@ class Anchoring(ServiceBase):
                 "but the node cannot show that block or its transaction"
             )
         return self.store.update_batch(
-            batch.id,
+            sealed.id,
             status=BatchStatus.ANCHORED,
             tx_hash=tx_hash,
             seq=record.seq,
@@ -449,20 +455,20 @@ class Anchoring(ServiceBase):
         confirmed = [
             b for b in self.store.batches(statuses=[BatchStatus.CONFIRMED]) if self._ours(b)
         ]
-        if confirmed and not self._still_on_chain(confirmed[-1]):
+        if confirmed and not self._still_on_chain(AnchoredBatch.of(confirmed[-1])):
             # The newest confirmed anchor is gone: re-examine every confirmed batch.
             to_check = confirmed + to_check
         for batch in to_check:
-            assert batch.id is not None and batch.block_number is not None
-            if not self._still_on_chain(batch):
+            anchored = AnchoredBatch.of(batch)
+            if not self._still_on_chain(anchored):
                 reports.append(self._handle_lost(batch, now=now))
                 continue
             if (
-                batch.status == BatchStatus.ANCHORED
-                and head - batch.block_number + 1 >= self.confirmations
+                anchored.status == BatchStatus.ANCHORED
+                and head - anchored.block_number + 1 >= self.confirmations
             ):
                 batch = self.store.update_batch(
-                    batch.id, status=BatchStatus.CONFIRMED, confirmed_at=now or utcnow()
+                    anchored.id, status=BatchStatus.CONFIRMED, confirmed_at=now or utcnow()
                 )
                 reports.append(BatchReport(batch, BatchAction.CONFIRMED))
         return reports
@@ -473,13 +479,12 @@ class Anchoring(ServiceBase):
             chain.contract_address.lower()
         )
 
-    def _still_on_chain(self, batch: Batch) -> bool:
-        assert batch.block_number is not None
-        return self.chain.block_hash(batch.block_number) == batch.block_hash
+    def _still_on_chain(self, anchored: AnchoredBatch) -> bool:
+        return self.chain.block_hash(anchored.block_number) == anchored.block_hash
 
     def _handle_lost(self, batch: Batch, *, now: datetime | None) -> BatchReport:
-        assert batch.id is not None and batch.root is not None
-        record = self.chain.get_anchor(bytes.fromhex(batch.root))
+        sealed = SealedBatch.of(batch)
+        record = self.chain.get_anchor(sealed.root)
         if record is not None:
             # Re-included in another block by the reorganisation.
             return BatchReport(self._adopt(batch, record, now=now), BatchAction.MOVED)
@@ -495,7 +500,7 @@ class Anchoring(ServiceBase):
             }
         )
         batch = self.store.update_batch(
-            batch.id,
+            sealed.id,
             tx_log=json.dumps(entries),
             status=BatchStatus.SEALED,
             tx_hash=None,

@@ -21,6 +21,7 @@ from docanchor.service.anchoring import Anchoring
 from docanchor.service.leaves import leaf_hashes_of_rows, root_of_rows
 from docanchor.service.log import LogReads
 from docanchor.service.ports import CheckedAnchorChain
+from docanchor.service.records import Checkpoint, SealedBatch
 from docanchor.vocabulary import BatchStatus
 
 
@@ -164,23 +165,23 @@ class Audits(Anchoring, LogReads):
         known_roots = set()
         for batch in batches:
             report.batches_checked += 1
-            assert batch.id is not None
             if batch.root is None:
                 continue
             known_roots.add(batch.root)
-            if batch.in_log:
+            sealed = SealedBatch.of(batch)
+            checkpoint = Checkpoint.of(batch)
+            if checkpoint is not None:
                 # Range check: the documents' leaves appended to the compact range
                 # before the batch must give the checkpoint's root.
-                assert batch.first_index is not None
                 with self.store.log_nodes() as node:
-                    before = merkle.compact_range(batch.first_index, node)
+                    before = merkle.compact_range(checkpoint.first_index, node)
                 recomputed = merkle.root_from_range(
                     before,
-                    batch.first_index,
-                    leaf_hashes_of_rows(self.store.iter_batch_leaves(batch.id)),
+                    checkpoint.first_index,
+                    leaf_hashes_of_rows(self.store.iter_batch_leaves(sealed.id)),
                 )
             else:
-                recomputed = root_of_rows(self.store.iter_batch_leaves(batch.id))
+                recomputed = root_of_rows(self.store.iter_batch_leaves(sealed.id))
             if recomputed.hex() != batch.root:
                 report.findings.append(
                     AuditFinding(

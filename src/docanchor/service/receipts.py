@@ -25,7 +25,6 @@ from docanchor.receipt import (
     STEP_CONFIRMATIONS,
     STEP_DOCUMENT,
     STEP_METADATA,
-    AnchorPart,
     BatchPart,
     DocumentPart,
     ProofPart,
@@ -38,16 +37,16 @@ from docanchor.receipt import (
 from docanchor.service.leaves import leaf_hash_of_row
 from docanchor.service.lookups import Lookups, not_found
 from docanchor.service.ports import ChainReader
-from docanchor.store import Batch, DocumentRow, DocumentView
-from docanchor.vocabulary import BatchStatus, DocumentStatus
+from docanchor.service.records import ON_CHAIN, AnchoredBatch, Checkpoint, SealedBatch
+from docanchor.store import DocumentRow, DocumentView
+from docanchor.vocabulary import DocumentStatus
 
 
 class Receipts(Lookups):
     """Receipts of registered documents."""
 
-    def tree_for(self, batch: Batch) -> MerkleTree:
+    def tree_for(self, batch: SealedBatch) -> MerkleTree:
         """The batch's tree, rebuilt from its stored rows (cached, checked against its root)."""
-        assert batch.id is not None
         with self._tree_lock:
             tree = self._trees.get(batch.id)
             if tree is not None:
@@ -55,10 +54,10 @@ class Receipts(Lookups):
                 return tree
         rows = self.store.iter_batch_leaves(batch.id)
         tree = MerkleTree([leaf_hash_of_row(*r) for r in rows])
-        if batch.root is None or tree.root.hex() != batch.root:
+        if tree.root != batch.root:
             raise VerificationError(
                 f"batch {batch.id}: the documents stored for it no longer give its root "
-                f"{batch.root}; the database was altered (run docanchor audit)"
+                f"{batch.root.hex()}; the database was altered (run docanchor audit)"
             )
         with self._tree_lock:
             self._trees[batch.id] = tree
@@ -78,52 +77,48 @@ class Receipts(Lookups):
         )
         if batch is None or batch.root is None or doc.leaf_index is None:
             return Receipt(ReceiptStatus.PENDING, document, None, None, None, {})
-        assert batch.id is not None
-        if batch.tree_size is not None:
+        sealed = SealedBatch.of(batch)
+        checkpoint = Checkpoint.of(batch)
+        if checkpoint is not None:
             proof = self.log_proof(
                 doc.leaf_index,
-                batch,
+                checkpoint,
                 hashing.leaf_hash(document.salt + document.sha256 + document.metadata_sha256),
             )
         else:
-            tree = self.tree_for(batch)
+            tree = self.tree_for(sealed)
             proof = ProofPart(
                 doc.leaf_index, tree.size, tuple(tree.inclusion_proof(doc.leaf_index))
             )
-        batch_part = BatchPart(batch.id, bytes.fromhex(batch.root))
-        if batch.status in (BatchStatus.ANCHORED, BatchStatus.CONFIRMED):
-            assert batch.chain_id is not None and batch.contract is not None
-            assert batch.seq is not None and batch.tx_hash is not None
-            assert batch.block_number is not None and batch.block_hash is not None
-            assert batch.anchor_timestamp is not None
-            anchor = AnchorPart(
-                chain_id=batch.chain_id,
-                contract=batch.contract,
-                seq=batch.seq,
-                tx_hash=batch.tx_hash,
-                block_number=batch.block_number,
-                block_hash=batch.block_hash,
-                timestamp=batch.anchor_timestamp,
+        batch_part = BatchPart(sealed.id, sealed.root)
+        if batch.status in ON_CHAIN:
+            anchored = AnchoredBatch.of(batch)
+            return Receipt(
+                ReceiptStatus(anchored.status),
+                document,
+                proof,
+                batch_part,
+                anchored.anchor_part(),
+                {},
             )
-            return Receipt(ReceiptStatus(batch.status), document, proof, batch_part, anchor, {})
         return Receipt(ReceiptStatus.SEALED, document, proof, batch_part, None, {})
 
-    def log_proof(self, leaf_index: int, batch: Batch, leaf_hash: bytes) -> ProofPart:
-        """The inclusion proof of log leaf ``leaf_index`` in the checkpoint ``batch``.
+    def log_proof(self, leaf_index: int, checkpoint: Checkpoint, leaf_hash: bytes) -> ProofPart:
+        """The inclusion proof of log leaf ``leaf_index`` in ``checkpoint``.
 
         Read from O(log n) stored tiles, then checked: the proof from the
         document's own leaf hash must lead to the checkpoint's root.
         """
-        assert batch.tree_size is not None and batch.root is not None
+        tree_size = checkpoint.tree_size
         with self.store.log_nodes() as node:
-            path = merkle.log_inclusion_proof(leaf_index, batch.tree_size, node)
-        root = root_from_inclusion_proof(leaf_hash, leaf_index, batch.tree_size, path)
-        if root.hex() != batch.root:
+            path = merkle.log_inclusion_proof(leaf_index, tree_size, node)
+        root = root_from_inclusion_proof(leaf_hash, leaf_index, tree_size, path)
+        if root != checkpoint.root:
             raise VerificationError(
-                f"batch {batch.id}: the log's stored leaves no longer give its root "
-                f"{batch.root}; the database was altered (run docanchor audit)"
+                f"batch {checkpoint.batch_id}: the log's stored leaves no longer give its root "
+                f"{checkpoint.root.hex()}; the database was altered (run docanchor audit)"
             )
-        return ProofPart(leaf_index, batch.tree_size, tuple(path))
+        return ProofPart(leaf_index, tree_size, tuple(path))
 
     def receipt_json(self, view: DocumentView) -> dict[str, Any]:
         data = self.receipt(view).to_json()
