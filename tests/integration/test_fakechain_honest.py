@@ -223,12 +223,20 @@ def run_script(
     except ContractRevertError as exc:
         refused = exc.error_name or ""
     latest = chain.latest()
+    head, head_time = service.chain_head()
+    anchored = [b for b in service.store.batches() if b.block_number is not None]
     observe(
         "read back",
         [],
         refused=refused,
         latest=None if latest is None else (latest.tree_size, latest.seq),
         pending_nonce_gap=chain.account_nonce() - start_nonce,
+        chain_head=head - start_head,
+        head_time_after_anchors=head_time is not None
+        and all(head_time >= (b.anchor_timestamp or 0) for b in anchored),
+        anchor_times=[
+            chain.block_timestamp(b.block_number or 0) == b.anchor_timestamp for b in anchored
+        ],
     )
 
     # A transaction signed with a nonce the account already used: "nonce too low".
@@ -298,6 +306,9 @@ def test_the_fake_chain_and_anvil_give_the_service_the_same_story(
     assert steps["mined"]["actions"] == ["adopted"]
     assert steps["reorganised"]["actions"] == ["reanchor"]
     assert steps["re-anchored"]["actions"] == ["reanchored"]
+    # The head's time and each anchoring block's are read from the node.
+    assert steps["read back"]["head_time_after_anchors"] is True
+    assert steps["read back"]["anchor_times"] == [True, True]
     assert steps["re-confirmed"]["verdict"] == "valid"
     assert steps["re-confirmed"]["lost"] == "not_valid"
     assert steps["read back"]["refused"] == "TreeSizeNotGrowing"

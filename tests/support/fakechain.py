@@ -398,6 +398,12 @@ class FakeChain:
             return None
         return self.blocks[number].hash
 
+    def block_timestamp(self, number: int) -> int | None:
+        self._call("block_timestamp")
+        if not 0 <= number < len(self.blocks):
+            return None
+        return self.blocks[number].timestamp
+
     def contract_has_code(self) -> bool:
         self._call("contract_has_code")
         return self._state().has_code

@@ -106,9 +106,59 @@ def test_the_edges_never_reach_past_the_service(path: Path) -> None:
     assert not reached, reached
 
 
-def test_the_import_contracts_catch_an_edge_that_imports_the_store(tmp_path: Path) -> None:
-    """A copy of the package with one forbidden import breaks the contracts, and the
-    package as it is keeps them."""
+# The modules above the service: they name what it offers through the package alone.
+SERVICE_USERS = ("api", "cli", "wiring", "presenters", "metrics")
+SERVICE_PARTS = frozenset(p.stem for p in (PACKAGE / "service").glob("*.py")) - {"__init__"}
+
+
+def _service_parts_imported(tree: ast.Module) -> list[str]:
+    """The modules of the service that ``tree`` imports by name, as ``line N: module``."""
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "docanchor.service":
+            names = [f"docanchor.service.{a.name}" for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        found += [
+            f"line {node.lineno}: {name}"
+            for name in names
+            if name.startswith("docanchor.service.") and name.split(".")[2] in SERVICE_PARTS
+        ]
+    return found
+
+
+@pytest.mark.parametrize("module", SERVICE_USERS)
+def test_the_service_is_used_as_one_package(module: str) -> None:
+    """Its split into modules is the service's own business: the edges, the wiring and
+    the presenters import ``docanchor.service``, never one of its modules."""
+    assert {"ports", "anchoring", "receipts"} <= SERVICE_PARTS, SERVICE_PARTS
+    for path in sources_of(module):
+        found = _service_parts_imported(_tree(path))
+        assert not found, f"{path.relative_to(PACKAGE)}: {found}"
+
+
+def test_a_service_part_imported_past_the_package_is_found() -> None:
+    tree = ast.parse(
+        "from docanchor.service import DocAnchorService\n"
+        "from docanchor.service.anchoring import TxPolicy\n"
+        "import docanchor.service.ports\n"
+        "from docanchor.service import receipts\n"
+    )
+    assert _service_parts_imported(tree) == [
+        "line 2: docanchor.service.anchoring",
+        "line 3: docanchor.service.ports",
+        "line 4: docanchor.service.receipts",
+    ]
+
+
+def test_the_import_contracts_catch_forbidden_imports(tmp_path: Path) -> None:
+    """A copy of the package with an edge that imports the store, and a part of the
+    service that imports one above it, breaks the contracts; the package as it is
+    keeps them."""
     assert LINT_IMPORTS.exists(), "lint-imports is a dev dependency: run scripts/setup"
     copy = tmp_path / "src"
     shutil.copytree(PACKAGE, copy / "docanchor", ignore=shutil.ignore_patterns("__pycache__"))
@@ -133,6 +183,13 @@ def test_the_import_contracts_catch_an_edge_that_imports_the_store(tmp_path: Pat
         routes.read_text(encoding="utf-8") + "\nfrom docanchor.store import Store  # noqa\n",
         encoding="utf-8",
     )
+    anchoring = copy / "docanchor" / "service" / "anchoring.py"
+    anchoring.write_text(
+        anchoring.read_text(encoding="utf-8")
+        + "\nfrom docanchor.service.receipts import Receipts  # noqa\n",
+        encoding="utf-8",
+    )
     broken = lint()
     assert broken.returncode != 0
     assert "docanchor.api.routes_ops -> docanchor.store" in broken.stdout
+    assert "docanchor.service.anchoring -> docanchor.service.receipts" in broken.stdout
