@@ -151,7 +151,7 @@ def test_two_anchors_at_once_send_one_transaction(
     the lease held (exit 3) or nothing left to do (exit 0); one transaction is mined."""
     import subprocess
 
-    from clihelp import DOCANCHOR
+    from tests.support.clihelp import DOCANCHOR
 
     for round_ in range(2):
         folder = tmp_path / f"in{round_}"
