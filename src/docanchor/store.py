@@ -21,6 +21,7 @@ import random
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -408,17 +409,54 @@ def _pg_stored_keys(cursor: Any) -> list[_StoredKey]:
     return [(r[0], bytes(r[1]), bytes(r[2]), bytes(r[3])) for r in cursor.fetchall()]
 
 
+class TileLevelCache:
+    """The :func:`merkle.tile_levels` of recently read tiles (bounded, thread-safe).
+
+    An entry is used only for the very bytes it was computed from: every proof
+    still reads its tiles, and a tile that grew, or was altered, is computed
+    afresh. What it saves is rehashing the inner nodes of the same tiles on
+    every receipt (up to 255 hashes per tile).
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[int, int], tuple[bytes, tuple[bytes, ...]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def levels(self, key: tuple[int, int], tile: bytes) -> tuple[bytes, ...]:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None and found[0] == tile:
+                self._items.move_to_end(key)
+                return found[1]
+        levels = merkle.tile_levels(tile)
+        with self._lock:
+            self._items[key] = (tile, levels)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return levels
+
+
 class _TileSource:
     """A :data:`merkle.NodeSource` over the log's tiles: each tile read at most once.
 
     Reads through the driver's cursor: a proof costs a handful of primary-key
     look-ups, and the ORM's per-statement overhead would be most of its time.
+    With a :class:`TileLevelCache`, the nodes of a tile read before with the same
+    bytes are not rehashed.
     """
 
-    def __init__(self, cursor: Any, mark: str, tiles: dict[tuple[int, int], bytes]) -> None:
+    def __init__(
+        self,
+        cursor: Any,
+        mark: str,
+        tiles: dict[tuple[int, int], bytes],
+        cache: TileLevelCache | None = None,
+    ) -> None:
         self._cursor = cursor
         self._sql = f"SELECT hashes FROM log_tile WHERE level = {mark} AND idx = {mark}"  # noqa: S608
         self._tiles = dict(tiles)
+        self._cache = cache
 
     def __call__(self, height: int, index: int) -> bytes:
         level = height // merkle.TILE_HEIGHT
@@ -431,7 +469,9 @@ class _TileSource:
                 raise StoreError(f"the log's tile {key} is missing")
             tile = self._tiles[key] = bytes(stored[0])
         try:
-            return merkle.node_from_tile(height, index, tile)
+            if self._cache is None or height % merkle.TILE_HEIGHT == 0:
+                return merkle.node_from_tile(height, index, tile)
+            return merkle.node_from_levels(height, index, self._cache.levels(key, tile))
         except InputError as exc:
             raise StoreError(f"the log's tile {key} is short: {exc}") from exc
 
@@ -471,6 +511,7 @@ class Store:
         self.engine = _engine_for(url)
         _OPEN_STORES.add(self)
         self._migrate_lock = threading.Lock()
+        self._tile_levels = TileLevelCache()
         if migrate:
             self.migrate()
 
@@ -976,7 +1017,7 @@ class Store:
             with self.engine.connect() as conn:
                 cursor = conn.connection.cursor()
                 try:
-                    yield _TileSource(cursor, self._mark, {})
+                    yield _TileSource(cursor, self._mark, {}, self._tile_levels)
                 finally:
                     cursor.close()
         except OperationalError as exc:
