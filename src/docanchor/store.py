@@ -490,6 +490,11 @@ def _sqlstate(exc: BaseException) -> str | None:
     return None
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def _describe(exc: SQLAlchemyError) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -532,7 +537,12 @@ class _PreparedLookup:
                 return self._read(held, params)
             except self._engine.dialect.loaded_dbapi.Error:
                 self._drop(held)  # a connection the server closed meanwhile: once more
-        conn = self._engine.raw_connection()
+        try:
+            conn = self._engine.raw_connection()
+        except OperationalError as exc:
+            raise StoreError(f"database unavailable: {_describe(exc)}") from exc
+        except self._engine.dialect.loaded_dbapi.Error as exc:
+            raise StoreError(f"database unavailable: {_first_line(exc)}") from exc
         keep = False
         with self._lock:
             if len(self._opened) < _HELD_LOOKUP_CONNECTIONS:
@@ -544,7 +554,7 @@ class _PreparedLookup:
         except self._engine.dialect.loaded_dbapi.Error as exc:
             self._drop(conn)
             keep = True  # invalidated by _drop, not given back to the pool
-            raise StoreError(f"database unavailable: {str(exc).strip()[:300]}") from exc
+            raise StoreError(f"database unavailable: {_first_line(exc)}") from exc
         finally:
             if not keep:
                 conn.close()  # back to the pool
