@@ -15,6 +15,7 @@ refuses a second anchor of a root, too).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -501,6 +502,11 @@ def _text_member(meta: Mapping[str, Any], key: str, limit: int) -> str | None:
     return value
 
 
+def _compact(value: Any) -> str:
+    """JSON text as the command line writes it: compact, not ASCII-escaped."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 class DocAnchorService:
     """docanchor's use cases over a store and (optionally) a chain."""
 
@@ -828,6 +834,72 @@ class DocAnchorService:
                 + b'"}'
             )
             out.append(sign_payload(data, payload))
+        return out
+
+    def pending_receipts_text(self, documents: Sequence[DocumentRow]) -> list[str]:
+        """The JSON text of each of :meth:`pending_receipts_json`'s receipts, compact
+        (``separators=(",", ":")``, ``ensure_ascii=False``), with the same members in
+        the same order, written without building and encoding a dict per document.
+
+        The metadata's text is encoded once per distinct metadata; the other members
+        are hex, base64 or fixed words, which JSON writes as they are. Documents whose
+        stored metadata is not an object take the ordinary path.
+        """
+        signer: Any = self.signer
+        sign = getattr(signer, "sign_bytes", None)
+        if signer is not None and sign is None:
+            return [_compact(r) for r in self.pending_receipts_json(documents)]
+        shared: dict[str, tuple[bytes, str] | None] = {}
+        version = RECEIPT_VERSION.encode("ascii")
+        head = f'{{"version":{_compact(RECEIPT_VERSION)},"status":"pending","document":{{'
+        tail = '},"proof":null,"batch":null,"anchor":null'
+        signature_head = ""
+        if sign is not None:
+            from docanchor.signing import ALGORITHM
+
+            signature_head = (
+                f'"signature":{{"alg":{_compact(ALGORITHM)},"key_id":{_compact(signer.key_id)},'
+            )
+        b64encode = base64.b64encode
+        out: list[str] = []
+        append = out.append
+        for doc in documents:
+            known = shared.get(doc.metadata_json, ...)
+            if known is ...:
+                metadata = json.loads(doc.metadata_json)
+                known = None
+                if isinstance(metadata, dict):
+                    known = (rfc8785.dumps(metadata), _compact(metadata))
+                shared[doc.metadata_json] = known
+            if known is None:
+                append(_compact(self.receipt_json(DocumentView(doc, None))))
+                continue
+            canonical, text = known
+            sha, salt, msha = doc.sha256, doc.salt, doc.metadata_sha256
+            body = (
+                f'{head}"sha256":"{sha}","salt":"{salt}","metadata_sha256":"{msha}",'
+                f'"metadata":{text}{tail}'
+            )
+            if sign is None:
+                append(body + "}")
+                continue
+            # The signed bytes: RFC 8785 of the receipt without its signature (members
+            # sorted by name; hex text needs no escaping), as in pending_receipts_json.
+            payload = (
+                b'{"anchor":null,"batch":null,"document":{"metadata":'
+                + canonical
+                + b',"metadata_sha256":"'
+                + msha.encode("ascii")
+                + b'","salt":"'
+                + salt.encode("ascii")
+                + b'","sha256":"'
+                + sha.encode("ascii")
+                + b'"},"proof":null,"status":"pending","version":"'
+                + version
+                + b'"}'
+            )
+            value = b64encode(sign(payload)).decode("ascii")
+            append(f'{body},{signature_head}"value":"{value}"}}}}')
         return out
 
     def stamp(self, pdf: bytes, *, public_url: str) -> bytes:

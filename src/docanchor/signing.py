@@ -89,7 +89,7 @@ class ReceiptSigner:
         Precondition: ``payload == signing_payload(receipt_json)`` (a caller that
         makes many receipts of one shape writes the RFC 8785 text itself).
         """
-        signature = self._key.sign(payload)
+        signature = self.sign_bytes(payload)
         signed = {k: v for k, v in receipt_json.items() if k != "signature"}
         signed["signature"] = {
             "alg": ALGORITHM,
@@ -97,6 +97,10 @@ class ReceiptSigner:
             "value": base64.b64encode(signature).decode("ascii"),
         }
         return signed
+
+    def sign_bytes(self, payload: bytes) -> bytes:
+        """The raw Ed25519 signature of ``payload`` (a receipt's signing payload)."""
+        return self._key.sign(payload)
 
     def public_key_info(self) -> dict[str, str]:
         return public_key_info(self.public_raw)
@@ -125,6 +129,13 @@ class LazyReceiptSigner:
 
     def sign_payload(self, receipt_json: dict[str, Any], payload: bytes) -> dict[str, Any]:
         return self._loaded().sign_payload(receipt_json, payload)
+
+    def sign_bytes(self, payload: bytes) -> bytes:
+        return self._loaded().sign_bytes(payload)
+
+    @property
+    def key_id(self) -> str:
+        return self._loaded().key_id
 
     @property
     def public_raw(self) -> bytes:

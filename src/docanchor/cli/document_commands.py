@@ -18,7 +18,6 @@ from docanchor.cli import (
     RpcUrlOpt,
     app,
     emit_json,
-    encode_line,
     plural,
     ready_data_dir,
     settings,
@@ -34,6 +33,7 @@ from docanchor.jsontext import loads_strict
 from docanchor.pdf.stamped import StampedPdf
 from docanchor.service import (
     DocAnchorService,
+    Registration,
     WaitProgress,
     batch_json,
     not_found,
@@ -214,6 +214,24 @@ def _doc_json(
     }
 
 
+def _submit_line(path: str, result: Registration, versions: dict[int, int], receipt: str) -> str:
+    """``encode_line({"path", "created", **_doc_json(...)})`` of a registration whose
+    receipt's JSON text is ``receipt``."""
+    doc = result.view.document
+    text = _compact_json
+    return (
+        f'{{"path":{text(path)},"created":{"true" if result.created else "false"},'
+        f'"id":{doc.id},"sha256":"{doc.sha256}","status":{text(result.view.status)},'
+        f'"entity_ruc":{text(doc.entity_ruc or None)},"reference":{text(doc.reference)},'
+        f'"version":{text(versions.get(doc.id))},"batch_id":{text(doc.batch_id)},'
+        f'"receipt":{receipt}}}\n'
+    )
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 @app.command()
 def submit(
     paths: Annotated[
@@ -313,22 +331,19 @@ def submit(
             _advance(bar, len(chunk))
             continue
         results = service.register_many(items)
-        versions = service.store.versions_of([r.view.document.id for r in results])
+        # Only a registration under a reference has a version.
+        versions = service.store.versions_of(
+            [r.view.document.id for r in results if r.view.document.reference is not None]
+        )
         if as_json:
-            # The chunk's lines made and written at once: the pending receipts in bulk
-            # (one canonical metadata text per chunk), one write for the chunk.
-            receipts = service.pending_receipts_json([r.view.document for r in results])
+            # The chunk's lines written at once, each as the text encode_line gives the
+            # line's object (the members of _doc_json, in its order), made without that
+            # object: the receipts' text in bulk, the rest around it.
+            receipts = service.pending_receipts_text([r.view.document for r in results])
             lines = []
             for (label, _), result, receipt in zip(chunk, results, receipts, strict=True):
                 created += result.created
-                doc = result.view.document
-                line = {
-                    "path": shown(label),
-                    "created": result.created,
-                    **_doc_json(service, result.view, receipt=receipt),
-                }
-                line["version"] = versions.get(doc.id)
-                lines.append(encode_line(line))
+                lines.append(_submit_line(shown(label), result, versions, receipt))
             sys.stdout.write("".join(lines))
             sys.stdout.flush()
             _advance(bar, len(chunk))
