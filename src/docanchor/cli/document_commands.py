@@ -214,22 +214,35 @@ def _doc_json(
     }
 
 
-def _submit_line(path: str, result: Registration, versions: dict[int, int], receipt: str) -> str:
+def _submit_line(
+    path: str,
+    result: Registration,
+    versions: dict[int, int],
+    receipt: str,
+    texts: dict[Any, str],
+) -> str:
     """``encode_line({"path", "created", **_doc_json(...)})`` of a registration whose
-    receipt's JSON text is ``receipt``."""
+    receipt's JSON text is ``receipt``. ``texts`` keeps the JSON text of values
+    that repeat from line to line (the entity, the reference, the status)."""
     doc = result.view.document
-    text = _compact_json
+
+    def text(value: Any) -> str:
+        found = texts.get(value)
+        if found is None:
+            found = texts[value] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return found
+
+    # A digest's hex, or a path of letters and digits only, needs no escaping.
+    path_text = f'"{path}"' if path.isalnum() else text(path)
+    version = versions.get(doc.id)
     return (
-        f'{{"path":{text(path)},"created":{"true" if result.created else "false"},'
+        f'{{"path":{path_text},"created":{"true" if result.created else "false"},'
         f'"id":{doc.id},"sha256":"{doc.sha256}","status":{text(result.view.status)},'
         f'"entity_ruc":{text(doc.entity_ruc or None)},"reference":{text(doc.reference)},'
-        f'"version":{text(versions.get(doc.id))},"batch_id":{text(doc.batch_id)},'
+        f'"version":{"null" if version is None else version},'
+        f'"batch_id":{"null" if doc.batch_id is None else doc.batch_id},'
         f'"receipt":{receipt}}}\n'
     )
-
-
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 @app.command()
@@ -341,9 +354,10 @@ def submit(
             # object: the receipts' text in bulk, the rest around it.
             receipts = service.pending_receipts_text([r.view.document for r in results])
             lines = []
+            texts: dict[Any, str] = {}
             for (label, _), result, receipt in zip(chunk, results, receipts, strict=True):
                 created += result.created
-                lines.append(_submit_line(shown(label), result, versions, receipt))
+                lines.append(_submit_line(shown(label), result, versions, receipt, texts))
             sys.stdout.write("".join(lines))
             sys.stdout.flush()
             _advance(bar, len(chunk))
