@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from docanchor.errors import ConfigError, VerificationError
+from docanchor.hashing import canonical_json_fast
 from docanchor.receipt import signing_payload
 
 ALGORITHM = "Ed25519"
@@ -81,7 +82,11 @@ class ReceiptSigner:
 
     def sign(self, receipt_json: dict[str, Any]) -> dict[str, Any]:
         """The receipt with a ``signature`` member over the rest of it."""
-        return self.sign_payload(receipt_json, signing_payload(receipt_json))
+        unsigned = {k: v for k, v in receipt_json.items() if k != "signature"}
+        payload = canonical_json_fast(unsigned)
+        if payload is None:  # values json.dumps does not write as RFC 8785 does
+            payload = signing_payload(receipt_json)
+        return self.sign_payload(receipt_json, payload)
 
     def sign_payload(self, receipt_json: dict[str, Any], payload: bytes) -> dict[str, Any]:
         """As :meth:`sign`, with the receipt's signing payload already made.
