@@ -759,7 +759,7 @@ class Store:
             "ON CONFLICT DO NOTHING"
         )
         resolved: dict[tuple[str, bytes, bytes], tuple[DocumentRow, bool]] = {}
-        inserted = 0
+        inserted = added = before = 0
         with self.session() as session:
             cursor = session.connection().connection.cursor()
             # Registrations of one entity are written one transaction at a time
@@ -797,7 +797,8 @@ class Store:
                     cursor.execute("SELECT COALESCE(MAX(id), 0) FROM document")
                     before = cursor.fetchone()[0]  # type: ignore[index]
                     cursor.executemany(insert_sql, values)
-                    inserted += max(cursor.rowcount, 0)
+                    added = max(cursor.rowcount, 0)
+                    inserted += added
                     cursor.execute(
                         "INSERT INTO pending_document (document_id) "
                         "SELECT id FROM document WHERE id > ?",
@@ -807,6 +808,16 @@ class Store:
                     continue
                 if self.dialect == "postgresql":
                     stored = _pg_stored_keys(cursor)
+                elif added == len(values):
+                    # Every row is new: they are the rows above the old maximum id,
+                    # read back in one range scan of the primary key.
+                    cursor.execute(
+                        "SELECT id, sha256, metadata_sha256, salt FROM document WHERE id > ?",
+                        (before,),
+                    )
+                    stored = [
+                        (r[0], bytes(r[1]), bytes(r[2]), bytes(r[3])) for r in cursor.fetchall()
+                    ]
                 else:
                     stored = _select_registrations(
                         cursor, mark, entity, sorted({k[0] for k in group})
