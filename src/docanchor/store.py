@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import random
 import threading
 import time
@@ -594,6 +595,59 @@ class _PreparedLookup:
         self._local = threading.local()
 
 
+class _WriteGate:
+    """Registrations into one SQLite file, one at a time across threads and processes.
+
+    SQLite lets one writer in; the others wait in its busy handler, which polls
+    with sleeps of up to 100 ms, so under concurrent registrations (the workers
+    of ``serve --workers N``) most of the time went to sleeping after the lock was
+    free. Here a waiting writer blocks on a lock of a file beside the database
+    (``flock``) and a thread lock, and wakes as soon as the writer before it is
+    done. Nothing for PostgreSQL, an in-memory database, or without ``flock``.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._path: str | None = None
+        if url.startswith("sqlite") and "///" in url:
+            path = url.split("///", 1)[1].split("?", 1)[0]
+            if path and path != ":memory:":
+                self._path = path + "-write.lock"
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        if self._path is None:
+            return
+        self._thread_lock.acquire()
+        try:
+            import fcntl
+
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except (ImportError, OSError):
+            pass  # no file lock: SQLite's own busy handler still keeps writers apart
+
+    def __exit__(self, *exc: object) -> None:
+        if self._path is None:
+            return
+        try:
+            if self._fd is not None:
+                import fcntl
+
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        except (ImportError, OSError):
+            pass
+        finally:
+            self._thread_lock.release()
+
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
 _OPEN_STORES: weakref.WeakSet[Store] = weakref.WeakSet()
 
 
@@ -613,6 +667,7 @@ class Store:
         self._migrate_lock = threading.Lock()
         self._tile_levels = TileLevelCache()
         self._lookup: _PreparedLookup | None = None
+        self._write_gate = _WriteGate(url)
         if migrate:
             self.migrate()
 
@@ -628,6 +683,7 @@ class Store:
     def close(self) -> None:
         if self._lookup is not None:
             self._lookup.close()
+        self._write_gate.close()
         self.engine.dispose()
 
     # --- schema -----------------------------------------------------------------
@@ -760,7 +816,7 @@ class Store:
         )
         resolved: dict[tuple[str, bytes, bytes], tuple[DocumentRow, bool]] = {}
         inserted = added = before = 0
-        with self.session() as session:
+        with self._write_gate, self.session() as session:
             cursor = session.connection().connection.cursor()
             # Registrations of one entity are written one transaction at a time
             # (on PostgreSQL, a transaction-level advisory lock per entity, taken
