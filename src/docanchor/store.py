@@ -538,24 +538,46 @@ class _PreparedLookup:
                 return self._read(held, params)
             except self._engine.dialect.loaded_dbapi.Error:
                 self._drop(held)  # a connection the server closed meanwhile: once more
+        with self.cursor() as cursor:
+            cursor.execute(self._sql, params)
+            return tuple(tuple(r) for r in cursor.fetchall())
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[Any]:
+        """A driver cursor on this thread's kept connection (or one borrowed from the
+        pool when enough are kept), for reads only; the transaction ends after."""
+        dbapi_error = self._engine.dialect.loaded_dbapi.Error
+        conn = getattr(self._local, "conn", None)
+        keep = conn is not None
+        if conn is None:
+            try:
+                conn = self._engine.raw_connection()
+            except OperationalError as exc:
+                raise StoreError(f"database unavailable: {_describe(exc)}") from exc
+            except dbapi_error as exc:
+                raise StoreError(f"database unavailable: {_first_line(exc)}") from exc
+            with self._lock:
+                if len(self._opened) < _HELD_LOOKUP_CONNECTIONS:
+                    self._opened.append(conn)
+                    self._local.conn = conn
+                    keep = True
         try:
-            conn = self._engine.raw_connection()
-        except OperationalError as exc:
-            raise StoreError(f"database unavailable: {_describe(exc)}") from exc
-        except self._engine.dialect.loaded_dbapi.Error as exc:
-            raise StoreError(f"database unavailable: {_first_line(exc)}") from exc
-        keep = False
-        with self._lock:
-            if len(self._opened) < _HELD_LOOKUP_CONNECTIONS:
-                self._opened.append(conn)
-                self._local.conn = conn
-                keep = True
-        try:
-            return self._read(conn, params)
-        except self._engine.dialect.loaded_dbapi.Error as exc:
+            cursor = conn.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+            if self._rollback:
+                conn.rollback()
+        except dbapi_error as exc:
             self._drop(conn)
             keep = True  # invalidated by _drop, not given back to the pool
             raise StoreError(f"database unavailable: {_first_line(exc)}") from exc
+        except BaseException:
+            if self._rollback:
+                with contextlib.suppress(Exception):
+                    conn.rollback()
+            raise
         finally:
             if not keep:
                 conn.close()  # back to the pool
@@ -973,18 +995,19 @@ class Store:
         between calls (the hottest read of the API: no pool checkout, no statement
         cache look-up); each call is a transaction of its own.
         """
+        return self._lookups().rows(bytes.fromhex(sha256_hex))
+
+    def _lookups(self) -> _PreparedLookup:
         lookup = self._lookup
         if lookup is None:
             lookup = self._lookup = _PreparedLookup(self.engine)
-        return lookup.rows(bytes.fromhex(sha256_hex))
+        return lookup
 
     def views_of_lookup(
         self, rows: LookupRows, sha256_hex: str
     ) -> tuple[list[DocumentView], list[DocumentView]]:
         """(registrations of the digest, versions of their references) from :meth:`lookup_rows`."""
-        lookup = self._lookup
-        if lookup is None:
-            lookup = self._lookup = _PreparedLookup(self.engine)
+        lookup = self._lookups()
         width = len(DocumentRow._fields)
         batches: dict[int, Batch] = {}
         family: list[DocumentView] = []
@@ -1188,15 +1211,8 @@ class Store:
         Only nodes of complete subtrees may be asked for (those below a
         checkpoint's size are).
         """
-        try:
-            with self.engine.connect() as conn:
-                cursor = conn.connection.cursor()
-                try:
-                    yield _TileSource(cursor, self._mark, {}, self._tile_levels)
-                finally:
-                    cursor.close()
-        except OperationalError as exc:
-            raise StoreError(f"database unavailable: {_describe(exc)}") from exc
+        with self._lookups().cursor() as cursor:
+            yield _TileSource(cursor, self._mark, {}, self._tile_levels)
 
     def log_leaves(self, start: int, end: int) -> list[bytes]:
         """The leaf hashes [start, end) of the log, from its level-0 tiles."""
