@@ -526,6 +526,16 @@ class _PreparedLookup:
             for c in _LOOKUP_ROWS.selected_columns
         )
         self._rollback = dialect.name != "sqlite"
+        # The key of an authenticated request, by the SHA-256 of its secret.
+        keys = ApiKey.__table__  # type: ignore[attr-defined]
+        mark = "?" if dialect.name == "sqlite" else "%s"
+        self._key_columns = tuple(c.name for c in keys.c)
+        self.api_key_sql = (
+            f"SELECT {', '.join(self._key_columns)} FROM api_key WHERE key_hash = {mark}"  # noqa: S608
+        )
+        self._key_processors = tuple(
+            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in keys.c
+        )
         self._local = threading.local()
         self._opened: list[Any] = []
         self._lock = threading.Lock()
@@ -592,6 +602,15 @@ class _PreparedLookup:
         if self._rollback:
             conn.rollback()
         return found
+
+    def api_key_values(self, raw: Sequence[Any]) -> dict[str, Any]:
+        """A row of ``api_key_sql`` by column name, as SQLAlchemy's types read it."""
+        return {
+            name: value if process is None or value is None else process(value)
+            for name, process, value in zip(
+                self._key_columns, self._key_processors, raw, strict=True
+            )
+        }
 
     def convert(self, raw: tuple[Any, ...]) -> tuple[Any, ...]:
         """A row as SQLAlchemy's types read it (hex digests, datetimes)."""
@@ -1405,13 +1424,13 @@ class Store:
     def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
         """The key with this hash. Runs on every authenticated request: a core
         query and ``model_construct`` (the row is trusted), not an ORM session."""
-        table = ApiKey.__table__  # type: ignore[attr-defined]
-        try:
-            with self.engine.connect() as conn:
-                row = conn.execute(sa.select(table).where(table.c.key_hash == key_hash)).first()
-        except OperationalError as exc:
-            raise StoreError(f"database unavailable: {_describe(exc)}") from exc
-        return None if row is None else ApiKey.model_construct(**row._mapping)
+        lookups = self._lookups()
+        with lookups.cursor() as cursor:
+            cursor.execute(lookups.api_key_sql, (key_hash,))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return ApiKey.model_construct(**lookups.api_key_values(row))
 
     def api_keys(self) -> list[ApiKey]:
         with self.session() as session:
