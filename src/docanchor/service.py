@@ -15,6 +15,7 @@ refuses a second anchor of a root, too).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -49,6 +50,7 @@ from docanchor.errors import (
     NonceTooLowError,
     NotAnchoredError,
     NotFoundError,
+    PermissionDeniedError,
     StoreError,
     UnderpricedError,
     VerificationError,
@@ -402,6 +404,11 @@ def _text_member(meta: Mapping[str, Any], key: str, limit: int) -> str | None:
     return value
 
 
+def _compact(value: Any) -> str:
+    """JSON text as the command line writes it: compact, not ASCII-escaped."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 class DocAnchorService:
     """docanchor's use cases over a store and (optionally) a chain."""
 
@@ -476,6 +483,48 @@ class DocAnchorService:
                     doc_type,
                 )
             )
+        return out
+
+    def prepare_each(
+        self,
+        items: Sequence[tuple[bytes, Mapping[str, Any] | None]],
+        entity_for: Callable[[Mapping[str, Any] | None], str | None],
+    ) -> list[NewRegistration]:
+        """:meth:`prepare_registrations` of each (digest, metadata) item, in order, for
+        the entity ``entity_for(metadata)`` names (the caller's policy; it may refuse).
+
+        Every item is checked before anything is returned, in order; an error names
+        the first item at fault (``documents[i]: ...``). Equal metadata is checked
+        and canonicalised once; the salts come from one call to the CSPRNG.
+        """
+        salts = os.urandom(hashing.SALT_SIZE * len(items))
+        step = hashing.SALT_SIZE
+        dumps = json.dumps
+        shared: dict[tuple[str, str | None], tuple[str, bytes, str, str | None, str | None]] = {}
+        out: list[NewRegistration] = []
+        append = out.append
+        for n, (digest, metadata) in enumerate(items):
+            try:
+                # The key tells true from 1 and "1" from 1, as the canonical text does.
+                same_text = dumps(metadata, sort_keys=True) if metadata else ""
+                entity_ruc = entity_for(metadata)
+                same = (same_text, entity_ruc)
+                known = shared.get(same)
+                if known is None:
+                    meta, entity = metadata_for(metadata, entity_ruc)
+                    canonical = hashing.canonical_metadata(meta)
+                    known = shared[same] = (
+                        canonical.decode("utf-8"),
+                        hashing.sha256(canonical),
+                        _text_member({"entity_ruc": entity}, "entity_ruc", 32) or "",
+                        _text_member(meta, "reference", 200),
+                        _text_member(meta, "type", 100),
+                    )
+                if len(digest) != hashing.DIGEST_SIZE:
+                    raise InputError("a document digest is 32 bytes (64 hex characters)")
+            except (InputError, PermissionDeniedError) as exc:
+                raise type(exc)(f"documents[{n}]: {exc.message}") from None
+            append(NewRegistration(bytes(digest), salts[n * step : (n + 1) * step], *known))
         return out
 
     def prepare_registration(
@@ -900,6 +949,72 @@ class DocAnchorService:
                 + b'"}'
             )
             out.append(sign_payload(data, payload))
+        return out
+
+    def pending_receipts_text(self, documents: Sequence[DocumentRow]) -> list[str]:
+        """The JSON text of each of :meth:`pending_receipts_json`'s receipts, compact
+        (``separators=(",", ":")``, ``ensure_ascii=False``), with the same members in
+        the same order, written without building and encoding a dict per document.
+
+        The metadata's text is encoded once per distinct metadata; the other members
+        are hex, base64 or fixed words, which JSON writes as they are. Documents whose
+        stored metadata is not an object take the ordinary path.
+        """
+        signer: Any = self.signer
+        sign = getattr(signer, "sign_bytes", None)
+        if signer is not None and sign is None:
+            return [_compact(r) for r in self.pending_receipts_json(documents)]
+        shared: dict[str, tuple[bytes, str] | None] = {}
+        version = RECEIPT_VERSION.encode("ascii")
+        head = f'{{"version":{_compact(RECEIPT_VERSION)},"status":"pending","document":{{'
+        tail = '},"proof":null,"batch":null,"anchor":null'
+        signature_head = ""
+        if sign is not None:
+            from docanchor.signing import ALGORITHM
+
+            signature_head = (
+                f'"signature":{{"alg":{_compact(ALGORITHM)},"key_id":{_compact(signer.key_id)},'
+            )
+        b64encode = base64.b64encode
+        out: list[str] = []
+        append = out.append
+        for doc in documents:
+            known = shared.get(doc.metadata_json, ...)
+            if known is ...:
+                metadata = json.loads(doc.metadata_json)
+                known = None
+                if isinstance(metadata, dict):
+                    known = (rfc8785.dumps(metadata), _compact(metadata))
+                shared[doc.metadata_json] = known
+            if known is None:
+                append(_compact(self.receipt_json(DocumentView(doc, None))))
+                continue
+            canonical, text = known
+            sha, salt, msha = doc.sha256, doc.salt, doc.metadata_sha256
+            body = (
+                f'{head}"sha256":"{sha}","salt":"{salt}","metadata_sha256":"{msha}",'
+                f'"metadata":{text}{tail}'
+            )
+            if sign is None:
+                append(body + "}")
+                continue
+            # The signed bytes: RFC 8785 of the receipt without its signature (members
+            # sorted by name; hex text needs no escaping), as in pending_receipts_json.
+            payload = (
+                b'{"anchor":null,"batch":null,"document":{"metadata":'
+                + canonical
+                + b',"metadata_sha256":"'
+                + msha.encode("ascii")
+                + b'","salt":"'
+                + salt.encode("ascii")
+                + b'","sha256":"'
+                + sha.encode("ascii")
+                + b'"},"proof":null,"status":"pending","version":"'
+                + version
+                + b'"}'
+            )
+            value = b64encode(sign(payload)).decode("ascii")
+            append(f'{body},{signature_head}"value":"{value}"}}}}')
         return out
 
     def stamp(self, pdf: bytes, *, public_url: str) -> bytes:

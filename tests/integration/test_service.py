@@ -16,7 +16,7 @@ from docanchor.errors import InputError, MetadataError, VerificationError
 from docanchor.merkle import MerkleTree
 from docanchor.receipt import parse_receipt, verify_receipt_proof
 from docanchor.service import DocAnchorService, leaf_hash_of_row
-from docanchor.signing import ReceiptSigner, verify_signature
+from docanchor.signing import LazyReceiptSigner, ReceiptSigner, verify_signature
 from docanchor.store import Store
 
 ENTITY = "20131370998"
@@ -77,6 +77,40 @@ def test_pending_receipts_in_bulk_equal_the_ones_made_one_by_one(
     assert bulk == [service.receipt_json(r.view) for r in results]
     assert len({json.dumps(r, sort_keys=True) for r in bulk}) == len(items)
     for receipt in bulk:
+        parse_receipt(receipt)
+        if signer is not None:
+            verify_signature(receipt, signer.public_raw)
+        else:
+            assert "signature" not in receipt
+
+
+@pytest.mark.parametrize("signer_kind", ["eager", "lazy", "none"])
+def test_pending_receipt_texts_are_the_encoded_receipts(
+    store: Store, tmp_path: Path, signer_kind: str
+) -> None:
+    """pending_receipts_text writes each receipt's JSON text itself: it is exactly the
+    compact encoding of pending_receipts_json's receipt (same members, same order),
+    and its signature verifies."""
+    signer: ReceiptSigner | LazyReceiptSigner | None = None
+    if signer_kind == "eager":
+        signer = ReceiptSigner.load_or_create(tmp_path / "key.pem")
+    elif signer_kind == "lazy":
+        signer = LazyReceiptSigner(tmp_path / "key.pem")
+    service = DocAnchorService(store=store, signer=signer)
+    items = [
+        service.prepare_registration(digest(200 + i), metadata, entity_ruc=ENTITY)
+        for metadata in BULK_METADATA
+        for i in range(2)
+    ]
+    documents = [r.view.document for r in service.register_many(items)]
+    texts = service.pending_receipts_text(documents)
+    expected = [
+        json.dumps(r, separators=(",", ":"), ensure_ascii=False)
+        for r in service.pending_receipts_json(documents)
+    ]
+    assert texts == expected
+    for text in texts:
+        receipt = json.loads(text)
         parse_receipt(receipt)
         if signer is not None:
             verify_signature(receipt, signer.public_raw)

@@ -18,7 +18,6 @@ from docanchor.cli import (
     RpcUrlOpt,
     app,
     emit_json,
-    encode_line,
     plural,
     ready_data_dir,
     settings,
@@ -32,10 +31,11 @@ from docanchor.errors import (
 )
 from docanchor.jsontext import loads_strict
 from docanchor.pdf.stamped import StampedPdf
-from docanchor.presenters import anchored_batch_json, batch_json, document_line
+from docanchor.presenters import anchored_batch_json, batch_json
 from docanchor.service import (
     DocAnchorService,
     DocumentView,
+    Registration,
     WaitProgress,
     not_found,
     receipt_verdict,
@@ -194,6 +194,38 @@ def _service(*, chain: bool = False, **overrides: Any) -> DocAnchorService:
     return build_service(cfg, chain=chain)
 
 
+def _submit_line(
+    path: str,
+    result: Registration,
+    versions: dict[int, int],
+    receipt: str,
+    texts: dict[Any, str],
+) -> str:
+    """``encode_line(document_line(result.view, receipt, path=path, created=...))``,
+    with the version from ``versions``, of a registration whose
+    receipt's JSON text is ``receipt``. ``texts`` keeps the JSON text of values
+    that repeat from line to line (the entity, the reference, the status)."""
+    doc = result.view.document
+
+    def text(value: Any) -> str:
+        found = texts.get(value)
+        if found is None:
+            found = texts[value] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return found
+
+    # A digest's hex, or a path of letters and digits only, needs no escaping.
+    path_text = f'"{path}"' if path.isalnum() else text(path)
+    version = versions.get(doc.id)
+    return (
+        f'{{"path":{path_text},"created":{"true" if result.created else "false"},'
+        f'"id":{doc.id},"sha256":"{doc.sha256}","status":{text(result.view.status)},'
+        f'"entity_ruc":{text(doc.entity_ruc or None)},"reference":{text(doc.reference)},'
+        f'"version":{"null" if version is None else version},'
+        f'"batch_id":{"null" if doc.batch_id is None else doc.batch_id},'
+        f'"receipt":{receipt}}}\n'
+    )
+
+
 @app.command()
 def submit(
     paths: Annotated[
@@ -293,20 +325,20 @@ def submit(
             _advance(bar, len(chunk))
             continue
         results = service.register_many(items)
-        versions = service.versions_of([r.view.document.id for r in results])
+        # Only a registration under a reference has a version.
+        versions = service.versions_of(
+            [r.view.document.id for r in results if r.view.document.reference is not None]
+        )
         if as_json:
-            # The chunk's lines made and written at once: the pending receipts in bulk
-            # (one canonical metadata text per chunk), one write for the chunk.
-            receipts = service.pending_receipts_json([r.view.document for r in results])
+            # The chunk's lines written at once, each as the text encode_line gives the
+            # line's object (the members of presenters.document_line, in its order),
+            # made without that object: the receipts' text in bulk, the rest around it.
+            receipts = service.pending_receipts_text([r.view.document for r in results])
             lines = []
+            texts: dict[Any, str] = {}
             for (label, _), result, receipt in zip(chunk, results, receipts, strict=True):
                 created += result.created
-                doc = result.view.document
-                line = document_line(
-                    result.view, receipt, path=shown(label), created=result.created
-                )
-                line["version"] = versions.get(doc.id)
-                lines.append(encode_line(line))
+                lines.append(_submit_line(shown(label), result, versions, receipt, texts))
             sys.stdout.write("".join(lines))
             sys.stdout.flush()
             _advance(bar, len(chunk))
