@@ -1,5 +1,5 @@
 """Shared fixtures. Each fixture is small; helpers live in their own modules
-(``anvil.py`` for the devnet process)."""
+(``tests/support/``: the devnet process, database URLs, the CLI driver)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from anvil import AnvilNode
-from dbfixtures import database_url
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY
+from tests.support.anvil import AnvilNode
+from tests.support.dbfixtures import database_url
 
 if TYPE_CHECKING:
     from docanchor.chain import ChainClient

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from docanchor.errors import ConfigError, InputError
-from docanchor.vocabulary import ADDRESS
+from docanchor.vocabulary import ADDRESS, utc_text, utcnow
 
 CONTRACT_VERSION = 2
 
@@ -134,7 +134,7 @@ def deploy(
         record_path,
         {
             **result,
-            "deployed_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+            "deployed_at": utc_text(now or utcnow(), timespec="seconds"),
             **({"previous": previous} if previous else {}),
         },
     )

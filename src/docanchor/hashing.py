@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
+from json.encoder import encode_basestring as _encode_string
 from typing import Any, BinaryIO, Final
 
 import rfc8785
@@ -219,7 +220,7 @@ def _plain_json(value: Any, depth: int) -> bool:
 
 def _flat_canonical(metadata: Mapping[str, Any]) -> bytes | None:
     """RFC 8785 bytes of a flat object of strings, booleans, nulls and safe integers,
-    written by ``json.dumps``; None when ``metadata`` is anything else.
+    written as ``json.dumps`` writes them; None when ``metadata`` is anything else.
 
     For such objects ``json.dumps(sort_keys=True, ensure_ascii=False)`` with no
     spaces is exactly RFC 8785: strings escape the same characters the same
@@ -227,24 +228,37 @@ def _flat_canonical(metadata: Mapping[str, Any]) -> bytes | None:
     safe integers print alike, and keys sort alike as long as none holds a
     character beyond U+FFFF (RFC 8785 sorts by UTF-16 code units, Python by
     code points; they differ only there). Anything else goes to ``rfc8785``.
+    The members are written here with the string encoder ``json.dumps`` uses
+    (``json.encoder.encode_basestring``), which saves building an encoder for
+    each object: the same bytes, in about half the time.
     """
     if type(metadata) is not dict:
         return None
-    for key, value in metadata.items():
+    try:
+        items = sorted(metadata.items())
+    except TypeError:  # keys that are not all strings
+        return None
+    members: list[str] = []
+    for key, value in items:
         kind = type(value)
-        if type(key) is not str or not (
-            kind is str
-            or value is None
-            or kind is bool
-            or (kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
-        ):
+        if type(key) is not str:
             return None
+        if kind is str:
+            text = _encode_string(value)
+        elif value is None:
+            text = "null"
+        elif kind is bool:
+            text = "true" if value else "false"
+        elif kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            text = int.__repr__(value)
+        else:
+            return None
+        members.append(_encode_string(key) + ":" + text)
     keys = "".join(metadata)
     if not keys.isascii() and max(map(ord, keys)) > 0xFFFF:
         return None
-    text = json.dumps(metadata, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     try:
-        canonical = text.encode("utf-8")
+        canonical = ("{" + ",".join(members) + "}").encode("utf-8")
     except UnicodeEncodeError:
         return None  # a lone surrogate: rfc8785 names the problem
     if len(canonical) > MAX_METADATA_BYTES:
@@ -273,6 +287,25 @@ def parse_hex64(value: object, what: str = "value") -> bytes:
             f"{what} must be 64 lowercase hex characters (a SHA-256 digest), got {value[:80]!r}"
         )
     return bytes.fromhex(value)
+
+
+def hex64_concat(*values: object) -> bytes | None:
+    """The bytes of several hex64 strings side by side (a leaf's data from its salt,
+    document and metadata digests as hex), or None when any is not a hex64 string.
+
+    One conversion for all of them, checked by converting back (so uppercase,
+    blanks and signs are refused as :func:`parse_hex64` refuses them, and that
+    function says what is wrong).
+    """
+    for value in values:
+        if type(value) is not str or len(value) != 2 * DIGEST_SIZE:
+            return None
+    text = "".join(values)  # type: ignore[arg-type]
+    try:
+        data = bytes.fromhex(text)
+    except ValueError:
+        return None
+    return data if data.hex() == text else None
 
 
 def parse_sha256_lenient(value: str, what: str = "digest") -> bytes:

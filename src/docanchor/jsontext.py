@@ -28,13 +28,18 @@ from docanchor.errors import InputError
 
 MAX_DEPTH: Final = 64
 
-# Strings are removed in two linear passes: escapes first (a backslash and the
-# character after it), then what is left of each string, quote to quote.
-# Possessive quantifiers: no backtracking.
+# The structure of a text: its quotes, brackets and colons, everything else
+# deleted by one pass of bytes.translate. Escapes are removed first (a
+# backslash and the character after it), then what is left of each string,
+# quote to quote (possessive quantifier: no backtracking). What remains are
+# the brackets and colons outside strings: the nesting and, in valid JSON, one
+# colon for each object member. The escapes go first because one may stand for
+# a quote.
 _ESCAPE: Final = re.compile(rb"\\.", re.DOTALL)
 _STRING: Final = re.compile(rb'"[^"]*+"')
-# One pass of bytes.translate keeps the brackets only, opening ones as 1 and
-# closing ones as 255 (-1 as a signed byte); the running sum is the depth.
+_NOT_STRUCTURE: Final = bytes(b for b in range(256) if b not in b'"[]{}:')
+# One more pass of bytes.translate keeps the brackets only, opening ones as 1
+# and closing ones as 255 (-1 as a signed byte); the running sum is the depth.
 _STEPS: Final = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
 # An escape of a UTF-16 surrogate (high or low); only then can a string hold one.
@@ -58,19 +63,30 @@ def _as_bytes(text: str | bytes, what: str) -> bytes:
     raise JSONTextError(f"{what} must be JSON text")
 
 
+def _structure(raw: bytes) -> bytes:
+    """The brackets and colons of JSON text outside its strings, in order."""
+    if b"\\" in raw:
+        raw = _ESCAPE.sub(b"", raw)
+    # Most strings hold no structure and leave two quotes side by side: those go
+    # first, in one pass. Removing a pair that closes one string and opens the next
+    # is as good (only non-structural text lay between them).
+    return _STRING.sub(b"", raw.translate(None, _NOT_STRUCTURE).replace(b'""', b""))
+
+
+def _depth(structure: bytes) -> int:
+    steps = structure.translate(_STEPS, _NOT_BRACKETS)
+    if not steps:
+        return 0
+    return max(0, max(accumulate(array("b", steps))))
+
+
 def json_text_depth(text: str | bytes) -> int:
     """The deepest nesting of arrays and objects in JSON text, measured without parsing.
 
     Brackets inside strings do not count. For malformed text the number is
     only an estimate; the parser refuses such text anyway.
     """
-    raw = _as_bytes(text, "the JSON text")
-    if b"\\" in raw:
-        raw = _ESCAPE.sub(b"", raw)
-    steps = _STRING.sub(b"", raw).translate(_STEPS, _NOT_BRACKETS)
-    if not steps:
-        return 0
-    return max(0, max(accumulate(array("b", steps))))
+    return _depth(_structure(_as_bytes(text, "the JSON text")))
 
 
 def check_depth(
@@ -82,7 +98,11 @@ def check_depth(
     ``what`` (an envelope such as ``{"receipt": ...}``); neither the limit nor
     the message counts them.
     """
-    depth = json_text_depth(text) - enclosing
+    _check_depth(_structure(_as_bytes(text, what)), limit, what, enclosing)
+
+
+def _check_depth(structure: bytes, limit: int, what: str, enclosing: int) -> None:
+    depth = _depth(structure) - enclosing
     if depth > limit:
         raise JSONTextError(f"{what} is nested {depth} levels deep; at most {limit} are allowed")
 
@@ -100,6 +120,21 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise _Refusal(f"the member {key!r} appears twice in one object")
             seen.add(key)
     return out
+
+
+def _members(value: Any) -> int:
+    """The number of members of every object in decoded JSON. Iterative."""
+    count = 0
+    stack = [value]
+    containers = (dict, list)
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            count += len(item)
+            stack += [v for v in item.values() if type(v) in containers]
+        else:
+            stack += [v for v in item if type(v) in containers]
+    return count
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -149,18 +184,26 @@ def loads_strict(
     :func:`check_depth`.
     """
     raw = _as_bytes(text, what)
-    check_depth(raw, max_depth, what=what, enclosing=enclosing)
+    structure = _structure(raw)
+    _check_depth(structure, max_depth, what, enclosing)
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise JSONTextError(f"{what} is not UTF-8 text: {exc}") from None
+    options: dict[str, Any] = {
+        "parse_constant": _no_constant,
+        "parse_float": float if floats else _no_float,
+    }
     try:
-        value = json.loads(
-            decoded,
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_no_constant,
-            parse_float=float if floats else _no_float,
-        )
+        value = json.loads(decoded, **options)
+        # Valid JSON has a colon outside strings for each object member and
+        # nowhere else: fewer members decoded than colons means a member
+        # appeared twice and was dropped. Decoding again with the hook that
+        # checks each object names it (the first pass stays fast for the
+        # common case of no duplicates).
+        if type(value) in (dict, list) and _members(value) != structure.count(b":"):
+            json.loads(decoded, object_pairs_hook=_no_duplicates, **options)
+            raise _Refusal("a member appears twice in one object")
         if _SURROGATE_ESCAPE.search(raw) is not None:
             _check_surrogates(value)
         return value

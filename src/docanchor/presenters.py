@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from docanchor.keys import KeyRecord, NewKey
 from docanchor.service import Batch, DocumentView, tx_log_of
 from docanchor.signing import public_key_info
+from docanchor.vocabulary import utc_text
 
 _PRIVATE_BATCH_MEMBERS: Final = ("last_error", "attempts", "reanchored")
 # What ``docanchor anchor --json`` shows of each batch it touched.
@@ -39,12 +40,8 @@ _ANCHOR_MEMBERS: Final = (
 
 
 def iso(value: datetime | None) -> str | None:
-    """UTC time as ISO 8601 with a Z (the columns hold naive UTC; some drivers add a zone)."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat() + "Z"
+    """An optional time as :func:`docanchor.vocabulary.utc_text` writes it."""
+    return None if value is None else utc_text(value)
 
 
 # --- batches and the log ---------------------------------------------------------
@@ -157,18 +154,16 @@ def registration_summary(view: DocumentView) -> dict[str, Any]:
 def document_json(
     view: DocumentView, receipt: dict[str, Any], *, created: bool | None = None
 ) -> dict[str, Any]:
-    """A registration with its metadata and its receipt (the API's ``DocumentOut``)."""
+    """A registration with its metadata and its receipt (the API's ``DocumentOut``):
+    the members of :func:`registration_summary` but its anchor, with the document's
+    digest after its id."""
     doc = view.document
+    summary = registration_summary(view)
+    del summary["anchor"]
     data: dict[str, Any] = {
-        "id": doc.id,
+        "id": summary.pop("id"),
         "sha256": doc.sha256,
-        "status": view.status,
-        "entity_ruc": doc.entity_ruc or None,
-        "reference": doc.reference,
-        "type": doc.doc_type,
-        "version": view.version,
-        "registered_at": iso(doc.created_at),
-        "batch_id": doc.batch_id,
+        **summary,
         "metadata": json.loads(doc.metadata_json),
         "receipt": receipt,
     }

@@ -24,6 +24,8 @@ from docanchor.errors import (
     VerificationError,
 )
 from docanchor.hashing import parse_hex64
+from docanchor.jsontext import JSONTextError, loads_strict
+from docanchor.receipt import TrustedDeployment
 
 PAGE: Final = 1_000
 
@@ -60,9 +62,30 @@ class RemoteLogSource:
                 f"GET {path} answered {response.status_code}: {_detail(response)}"
             )
         try:
-            return response.json()
-        except ValueError:
-            raise VerificationError(f"GET {path} did not answer JSON") from None
+            return loads_strict(response.content, what=f"the answer to GET {path}")
+        except JSONTextError as exc:
+            raise VerificationError(str(exc)) from None
+
+    def current_deployment(self) -> TrustedDeployment:
+        """The contract the service says it anchors in (``GET /v1/deployments``, the
+        entry marked ``current``): only a claim, which the auditor's trust decides."""
+        body = self._get("/v1/deployments", {})
+        current = [
+            item
+            for item in _member(body, "deployments", list)
+            if isinstance(item, dict) and item.get("current") is True
+        ]
+        if len(current) != 1:
+            raise VerificationError(
+                f"the service names {len(current)} current deployments in GET /v1/deployments, "
+                "not one"
+            )
+        try:
+            return TrustedDeployment(current[0]["chain_id"], current[0]["address"])
+        except KeyError as exc:
+            raise VerificationError(f"the service's current deployment has no {exc}") from None
+        except DocAnchorError as exc:
+            raise VerificationError(f"the service's current deployment: {exc}") from None
 
     def checkpoints(self) -> list[ListedCheckpoint]:
         found: list[ListedCheckpoint] = []

@@ -823,6 +823,12 @@ class DocAnchorService:
 
     # --- the log ----------------------------------------------------------------
 
+    def batch_page(self, *, offset: int = 0, limit: int = 100) -> tuple[int, list[Batch]]:
+        """The number of batches, and ``limit`` of them from ``offset``, newest first."""
+        return self.store.count_batches(), self.store.batches(
+            offset=offset, limit=limit, newest_first=True
+        )
+
     def checkpoint(self, tree_size: int) -> Batch:
         """The checkpoint of this size; :class:`InputError` when the log has none."""
         batch = self.store.checkpoint_at(tree_size) if tree_size > 0 else None

@@ -58,14 +58,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def utc_text(value: datetime) -> str:
+def utc_text(value: datetime, *, timespec: str = "auto") -> str:
     """``value`` as ISO 8601 in UTC with a ``Z``: ``2026-03-01T12:00:00.250000Z``.
 
     A naive value is taken as UTC (the database columns hold naive UTC);
-    an aware one is converted.
+    an aware one is converted. ``timespec`` is ``datetime.isoformat``'s
+    (``"seconds"``, ``"milliseconds"``, ...).
     """
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.isoformat().replace("+00:00", "Z")
+    return value.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
 
 
 def utc_text_of_timestamp(timestamp: int) -> str:

@@ -17,10 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 from test_cli_chain import cli_env, run
 
-from anvil import AnvilNode
 from docanchor.chain import ChainClient
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, load_settings
 from docanchor.errors import ChainIdentityError
+from tests.support.anvil import AnvilNode
 
 
 @pytest.fixture

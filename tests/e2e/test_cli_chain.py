@@ -9,9 +9,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from anvil import FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS, AnvilNode
-from clihelp import run_in_process
 from docanchor.devnet import free_port, rpc_chain_id, wait_for_rpc
+from tests.support.anvil import FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS, AnvilNode
+from tests.support.clihelp import run_in_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCANCHOR = REPO_ROOT / ".venv" / "bin" / "docanchor"
@@ -40,7 +40,7 @@ def test_deploy_is_idempotent_and_force_redeploys(anvil: AnvilNode, tmp_path: Pa
     first = run(env, "deploy", real=True)
     assert first.returncode == 0, first.stderr
     record = json.loads((tmp_path / "deployment.json").read_text(encoding="utf-8"))
-    assert record["chain_id"] == 31337 and record["deployed_at"].endswith("+00:00")
+    assert record["chain_id"] == 31337 and record["deployed_at"].endswith("Z")
     assert record["address"] in first.stdout
     code = anvil.rpc("eth_getCode", record["address"], "latest")
     assert isinstance(code, str) and len(code) > 2

@@ -1,7 +1,7 @@
 """Every command through a node that rate-limits a third of its answers, delays
 them and drops the connection after each transaction it receives.
 
-The CLI runs against the misbehaving proxy ``tests/rpcproxy.py`` in front of
+The CLI runs against the misbehaving proxy ``tests/support/rpcproxy.py`` in front of
 the session's Anvil. Each command must complete, the receipt must verify,
 and the chain must hold one anchor per batch. And ``anchor --wait`` on a
 terminal (a pseudo-terminal here) shows what it waits for.
@@ -12,14 +12,15 @@ from __future__ import annotations
 import os
 import pty
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from anvil import AnvilNode
-from clihelp import DOCANCHOR, Cli, rpc
-from rpcproxy import Faults, RpcProxy
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import DOCANCHOR, Cli, rpc
+from tests.support.rpcproxy import Faults, RpcProxy
 
 ENTITY = "20131370998"
 
@@ -94,6 +95,22 @@ def test_anchor_wait_shows_its_progress_on_a_terminal(
     cli.ok("submit", str(document), "--entity", ENTITY)
     rpc(interval_node.rpc_url, "evm_setIntervalMining", 1)  # a block a second
     controller, terminal = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        # Read the terminal while the command runs: a terminal holds only a few
+        # kilobytes, and a command that waits long redraws its line many times.
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal side is closed and drained
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     try:
         proc = subprocess.run(
             [DOCANCHOR, "anchor", "--wait", "--timeout", "60"],
@@ -105,17 +122,10 @@ def test_anchor_wait_shows_its_progress_on_a_terminal(
             check=False,
         )
         os.close(terminal)
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:  # the terminal side is closed and drained
-                break
-            if not chunk:
-                break
-            shown += chunk
+        reader.join(timeout=10)
     finally:
         os.close(controller)
+    shown = b"".join(chunks)
     assert proc.returncode == 0, proc.stdout
     assert "confirmed" in proc.stdout
     lines = [line for line in shown.decode().split("\r") if line.strip("\x1b[K \n")]

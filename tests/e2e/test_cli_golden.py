@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from anvil import AnvilNode
-from clihelp import Cli
 from docanchor.merkle import MerkleTree
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import Cli
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "receipts"
 # Nothing listens on the discard port: a command that asked a node would exit 3.

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from anvil import AnvilNode
 from docanchor.devnet import free_port
+from tests.support.anvil import AnvilNode
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN = REPO_ROOT / "scripts" / "run"

@@ -15,16 +15,22 @@ from pathlib import Path
 import httpx
 import pytest
 
-from anvil import AnvilNode
-from clihelp import DOCANCHOR, Cli
 from docanchor.devnet import free_port
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import DOCANCHOR, Cli
 
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-@pytest.fixture
-def served(tmp_path: Path, anvil: AnvilNode) -> Iterator[tuple[str, Path]]:
-    """A ``serve --workers 2`` on a free port: (base URL, its stderr log file)."""
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, anvil: AnvilNode
+) -> Iterator[tuple[str, Path]]:
+    """A ``serve --workers 2`` on a free port: (base URL, its stderr log file).
+
+    One server for the module: its tests only read (keys, the docs page) and
+    tell their requests apart by request id."""
+    tmp_path = tmp_path_factory.mktemp("served")
     cli = Cli(
         data_dir=tmp_path / "data",
         database_url=f"sqlite:///{tmp_path / 'docanchor.sqlite3'}",

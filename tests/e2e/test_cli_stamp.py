@@ -13,10 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from anvil import AnvilNode
-from clihelp import Cli
 from docanchor.pdf.stamped import read_stamp
-from pdfsamples import DATA, REAL_WORLD, classic_pdf, decode_qr, pdfinfo_pages, qpdf, qpdf_check
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import Cli
+from tests.support.pdfsamples import (
+    DATA,
+    REAL_WORLD,
+    classic_pdf,
+    decode_qr,
+    pdfinfo_pages,
+    qpdf,
+    qpdf_check,
+)
 
 ENTITY = "20131370998"
 PUBLIC_URL = "https://verifica.example.gob.pe"
@@ -84,8 +92,15 @@ def test_stamp_then_verify_with_only_the_stamped_file(cli: Cli, tmp_path: Path) 
 
     out = tmp_path / "out" / "manual-sellado.pdf"
     out.parent.mkdir()
-    cli.ok("stamp", str(manual), "-o", str(out))
+    written = cli.ok("stamp", str(manual), "-o", str(out), "--json").json()
     assert out.read_bytes().startswith(manual.read_bytes())
+    assert written == {
+        "file": str(out),
+        "original": str(manual),
+        "sha256": hashlib.sha256(manual.read_bytes()).hexdigest(),
+        "original_length": manual.stat().st_size,
+        "appended_length": out.stat().st_size - manual.stat().st_size,
+    }
 
     stranger = _stranger(cli, tmp_path)
     for path in (stamped_path, out):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from anvil import AnvilNode
-from clihelp import Cli
 from docanchor.service import ANCHOR_LOCK
 from docanchor.store import Store, utcnow
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import Cli
 
 ENTITY = "20131370998"
 
@@ -142,6 +142,43 @@ def test_anchor_takes_the_anchoring_lease_of_serve(
         assert store.try_lock(ANCHOR_LOCK, "serve:1:1", now=utcnow(), ttl_seconds=5)
     finally:
         store.close()
+
+
+def test_two_anchors_at_once_send_one_transaction(
+    cli: Cli, tmp_path: Path, anvil: AnvilNode
+) -> None:
+    """Two `docanchor anchor` processes started together: one anchors, the other finds
+    the lease held (exit 3) or nothing left to do (exit 0); one transaction is mined."""
+    import subprocess
+
+    from clihelp import DOCANCHOR
+
+    for round_ in range(2):
+        folder = tmp_path / f"in{round_}"
+        for i in range(5):
+            doc(folder, f"orden-{i}.txt", f"orden {round_}-{i}")
+        cli.ok("submit", str(folder), "--entity", ENTITY)
+        head = anvil.rpc("eth_blockNumber")
+        procs = [
+            subprocess.Popen(
+                [DOCANCHOR, "anchor", "--json"],
+                env=cli.env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+        codes = sorted(code for code, _, _ in results)
+        assert codes in ([0, 0], [0, 3]), results
+        for code, _out, err in results:
+            assert "Traceback" not in err
+            if code == 3:
+                assert "anchoring lease is held by another process" in err, err
+        assert int(str(anvil.rpc("eth_blockNumber")), 16) - int(str(head), 16) == 1, results
+        counts = cli.ok("status", "--json").json()["documents"]
+        assert counts["confirmed"] == 5 * (round_ + 1) and counts["pending"] == 0, counts
 
 
 def test_receipt_json_names_the_files_written(cli: Cli, tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from clihelp import DOCANCHOR, run_in_process
 from docanchor import __version__
+from tests.support.clihelp import DOCANCHOR, run_in_process
 
 
 def env_for(tmp_path: Path) -> dict[str, str]:
@@ -87,6 +87,11 @@ COMMANDS = [
     ["anchorers", "grant"],
     ["anchorers", "revoke"],
     ["anchorers", "list"],
+    ["stamp"],
+    ["log"],
+    ["log", "checkpoints"],
+    ["log", "consistency"],
+    ["log", "verify"],
 ]
 PYTHON_TYPE = re.compile(r"<(bool|int|float|str|Path|list\[[^\]]*\])>")
 
@@ -99,10 +104,36 @@ def test_help_shows_no_python_types(argv: list[str], tmp_path: Path) -> None:
     assert PYTHON_TYPE.search(result.stdout) is None, result.stdout
 
 
+def _commands() -> list[list[str]]:
+    """Every command and group of the app, found by walking it (a new one is in)."""
+    import typer
+
+    from docanchor.cli import app
+
+    found: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        found.append(path)
+        # A group (of typer's bundled click, which may not be the installed one).
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+GROUPS = [[], ["keys"], ["anchorers"], ["log"]]
+NOT_REPORTING = [["devnet"], ["serve"]]  # they run until stopped
+
+
+def test_the_help_check_covers_every_command() -> None:
+    assert sorted(map(tuple, _commands())) == sorted(map(tuple, COMMANDS))
+
+
 def test_every_reporting_command_takes_json(tmp_path: Path) -> None:
-    reporting = [
-        c for c in COMMANDS if c and c not in (["devnet"], ["serve"], ["keys"], ["anchorers"])
-    ]
+    reporting = [c for c in _commands() if c not in GROUPS and c not in NOT_REPORTING]
+    assert len(reporting) >= 17
     for argv in reporting:
         result = run_in_process([*argv, "--help"], env_for(tmp_path))
+        assert result.code == 0, (argv, result.stderr)
         assert "--json" in result.stdout, argv

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from anvil import AnvilNode
-from clihelp import Cli
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import Cli
 
 ENTITY = "20131370998"
 

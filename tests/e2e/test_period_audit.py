@@ -22,8 +22,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from anvil import AnvilNode
-from clihelp import Cli
 from docanchor.api import create_app
 from docanchor.audit import PeriodReport, audit_period
 from docanchor.config import load_settings
@@ -32,6 +30,8 @@ from docanchor.keys import create_key
 from docanchor.remote import RemoteLogSource
 from docanchor.store import Store
 from docanchor.wiring import open_chain
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import Cli
 
 ENTITY = "20100000001"
 OTHER = "20600000002"
@@ -395,7 +395,7 @@ def test_a_hidden_checkpoint_fails(world: World) -> None:
 
 
 @pytest.fixture
-def served(world: World) -> Iterator[Callable[[Mutate], str]]:
+def served(world: World) -> Iterator[Callable[..., str]]:
     """Serves the world's API (through a proxy) with uvicorn on a free port."""
     import time
 
@@ -404,11 +404,14 @@ def served(world: World) -> Iterator[Callable[[Mutate], str]]:
 
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def serve(mutate: Mutate) -> str:
+    def serve(mutate: Mutate, app: Any = None) -> str:
         port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(
-                LyingProxy(world.app, mutate), host="127.0.0.1", port=port, log_level="warning"
+                LyingProxy(world.app if app is None else app, mutate),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
             )
         )
         thread = threading.Thread(target=server.run, daemon=True)
@@ -428,7 +431,7 @@ def served(world: World) -> Iterator[Callable[[Mutate], str]]:
         thread.join(10)
 
 
-def test_remote_audit_through_the_cli(world: World, served: Callable[[Mutate], str]) -> None:
+def test_remote_audit_through_the_cli(world: World, served: Callable[..., str]) -> None:
     url = served(honest)
     args = ["audit", "--from", world.start, "--to", world.end, "--url", url]
     good = world.cli.ok(*args, "--key", world.keys["auditor"], "--json").json()
@@ -444,3 +447,124 @@ def test_remote_audit_through_the_cli(world: World, served: Callable[[Mutate], s
     assert refused.code == 2 and "refused the key" in refused.stderr
     keyless = world.cli.run(*args)
     assert keyless.code == 2 and "API key" in keyless.stderr
+
+
+# --- whose contract: the auditor's trust, not the service's word ----------------------
+
+
+def _contract(cli: Cli) -> str:
+    return str(json.loads((cli.data_dir / "deployment.json").read_text())["address"])
+
+
+def test_a_remote_audit_reads_only_a_trusted_deployment(
+    world: World, served: Callable[..., str], tmp_path: Path
+) -> None:
+    """An auditor with no data dir trusts what DOCANCHOR_TRUSTED_CONTRACTS names, and
+    nothing else: the service's current contract must be in it."""
+    url = served(honest)
+    auditor = Cli(
+        data_dir=tmp_path / "auditor",
+        database_url=f"sqlite:///{tmp_path / 'auditor.sqlite3'}",
+        rpc_url=world.cli.rpc_url,
+    )
+    args = ["audit", "--from", world.start, "--to", world.end, "--url", url]
+    args += ["--key", world.keys["auditor"], "--json"]
+    refused = auditor.run(*args)
+    assert refused.code == 1, refused.stderr
+    assert f"anchors in {_contract(world.cli)} on chain 31337" in refused.stderr
+    assert "not a trusted deployment (trusted: none)" in refused.stderr
+    assert refused.stdout == "" and "Traceback" not in refused.stderr
+
+    other = "31337:0x" + "11" * 20
+    elsewhere = auditor.run(*args, env=auditor.env(DOCANCHOR_TRUSTED_CONTRACTS=other))
+    assert elsewhere.code == 1 and "not a trusted deployment" in elsewhere.stderr
+
+    # The right address on another chain id is another deployment.
+    wrong_chain = f"5:{_contract(world.cli)}"
+    refused = auditor.run(*args, env=auditor.env(DOCANCHOR_TRUSTED_CONTRACTS=wrong_chain))
+    assert refused.code == 1 and "not a trusted deployment" in refused.stderr
+
+    trusted = f"{other},31337:{_contract(world.cli).lower()}"
+    good = auditor.run(*args, env=auditor.env(DOCANCHOR_TRUSTED_CONTRACTS=trusted))
+    assert good.code == 0, good.stderr
+    report = good.json()
+    assert report["complete"] is True and report["leaves"]["opened"] == 7
+    assert report["checkpoints"]["count"] == 2
+
+
+def test_a_service_on_a_contract_of_its_own_is_refused(
+    world: World, served: Callable[..., str], tmp_path: Path, anvil: AnvilNode
+) -> None:
+    """A dishonest service deploys its own contract on the same chain, anchors a forged
+    log in it (every registration of the period retyped) and advertises that contract:
+    its answers agree with its own checkpoints, so only the auditor's trust stops it."""
+    rogue = Cli(
+        data_dir=tmp_path / "rogue",
+        database_url=f"sqlite:///{tmp_path / 'rogue.sqlite3'}",
+        rpc_url=anvil.rpc_url,
+    )
+    rogue.ok("deploy", "--json")
+    assert _contract(rogue).lower() != _contract(world.cli).lower()
+    n = 0
+    for batch in BATCHES:
+        for entity, _kind, count in batch:
+            hashes = tmp_path / f"r{n}.txt"
+            lines = [hashlib.sha256(f"orden {n + i}".encode()).hexdigest() for i in range(count)]
+            hashes.write_text("\n".join(lines) + "\n")
+            n += count
+            rogue.ok("submit", "--hashes", str(hashes), "--entity", entity, "--type", "forged")
+        anvil.rpc("evm_increaseTime", 5)
+        rogue.ok("anchor")
+    forged = rogue.ok("log", "checkpoints", "--json").json()["checkpoints"]
+    assert [c["seq"] for c in forged] == [0, 1, 2, 3]
+    with _env(rogue):
+        rogue_app = create_app(load_settings())
+    secret = create_key(rogue_app.state.ctx.service.store, role="auditor", entity_ruc=None).secret
+    url = served(honest, rogue_app)
+    period = ["--from", iso(forged[0]["timestamp"] + 1), "--to", "2999-01-01"]
+    args = ["audit", *period, "--url", url, "--key", secret]
+
+    refused = world.cli.run(*args)
+    assert refused.code == 1, refused.stderr
+    assert f"the service anchors in {_contract(rogue)} on chain 31337" in refused.stderr
+    assert _contract(world.cli) in refused.stderr  # the auditor's trusted deployment
+    assert refused.stdout == "" and "Traceback" not in refused.stderr
+    # Nor does naming the trusted contract in the auditor's settings change its mind.
+    also = world.cli.run(*args, env=world.cli.env(DOCANCHOR_CONTRACT_ADDRESS=_contract(world.cli)))
+    assert also.code == 1 and "not a trusted deployment" in also.stderr
+
+    # Trusting the rogue's contract (a mistake) is what would let its log through: the
+    # refusal above is the trust check's doing, not a flaw the audit would find anyway.
+    fooled = world.cli.run(
+        *args, "--json", env=world.cli.env(DOCANCHOR_TRUSTED_CONTRACTS=f"31337:{_contract(rogue)}")
+    )
+    assert fooled.code == 0, fooled.stderr
+    report = fooled.json()
+    assert report["complete"] is True and report["leaves"]["opened"] == 9
+    assert {r["metadata"]["type"] for r in report["registrations"]} == {"forged"}
+
+
+def test_a_service_that_names_no_single_contract_on_the_nodes_chain_is_refused(
+    world: World, served: Callable[..., str]
+) -> None:
+    def deployments(change: Callable[[list[Json]], list[Json]]) -> Mutate:
+        def mutate(path: str, _query: dict[str, str], body: Json) -> Json:
+            if path == "/v1/deployments":
+                return {**body, "deployments": change(body["deployments"])}
+            return body
+
+        return mutate
+
+    period = ["--from", world.start, "--to", world.end, "--key", world.keys["auditor"]]
+    for change, words in (
+        (lambda ds: [{**d, "chain_id": 5} for d in ds], "anchors on chain 5"),
+        (lambda ds: [{**d, "current": False} for d in ds], "names 0 current deployments"),
+        (lambda ds: [*ds, {**ds[0], "address": "0x" + "22" * 20}], "names 2 current"),
+        (lambda ds: [{**d, "address": "0x12"} for d in ds], "current deployment: a contract"),
+    ):
+        url = served(deployments(change))
+        result = world.cli.run("audit", *period, "--url", url)
+        assert result.code == 1, (words, result.stderr)
+        line = result.stderr.strip()
+        assert len(line.splitlines()) == 1 and words in line, line
+        assert result.stdout == ""

@@ -1,7 +1,7 @@
 """Crash recovery, reorganisations and reset chains, on a devnet of their own.
 
 Each crash is a real SIGKILL of a process in the middle of anchoring
-(``crash_driver.py``); the next ``docanchor anchor`` must finish the job with
+(``tests/support/crash_driver.py``); the next ``docanchor anchor`` must finish the job with
 exactly one anchor per batch. Reorganisations use Anvil's snapshots; a reset
 chain is Anvil's ``anvil_reset``.
 """
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from anvil import AnvilNode
-from clihelp import Cli, rpc
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import Cli, rpc
 
 ENTITY = "20131370998"
-DRIVER = Path(__file__).with_name("crash_driver.py")
+DRIVER = Path(__file__).resolve().parents[1] / "support" / "crash_driver.py"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,15 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
 @pytest.fixture
 def cli(tmp_path: Path, database_url: str, node: AnvilNode) -> Iterator[Cli]:
     rpc(node.rpc_url, "evm_setAutomine", True)
-    c = Cli(data_dir=tmp_path / "data", database_url=database_url, rpc_url=node.rpc_url)
+    # A transaction that never reached the node (or was dropped) is looked for
+    # during the pending wait, then sent again; on a devnet that mines at once,
+    # one second is plenty (the default of 10 s is for public networks).
+    c = Cli(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        rpc_url=node.rpc_url,
+        extra_env={"DOCANCHOR_TX_PENDING_WAIT": "1"},
+    )
     c.ok("deploy")
     yield c
     rpc(node.rpc_url, "evm_setAutomine", True)

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from anvil import AnvilNode
-from clihelp import DOCANCHOR, Cli
 from docanchor.devnet import free_port
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import DOCANCHOR, Cli
 
 ENTITY = "20131370998"
 

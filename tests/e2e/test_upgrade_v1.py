@@ -17,12 +17,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from anvil import FIRST_DEV_ADDRESS as DEV_ADDRESS
-from anvil import AnvilNode
-from clihelp import Cli
 from docanchor import hashing
 from docanchor.merkle import MerkleTree
 from docanchor.migrations import upgrade
+from tests.support.anvil import FIRST_DEV_ADDRESS as DEV_ADDRESS
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import Cli
 
 ENTITY = "20131370998"
 

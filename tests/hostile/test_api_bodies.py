@@ -17,13 +17,21 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
-from hostileapi import ENTITY, HEX, Api, assert_alive, assert_problem, make_api, settings_for
 
-from anvil import AnvilNode
-from dbfixtures import database_kinds, fresh_database_url
 from docanchor.api import routes_entity, routes_ops, routes_public
 from docanchor.api.routes_entity import BULK_BODY_LIMIT, REGISTER_BODY_LIMIT
 from docanchor.api.routes_public import DIGEST_BODY_LIMIT, RECEIPT_BODY_LIMIT
+from tests.support.anvil import AnvilNode
+from tests.support.dbfixtures import database_kinds, fresh_database_url
+from tests.support.hostileapi import (
+    ENTITY,
+    HEX,
+    Api,
+    assert_alive,
+    assert_problem,
+    make_api,
+    settings_for,
+)
 
 
 @pytest.fixture(scope="module", params=database_kinds())

@@ -22,14 +22,21 @@ import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from hostileapi import ENTITY, Api, assert_alive, assert_problem, make_api, settings_for
 from sqlalchemy.exc import OperationalError
 
-from anvil import AnvilNode
 from docanchor.api import create_app
 from docanchor.errors import RetryLaterError, StoreError
 from docanchor.service import DocAnchorService
 from docanchor.store import Store
+from tests.support.anvil import AnvilNode
+from tests.support.hostileapi import (
+    ENTITY,
+    Api,
+    assert_alive,
+    assert_problem,
+    make_api,
+    settings_for,
+)
 
 THREADS = 8
 DIGESTS = [f"{n:064x}" for n in range(1, 2001)]

@@ -13,7 +13,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hostileapi import (
+
+from docanchor.api.guards import CONTENT_SECURITY_POLICY
+from docanchor.errors import EXIT_USAGE, InputError
+from tests.support.anvil import AnvilNode
+from tests.support.dbfixtures import database_kinds, fresh_database_url
+from tests.support.hostileapi import (
     ENTITY,
     OTHER_ENTITY,
     Api,
@@ -22,11 +27,6 @@ from hostileapi import (
     make_api,
     settings_for,
 )
-
-from anvil import AnvilNode
-from dbfixtures import database_kinds, fresh_database_url
-from docanchor.api.guards import CONTENT_SECURITY_POLICY
-from docanchor.errors import EXIT_USAGE, InputError
 
 
 @pytest.fixture(scope="module", params=database_kinds())

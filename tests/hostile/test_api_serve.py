@@ -18,17 +18,29 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hostileapi import ENTITY, HEX, assert_alive, assert_problem
 
-from anvil import AnvilNode
-from clihelp import DOCANCHOR, Cli
 from docanchor.api.server import MAX_HEAD_BYTES
 from docanchor.devnet import free_port
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import DOCANCHOR, Cli
+from tests.support.dbfixtures import database_kinds, fresh_database_url
+from tests.support.hostileapi import ENTITY, HEX, assert_alive, assert_problem
 
 
-@pytest.fixture
-def served(tmp_path: Path, database_url: str, anvil: AnvilNode) -> Iterator[tuple[str, str]]:
-    """A running ``docanchor serve``: (base URL, an entity key)."""
+@pytest.fixture(scope="module", params=database_kinds())
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, anvil: AnvilNode
+) -> Iterator[tuple[str, str]]:
+    """A running ``docanchor serve`` over each kind of database: (base URL, an entity key).
+
+    One server per kind for the module: each test ends by checking that the
+    process still answers, and the teardown that it never died."""
+    tmp_path = tmp_path_factory.mktemp("served")
+    with fresh_database_url(request.param, tmp_path, "s_") as database_url:
+        yield from _serve(tmp_path, database_url, anvil)
+
+
+def _serve(tmp_path: Path, database_url: str, anvil: AnvilNode) -> Iterator[tuple[str, str]]:
     cli = Cli(data_dir=tmp_path / "data", database_url=database_url, rpc_url=anvil.rpc_url)
     key = cli.ok("keys", "create", "--role", "entity", "--entity", ENTITY, "--json").json()["key"]
     port = free_port()

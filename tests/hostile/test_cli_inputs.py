@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from clihelp import DOCANCHOR, Result, run_in_process
 from docanchor.devnet import free_port
+from tests.support.clihelp import DOCANCHOR, Result, run_in_process
 
 DEEP = "[" * 100_000 + "]" * 100_000
 # /sys refuses to create anything, even for root (tests run as root, where a
@@ -32,7 +32,12 @@ UNWRITABLE = Path("/sys/kernel")
 
 @dataclass
 class Env:
-    """One isolated setup: a data dir, a SQLite database, a node that does not answer."""
+    """One isolated setup: a data dir, a SQLite database, a node that does not answer.
+
+    Nothing listens on the node's port, so a command that needs the node is
+    refused; it gives up at the first refusal (no retry deadline) instead of
+    retrying for the few seconds it would allow a real node to come up.
+    """
 
     root: Path
     rpc_port: int = field(default_factory=free_port)
@@ -46,6 +51,7 @@ class Env:
         env.update(
             DOCANCHOR_DATA_DIR=str(self.data_dir),
             DOCANCHOR_RPC_URL=f"http://127.0.0.1:{self.rpc_port}",
+            DOCANCHOR_RPC_RETRY_DEADLINE="0",
             DOCANCHOR_LOG_JSON="false",
         )
         env.update(more)

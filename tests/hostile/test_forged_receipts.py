@@ -22,11 +22,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from anvil import AnvilNode
-from clihelp import Cli
 from docanchor.api import create_app
 from docanchor.config import Settings
 from docanchor.signing import ReceiptSigner
+from tests.support.anvil import AnvilNode
+from tests.support.clihelp import Cli
 
 ENTITY = "20131370998"
 PROBLEM = "application/problem+json"

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from anvil import AnvilNode
 from docanchor.api import create_app
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.devnet import free_port
@@ -29,6 +28,7 @@ from docanchor.keys import create_key
 from docanchor.merkle import root_of
 from docanchor.receipt import parse_receipt
 from docanchor.signing import verify_signature
+from tests.support.anvil import AnvilNode
 
 ENTITY = "20100000001"
 OTHER_ENTITY = "20600000002"
@@ -149,6 +149,10 @@ def test_register_anchor_and_verify_end_to_end(api: Api, anvil: AnvilNode) -> No
 
     page = api.client.get("/v1/batches", params={"limit": 10}).json()
     assert page["total"] == 1 and page["batches"][0]["id"] == batch_id
+    # The list shows each batch as its own view does, but for the confirmations.
+    view = api.client.get(f"/v1/batches/{batch_id}").json()
+    assert page["batches"][0] == {k: v for k, v in view.items() if k != "confirmations"}
+    assert page["batches"][0]["attempts"] == batch["attempts"]
 
     # Verify by file and by digest.
     by_file = api.client.post("/v1/verify", files={"file": ("x.pdf", v2)})
@@ -640,7 +644,8 @@ def test_health_ready_and_metrics(api: Api) -> None:
 
 def test_node_down_lookups_still_answer(tmp_path: Path, database_url: str) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    settings = _settings(tmp_path, database_url, dead, "0x" + "11" * 20)
+    # Nothing listens there: each call to the node is refused once, not retried.
+    settings = _settings(tmp_path, database_url, dead, "0x" + "11" * 20, rpc_retry_deadline=0)
     for api in _make_api(settings):
         made = api.register(b"while the node sleeps", {"reference": "N-1"})
         assert made.status_code == 201
@@ -931,3 +936,37 @@ def test_every_content_type_gets_the_same_answer(api: Api) -> None:
         'status="200"} 7.0',
     ):
         assert needle in text, needle
+
+
+def test_the_batch_list_shows_why_a_batch_waits_without_node_secrets(api: Api) -> None:
+    assert api.register(b"waiting").status_code == 201
+    service = api.client.app.state.ctx.service  # type: ignore[attr-defined]
+    sealed = service.seal()
+    secret = "https://user:pw@node.example/v3/k3y"
+    service.store.update_batch(
+        sealed.id,
+        last_error=f"the node at {secret} refused: replacement transaction underpriced",
+        tx_log=json.dumps(
+            [
+                {"kind": "sent", "tx_hash": "0x" + "ab" * 32, "nonce": 7, "error": None},
+                {"kind": "bump", "tx_hash": "0x" + "cd" * 32, "nonce": 7, "error": secret},
+                {"kind": "reorg", "lost_tx_hash": "0x" + "ef" * 32, "lost_block_number": 9},
+            ]
+        ),
+    )
+    page = api.client.get("/v1/batches").json()
+    (listed,) = [b for b in page["batches"] if b["id"] == sealed.id]
+    assert listed["status"] == "sealed"
+    assert listed["last_error"] == (
+        "the node at https://node.example refused: replacement transaction underpriced"
+    )
+    assert [a["kind"] for a in listed["attempts"]] == ["sent", "bump", "reorg"]
+    assert listed["attempts"][1]["error"] == "https://node.example"
+    assert listed["reanchored"] is True
+    assert "pw" not in json.dumps(page) and "k3y" not in json.dumps(page)
+    view = api.client.get(f"/v1/batches/{sealed.id}").json()
+    assert listed == {k: v for k, v in view.items() if k != "confirmations"}
+    # The OpenAPI document says so.
+    schemas = api.client.get("/openapi.json").json()["components"]["schemas"]
+    item = schemas["BatchPage"]["properties"]["batches"]["items"]["$ref"].rsplit("/", 1)[1]
+    assert {"last_error", "reanchored", "attempts"} <= schemas[item]["properties"].keys()

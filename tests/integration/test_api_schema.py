@@ -24,10 +24,10 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from anvil import AnvilNode
 from docanchor.api import create_app
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.keys import create_key
+from tests.support.anvil import AnvilNode
 
 WITHOUT_INPUTS = {
     "GET /v1/keys",

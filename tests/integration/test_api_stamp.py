@@ -12,13 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
-from anvil import AnvilNode
 from docanchor.api import create_app
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.keys import create_key
 from docanchor.pdf.stamped import read_stamp
 from docanchor.receipt import parse_receipt_json
-from pdfsamples import classic_pdf, decode_qr, qpdf, qpdf_check
+from tests.support.anvil import AnvilNode
+from tests.support.pdfsamples import classic_pdf, decode_qr, qpdf, qpdf_check
 
 ENTITY = "20100000001"
 PROBLEM = "application/problem+json"

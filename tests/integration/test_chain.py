@@ -19,12 +19,6 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from anvil import (
-    FIRST_DEV_ADDRESS,
-    SECOND_DEV_ADDRESS,
-    SECOND_DEV_PRIVATE_KEY,
-    AnvilNode,
-)
 from docanchor.chain import ChainClient, connect_chain
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.contracts import load_artifact
@@ -41,6 +35,12 @@ from docanchor.errors import (
 from docanchor.hashing import leaf_hash
 from docanchor.merkle import MerkleTree
 from docanchor.onchain import OnChainCheckpoint, OnChainRecord
+from tests.support.anvil import (
+    FIRST_DEV_ADDRESS,
+    SECOND_DEV_ADDRESS,
+    SECOND_DEV_PRIVATE_KEY,
+    AnvilNode,
+)
 
 # The limit the project commits to for an anchor() after the first, with a
 # consistency proof of 20 hashes (total transaction gas).

@@ -23,11 +23,11 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
-from anvil import FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS, AnvilNode
 from docanchor.contracts import load_artifact
 from docanchor.errors import ProofError
 from docanchor.hashing import leaf_hash
 from docanchor.merkle import MerkleTree, verify_consistency
+from tests.support.anvil import FIRST_DEV_ADDRESS, SECOND_DEV_ADDRESS, AnvilNode
 
 ANCHORER_ROLE = keccak(text="ANCHORER_ROLE")
 # Anvil's third development account: unlocked, never granted a role here.

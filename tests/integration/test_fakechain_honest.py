@@ -22,8 +22,6 @@ from typing import Any, Protocol
 
 import pytest
 
-from anvil import AnvilNode
-from dbfixtures import fresh_database_url
 from docanchor.chain import ChainClient
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY
 from docanchor.errors import ContractRevertError, NonceTooLowError
@@ -38,7 +36,9 @@ from docanchor.service import (
     verify_receipt_on_chain,
 )
 from docanchor.store import Store
-from fakechain import FakeChain
+from tests.support.anvil import AnvilNode
+from tests.support.dbfixtures import fresh_database_url
+from tests.support.fakechain import FakeChain
 
 ENTITY = "20131370998"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

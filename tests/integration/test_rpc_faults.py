@@ -1,6 +1,6 @@
 """The chain adapter against a node that misbehaves as public RPC providers do.
 
-A real Anvil behind tests/rpcproxy.py, which answers a share of the requests
+A real Anvil behind tests/support/rpcproxy.py, which answers a share of the requests
 with HTTP 429 or 503 (with or without Retry-After), or with a JSON-RPC
 "rate limit" error, or refuses outright. Retries must carry every call
 through the first kind, give up at the deadline naming the failure, and
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from anvil import AnvilNode
 from docanchor.chain import ChainClient
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY
 from docanchor.errors import ChainError, NodeUnavailableError
-from rpcproxy import Faults, RpcProxy
+from tests.support.anvil import AnvilNode
+from tests.support.rpcproxy import Faults, RpcProxy
 
 
 def root_of(label: str) -> bytes:

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from anvil import SECOND_DEV_PRIVATE_KEY, AnvilNode
-from clihelp import Cli
 from docanchor.api import create_app
 from docanchor.config import load_settings
 from docanchor.signing import public_key_of
+from tests.support.anvil import SECOND_DEV_PRIVATE_KEY, AnvilNode
+from tests.support.clihelp import Cli
 
 UNTRUSTED = "which is not a docanchor deployment this verifier trusts"
 ELSEWHERE = "0x000000000000000000000000000000000000dEaD"

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from anvil import FIRST_DEV_ADDRESS, AnvilNode
 from docanchor.chain import ChainClient
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY
 from docanchor.errors import NonceTooLowError
 from docanchor.presenters import batch_json
 from docanchor.service import DocAnchorService, TxPolicy
 from docanchor.store import Batch, Store
+from tests.support.anvil import FIRST_DEV_ADDRESS, AnvilNode
 
 ENTITY = "20131370998"
 GWEI = 10**9

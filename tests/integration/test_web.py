@@ -15,8 +15,6 @@ import hashlib
 import json
 import re
 import secrets
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,33 +22,20 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from anvil import AnvilNode
-from dbfixtures import database_kinds, fresh_database_url
-from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
-from docanchor.devnet import free_port
 from docanchor.hashing import leaf_hash
+from tests.support.anvil import AnvilNode
+from tests.support.webserve import ARTIFACTS, Tab, deployed_service, serve, shot
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page, Request
+    from playwright.sync_api import Locator, Page
 
 pytestmark = pytest.mark.browser
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+__all__ = ["shot"]  # also used by the other browser tests
+
 ENTITY = "20131370998"
 REFERENCE = "OC-2025-000123"
 FILLER_DOCUMENTS = 1_234  # > the page's 100 leaves per screen and the 500-leaf fetches below
-UI_TIMEOUT_MS = 20_000
 
 
 @dataclass
@@ -76,48 +61,16 @@ def _pdf_like(marker: str, size: int) -> bytes:
     return head + secrets.token_bytes(size - len(head))
 
 
-@pytest.fixture(scope="module", params=database_kinds())
-def module_database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """One empty database of each kind for this module (the setup is shared by its tests)."""
-    with fresh_database_url(request.param, tmp_path_factory.mktemp("webdb"), "w_") as url:
-        yield url
-
-
-def _wait_until(predicate: Any, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} within {timeout} s")
-        time.sleep(0.02)
-
-
 @pytest.fixture(scope="module")
 def site(
     anvil: AnvilNode,
     module_database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Site]:
-    import uvicorn
-
-    from docanchor.api import create_app
-    from docanchor.chain import ChainClient
-    from docanchor.wiring import build_service
-
-    client = ChainClient(rpc_url=anvil.rpc_url, private_key=ANVIL_DEV_PRIVATE_KEY)
-    address = client.deploy().address
-    data_dir = tmp_path_factory.mktemp("webdata")
-    settings = Settings(
-        data_dir=data_dir,
-        database_url=module_database_url,
-        rpc_url=anvil.rpc_url,
-        contract_address=address,
-        private_key=ANVIL_DEV_PRIVATE_KEY,
-        confirmations=1,
-        log_json=False,
+    served = deployed_service(
+        anvil, tmp_path_factory.mktemp("webdata"), database_url=module_database_url
     )
-    service = build_service(settings, chain_client=client)
+    service = served.service
 
     # An earlier checkpoint, so that the batch under test starts at log index 5
     # and the page must recompute its root from the compact range before it.
@@ -167,18 +120,9 @@ def site(
     files["first_version"].write_bytes(first_version)
     files["pending"].write_bytes(pending)
 
-    app = create_app(settings, service=service, start_loop=False)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="web-test-uvicorn", daemon=True)
-    thread.start()
-    try:
-        _wait_until(lambda: server.started or not thread.is_alive(), "uvicorn did not start")
-        assert server.started, "uvicorn exited during startup"
+    with serve(served) as base_url:
         yield Site(
-            base_url=f"http://127.0.0.1:{port}",
+            base_url=base_url,
             document=document,
             first_version=first_version,
             pending=pending,
@@ -190,78 +134,6 @@ def site(
             block_number=batch.block_number,
             files=files,
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@dataclass
-class SentRequest:
-    method: str
-    url: str
-    body: bytes
-
-
-@dataclass
-class Tab:
-    page: Page
-    requests: list[SentRequest]
-
-    def api_calls(self) -> list[SentRequest]:
-        return [r for r in self.requests if "/v1/" in r.url]
-
-
-@pytest.fixture
-def tab(browser: Browser, site: Site) -> Iterator[Tab]:
-    from playwright.sync_api import expect
-
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, accept_downloads=True, base_url=site.base_url
-    )
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.base_url)
-    context.set_default_timeout(UI_TIMEOUT_MS)
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    page = context.new_page()
-    sent: list[SentRequest] = []
-
-    def record(request: Request) -> None:
-        sent.append(SentRequest(request.method, request.url, request.post_data_buffer or b""))
-
-    page.on("request", record)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-    page.on(
-        "console",
-        lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None,
-    )
-    try:
-        yield Tab(page, sent)
-    finally:
-        context.close()
-    assert not errors, f"the page reported errors: {errors}"
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
 
 
 def announced(page: Page, text: str) -> Locator:

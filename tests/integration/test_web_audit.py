@@ -14,27 +14,22 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from test_web import _wait_until, browser, module_database_url, shot, tab
 
-from anvil import AnvilNode
-from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
-from docanchor.devnet import free_port
+from docanchor.vocabulary import utc_text_of_timestamp
+from tests.support.anvil import AnvilNode
+from tests.support.webserve import Tab, deployed_service, serve, shot
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
-    from test_web import Tab
 
 pytestmark = pytest.mark.browser
-
-__all__ = ["browser", "module_database_url", "tab"]  # fixtures shared with test_web
 
 BATCH_SIZES = [3, 4, 3, 2]  # leaves added by each checkpoint, oldest first
 
@@ -45,13 +40,10 @@ class AuditSite:
     database_url: str
     rpc_url: str
     contract: str
+    deployed_block: int
     checkpoints: list[dict[str, Any]]  # as GET /v1/log/checkpoints lists them
     start: str  # the period, as ISO times
     end: str
-
-
-def iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture(scope="module")
@@ -60,24 +52,10 @@ def site(
     module_database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AuditSite]:
-    import uvicorn
-
-    from docanchor.api import create_app
-    from docanchor.chain import ChainClient
-    from docanchor.wiring import build_service
-
-    client = ChainClient(rpc_url=anvil.rpc_url, private_key=ANVIL_DEV_PRIVATE_KEY)
-    address = client.deploy().address
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("auditdata"),
-        database_url=module_database_url,
-        rpc_url=anvil.rpc_url,
-        contract_address=address,
-        private_key=ANVIL_DEV_PRIVATE_KEY,
-        confirmations=1,
-        log_json=False,
+    served = deployed_service(
+        anvil, tmp_path_factory.mktemp("auditdata"), database_url=module_database_url
     )
-    service = build_service(settings, chain_client=client)
+    service = served.service
     for n, size in enumerate(BATCH_SIZES):
         service.register_many(
             service.prepare_registrations(
@@ -88,17 +66,7 @@ def site(
         service.run_once()
     service.run_once()  # confirms the last one
 
-    app = create_app(settings, service=service, start_loop=False)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="web-audit-uvicorn", daemon=True)
-    thread.start()
-    try:
-        _wait_until(lambda: server.started or not thread.is_alive(), "uvicorn did not start")
-        assert server.started, "uvicorn exited during startup"
-        base_url = f"http://127.0.0.1:{port}"
+    with serve(served) as base_url:
         listed = httpx.get(f"{base_url}/v1/log/checkpoints").json()["checkpoints"]
         assert [c["seq"] for c in listed] == [0, 1, 2, 3]
         assert [c["tree_size"] for c in listed] == [3, 7, 10, 12]
@@ -108,14 +76,12 @@ def site(
             base_url=base_url,
             database_url=module_database_url,
             rpc_url=anvil.rpc_url,
-            contract=address,
+            contract=served.contract,
+            deployed_block=served.deployed_block,
             checkpoints=listed,
-            start=iso(stamps[0] + 1),
-            end=iso(stamps[2] + 1),
+            start=utc_text_of_timestamp(stamps[0] + 1),
+            end=utc_text_of_timestamp(stamps[2] + 1),
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 def audit(page: Page, site: AuditSite) -> None:
@@ -132,6 +98,27 @@ def audit(page: Page, site: AuditSite) -> None:
     page.get_by_label("Desde (UTC)").fill(site.start)
     page.get_by_label("Hasta (UTC, sin incluir)").fill(site.end)
     page.get_by_role("button", name="Auditar el periodo").click()
+
+
+def node_calls(tab: Tab, site: AuditSite) -> list[dict[str, Any]]:
+    """The JSON-RPC calls the page sent to the user's node."""
+    to_node = [r for r in tab.requests if r.url.rstrip("/") == site.rpc_url.rstrip("/")]
+    return [json.loads(r.body) for r in to_node]
+
+
+def route_node(page: Page, site: AuditSite, answer: Callable[[dict[str, Any]], Any]) -> None:
+    """Routes the page's calls to the node through ``answer``: the JSON-RPC body to
+    send back instead of the node's, or None for the node's own answer."""
+
+    def handle(route: Route) -> None:
+        response = route.fetch()
+        instead = answer(json.loads(route.request.post_data or "{}"))
+        if instead is None:
+            route.fulfill(response=response)
+        else:
+            route.fulfill(response=response, json=instead)
+
+    page.route(re.compile(re.escape(site.rpc_url.rstrip("/")) + "/?$"), handle)
 
 
 def checkpoint_rows(page: Page, seq: int) -> Any:
@@ -162,17 +149,25 @@ def test_honest_service_every_range_checks_against_the_chain(tab: Tab, site: Aud
         expect(row).to_contain_text(cp["root"])
         expect(row).to_contain_text(cp["tx_hash"].lower())
         expect(row).to_contain_text(str(cp["block_number"]))
-        expect(row).to_contain_text(iso(cp["timestamp"]))
+        expect(row).to_contain_text(utc_text_of_timestamp(cp["timestamp"]))
         expect(row).to_contain_text("Válido")
     expect(checkpoint_rows(page, 1)).to_contain_text("3 – 7")
     expect(checkpoint_rows(page, 2)).to_contain_text("7 – 10")
     expect(result).to_contain_text("punto de control n.º 0 (tamaño 3)")
     expect(result).to_contain_text("3 a 10 (sin incluir): 7 comprobadas, 0 sin comprobar")
 
+    expect(page.locator(".fact", has_text="Contrato")).to_contain_text(
+        "publicado por este servicio"
+    )
+
     # The chain was read by the page itself, through the user's node; no key was sent.
-    to_node = [r for r in tab.requests if r.url.rstrip("/") == site.rpc_url.rstrip("/")]
-    methods = [json.loads(r.body)["method"] for r in to_node]
+    calls = node_calls(tab, site)
+    methods = [c["method"] for c in calls]
     assert "eth_getLogs" in methods and methods.count("eth_call") >= 4, methods
+    # From the contract's deployment on, found by asking the node for its code.
+    starts = [int(c["params"][0]["fromBlock"], 16) for c in calls if c["method"] == "eth_getLogs"]
+    assert min(starts) == site.deployed_block > 0, (starts, site.deployed_block)
+    assert methods.count("eth_getCode") >= 2, methods
     leaf_calls = [r.url for r in tab.requests if "/v1/log/leaves" in r.url]
     assert [u.split("?")[1] for u in leaf_calls] == ["start=3&end=7", "start=7&end=10"]
     assert not [r for r in tab.api_calls() if "/v1/log/entries" in r.url]
@@ -322,3 +317,97 @@ def test_period_and_node_are_checked_before_anything_is_asked(tab: Tab, site: Au
     page.get_by_role("button", name="Auditar el periodo").click()
     expect(page.locator("#audit-result")).to_contain_text("Indique la URL de su nodo Ethereum")
     assert not [r for r in tab.api_calls() if "/v1/log/" in r.url]
+
+
+def test_a_provider_s_block_range_cap_costs_a_few_refusals(tab: Tab, site: AuditSite) -> None:
+    """A node that refuses eth_getLogs over more than 3 blocks, as providers cap them:
+    the page learns the cap and reads every block from the deployment on exactly once."""
+    from playwright.sync_api import expect
+
+    cap = 3
+
+    def capped(call: dict[str, Any]) -> Any:
+        if call.get("method") != "eth_getLogs":
+            return None
+        q = call["params"][0]
+        if int(q["toBlock"], 16) - int(q["fromBlock"], 16) + 1 <= cap:
+            return None
+        refusal = {"code": -32005, "message": f"query exceeds max block range {cap}"}
+        return {"jsonrpc": "2.0", "id": call["id"], "error": refusal}
+
+    page = tab.page
+    route_node(page, site, capped)
+    audit(page, site)
+    expect(page.get_by_role("status").filter(has_text="Periodo verificado")).to_be_visible(
+        timeout=60_000
+    )
+    asked = [
+        (int(c["params"][0]["fromBlock"], 16), int(c["params"][0]["toBlock"], 16))
+        for c in node_calls(tab, site)
+        if c["method"] == "eth_getLogs"
+    ]
+    accepted = [(a, b) for a, b in asked if b - a + 1 <= cap]
+    refused = len(asked) - len(accepted)
+    assert accepted[0][0] == site.deployed_block, asked
+    assert all(b + 1 == a for (_, b), (a, _) in pairwise(accepted)), asked
+    span = accepted[-1][1] - site.deployed_block + 1
+    assert refused <= span.bit_length(), asked  # about log2(span), not one per range
+    assert len(accepted) <= 2 * span // cap + 2, asked
+
+
+def test_a_node_that_answers_logs_with_no_list_stops_the_audit(tab: Tab, site: AuditSite) -> None:
+    """Not a reason to ask for fewer blocks: one eth_getLogs, and the audit did not run."""
+    from playwright.sync_api import expect
+
+    def odd(call: dict[str, Any]) -> Any:
+        if call.get("method") != "eth_getLogs":
+            return None
+        return {"jsonrpc": "2.0", "id": call["id"], "result": {"logs": []}}
+
+    page = tab.page
+    route_node(page, site, odd)
+    audit(page, site)
+    expect(page.locator("#audit-result")).to_contain_text("the node did not answer a list")
+    expect(page.locator("#audit-status")).to_contain_text("La auditoría no se pudo realizar")
+    methods = [c["method"] for c in node_calls(tab, site)]
+    assert methods.count("eth_getLogs") == 1, methods
+
+
+def test_a_contract_the_user_gives_is_the_one_trusted(
+    tab: Tab, site: AuditSite, anvil: AnvilNode
+) -> None:
+    """The service publishes its own contract; the user trusts another one (by link):
+    the audit reads that one, says so, and the service's checkpoints fail against it."""
+    from playwright.sync_api import expect
+
+    from docanchor.chain import ChainClient
+    from docanchor.config import ANVIL_DEV_PRIVATE_KEY
+
+    mine = ChainClient(rpc_url=anvil.rpc_url, private_key=ANVIL_DEV_PRIVATE_KEY).deploy().address
+    assert mine.lower() != site.contract.lower()
+    page = tab.page
+    page.goto(
+        f"/?rpc={site.rpc_url}&contract={mine}&chain=31337&from={site.start}&to={site.end}#/audit"
+    )
+    expect(page.get_by_label("Contrato DocumentAnchor")).to_have_value(mine)
+    expect(page.get_by_label("Cadena (chain id)")).to_have_value("31337")
+    page.wait_for_load_state("networkidle")  # the service's own contract arrived, and was not used
+    expect(page.get_by_label("Contrato DocumentAnchor")).to_have_value(mine)
+    page.get_by_role("button", name="Auditar el periodo").click()
+    expect(page.get_by_role("status").filter(has_text="Periodo NO verificado")).to_be_visible(
+        timeout=60_000
+    )
+    fact = page.locator(".fact", has_text="Contrato")
+    expect(fact).to_contain_text(mine)
+    expect(fact).to_contain_text("indicado por usted")
+    findings = page.get_by_role("region", name="Problemas encontrados")
+    expect(findings).to_contain_text("la cadena no tiene ningún punto de control 1")
+    logs = [c for c in node_calls(tab, site) if c["method"] == "eth_getLogs"]
+    assert logs and all(c["params"][0]["address"].lower() == mine.lower() for c in logs)
+
+    # A chain that is not the node's is refused before anything is read.
+    page.get_by_label("Cadena (chain id)").fill("1")
+    page.get_by_role("button", name="Auditar el periodo").click()
+    expect(page.locator("#audit-result")).to_contain_text(
+        "está en la cadena 31337, pero el contrato de confianza está en la cadena 1"
+    )

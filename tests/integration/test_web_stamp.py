@@ -10,30 +10,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from urllib.request import urlopen
 
 import pytest
 
-from anvil import AnvilNode
-from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
 from docanchor.devnet import free_port
-from pdfsamples import classic_pdf, decode_qr, pdfinfo_pages
+from tests.support.anvil import AnvilNode
+from tests.support.pdfsamples import classic_pdf, decode_qr, pdfinfo_pages
+from tests.support.webserve import UI_TIMEOUT_MS, deployed_service, serve, shot
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page, Request
 
 pytestmark = pytest.mark.browser
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-UI_TIMEOUT_MS = 20_000
 
 
 @dataclass
@@ -48,37 +41,13 @@ class StampSite:
     qr_url: str
 
 
-def _wait_until(predicate: Any, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} within {timeout} s")
-        time.sleep(0.02)
-
-
 @pytest.fixture(scope="module")
 def site(anvil: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StampSite]:
-    import uvicorn
-
-    from docanchor.api import create_app
-    from docanchor.chain import ChainClient
-    from docanchor.wiring import build_service
-
-    client = ChainClient(rpc_url=anvil.rpc_url, private_key=ANVIL_DEV_PRIVATE_KEY)
-    address = client.deploy().address
     folder = tmp_path_factory.mktemp("webstamp")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        data_dir=folder / "data",
-        rpc_url=anvil.rpc_url,
-        contract_address=address,
-        private_key=ANVIL_DEV_PRIVATE_KEY,
-        confirmations=1,
-        log_json=False,
-        public_url=base_url,
-    )
-    service = build_service(settings, chain_client=client)
+    served = deployed_service(anvil, folder / "data", public_url=base_url)
+    service, settings = served.service, served.settings
     original = classic_pdf(lang="es-PE", title="Orden de compra sellada")
     other = classic_pdf(title="Otra orden")
     meta = {"reference": "OC-2025-004242", "type": "purchase_order"}
@@ -98,15 +67,7 @@ def site(anvil: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     (view,) = service.lookup(hashlib.sha256(original).digest())
     receipt.write_text(json.dumps(service.receipt_json(view), indent=2), encoding="utf-8")
 
-    app = create_app(settings, service=service, start_loop=False)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="web-stamp-uvicorn", daemon=True)
-    thread.start()
-    try:
-        _wait_until(lambda: server.started or not thread.is_alive(), "uvicorn did not start")
-        assert server.started, "uvicorn exited during startup"
+    with serve(served, port):
         yield StampSite(
             base_url,
             anvil.rpc_url,
@@ -117,25 +78,6 @@ def site(anvil: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             files["changed"],
             qr_url,
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
@@ -170,11 +112,6 @@ def _announced(page: Page, text: str) -> Locator:
     return page.get_by_role("status").filter(has_text=text)
 
 
-def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
-
-
 def test_a_stamped_pdf_is_checked_for_its_original(
     page: tuple[Page, list[Request]], site: StampSite
 ) -> None:
@@ -189,7 +126,7 @@ def test_a_stamped_pdf_is_checked_for_its_original(
     expect(tab.locator(".stamped-line")).to_contain_text("PDF sellado")
     verify_calls = [r for r in sent if r.url.endswith("/v1/verify")]
     assert [json.loads(r.post_data or "{}") for r in verify_calls] == [{"sha256": digest}]
-    _shot(tab, "stamped-authentic")
+    shot(tab, "stamped-authentic")
 
 
 def test_a_changed_stamped_copy_is_not_registered(
@@ -222,7 +159,7 @@ def test_the_qr_code_opens_the_document_and_invites_a_byte_check(
     expect(tab.locator("#verify-result")).to_contain_text("OC-2025-004242")
     versions = tab.get_by_role("table").filter(has_text="Huella SHA-256")
     expect(versions).to_contain_text(digest)
-    _shot(tab, "qr-landing")
+    shot(tab, "qr-landing")
 
     tab.locator('input[type="file"]').first.set_input_files(str(site.stamped))
     expect(tab.locator(".landing-match")).to_contain_text("coincide byte por byte")
@@ -254,7 +191,7 @@ def test_a_stamped_pdf_is_checked_with_only_the_users_node(
     to_node = [r for r in after if r.url.rstrip("/") == site.rpc_url.rstrip("/")]
     methods = [json.loads(r.post_data or "{}").get("method") for r in to_node]
     assert {"eth_chainId", "eth_call", "eth_getBlockByNumber", "eth_blockNumber"} <= set(methods)
-    _shot(tab, "own-node")
+    shot(tab, "own-node")
 
     # a copy whose original part was changed fails at step 1, still with the user's node only
     tab.get_by_label("Constancia (JSON) o PDF sellado").set_input_files(str(site.changed))
@@ -345,3 +282,60 @@ def test_with_the_users_node_a_receipt_with_wrong_members_is_refused(
     ).to_be_visible()
     asked = [r.url for r in sent[loaded:] if "/v1/" in r.url or r.url.startswith(site.rpc_url)]
     assert not asked, asked
+
+
+def test_a_receipt_of_another_contract_fails_when_the_user_gives_the_trusted_one(
+    page: tuple[Page, list[Request]], site: StampSite, anvil: AnvilNode
+) -> None:
+    """The service publishes the contract the receipt is anchored in; the user trusts
+    another one (by link, kept with ?rpc=): the receipt fails step 5, and the page says
+    whose contract it trusted. Given as the receipt's own, the same receipt is valid."""
+    from playwright.sync_api import expect
+
+    from docanchor.chain import ChainClient
+    from docanchor.config import ANVIL_DEV_PRIVATE_KEY
+
+    tab, sent = page
+    anchored_in = json.loads(site.receipt.read_text(encoding="utf-8"))["anchor"]["contract"]
+    mine = ChainClient(rpc_url=anvil.rpc_url, private_key=ANVIL_DEV_PRIVATE_KEY).deploy().address
+    assert mine.lower() != anchored_in.lower()
+    published = json.loads(urlopen(f"{site.base_url}/v1/deployments").read())["deployments"]
+    assert anchored_in.lower() in [d["address"].lower() for d in published]
+    assert mine.lower() not in [d["address"].lower() for d in published]
+
+    tab.goto(f"/?rpc={site.rpc_url}&contract={mine}&chain=31337#/receipt")
+    expect(tab.get_by_label("Contrato de confianza")).to_have_value(mine)
+    expect(tab.get_by_label("Cadena del contrato (chain id)")).to_have_value("31337")
+    tab.get_by_label("Constancia (JSON) o PDF sellado").set_input_files(str(site.receipt))
+    loaded = len(sent)
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Constancia no válida")).to_be_visible()
+    status = tab.locator("#receipt-status")
+    expect(status).to_contain_text(f"Anclada en {anchored_in} en la cadena 31337")
+    expect(status).to_contain_text("el contrato de confianza que usted indicó")
+    expect(tab.locator(".trust-line")).to_have_text(
+        f"Contrato de confianza: {mine} en la cadena 31337, indicado por usted."
+    )
+    assert not [r.url for r in sent[loaded:] if r.url.startswith(site.rpc_url)]
+
+    # The same receipt, the user trusting the contract it is anchored in: valid.
+    tab.get_by_label("Contrato de confianza").fill(anchored_in)
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Constancia válida")).to_be_visible()
+    expect(tab.locator(".trust-line")).to_have_text(
+        f"Contrato de confianza: {anchored_in} en la cadena 31337, indicado por usted."
+    )
+
+    # Without a contract given, the service's is trusted, and the page says so.
+    tab.get_by_label("Contrato de confianza").fill("")
+    tab.get_by_label("Cadena del contrato (chain id)").fill("")
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Constancia válida")).to_be_visible()
+    expect(tab.locator(".trust-line")).to_contain_text("publicado por este servicio")
+
+    # Half a deployment is refused before anything is asked.
+    tab.get_by_label("Contrato de confianza").fill(mine)
+    loaded = len(sent)
+    tab.get_by_role("button", name="Verificar constancia").click()
+    expect(_announced(tab, "Indique la cadena del contrato de confianza")).to_be_visible()
+    assert not [r.url for r in sent[loaded:] if r.url.startswith(site.rpc_url)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from docanchor import hashing
 from docanchor.errors import InputError, MetadataError
+from tests.support.ids import param_id
 
 SALT = bytes(32)
 DOC = b"\x01" * 32
@@ -180,7 +182,7 @@ def test_floats_are_refused(value: float) -> None:
         {"x": object()},
         {"x": "\ud800"},
     ],
-    ids=repr,
+    ids=param_id,
 )
 def test_other_values_are_refused(metadata: Any) -> None:
     with pytest.raises(MetadataError):
@@ -341,6 +343,32 @@ def test_flat_metadata_fast_path_is_rfc8785(metadata: dict[str, object]) -> None
     assert hashing.canonical_metadata(metadata) == expected
 
 
+@given(st.dictionaries(st.text(), _FLAT_VALUES, max_size=8))
+def test_flat_metadata_is_written_as_json_dumps_writes_it(metadata: dict[str, object]) -> None:
+    # The fast path writes members itself; it must give json.dumps's bytes, and take
+    # every flat object whose keys are in the BMP and whose text is Unicode.
+    found = hashing._flat_canonical(metadata)
+    text = json.dumps(metadata, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    try:
+        expected = text.encode("utf-8")
+    except UnicodeEncodeError:
+        assert found is None
+        return
+    if len(expected) > hashing.MAX_METADATA_BYTES or any(
+        ord(c) > 0xFFFF for key in metadata for c in key
+    ):
+        assert found is None
+    else:
+        assert found == expected
+
+
+def test_flat_metadata_fast_path_leaves_the_rest_to_rfc8785() -> None:
+    for other in ({1: "a"}, {"a": 1.5}, {"a": 2**53}, {"a": [1]}, {"a": {}}, {1: "a", "b": 2}):
+        assert hashing._flat_canonical(other) is None  # type: ignore[arg-type]
+    assert hashing._flat_canonical({"a": -(2**53) + 1}) == b'{"a":-9007199254740991}'
+    assert hashing._flat_canonical({"z": False, "a": None}) == b'{"a":null,"z":false}'
+
+
 def test_flat_metadata_known_answers() -> None:
     # Worked out by hand from RFC 8785 section 3.2.3: keys sort by UTF-16 code
     # units, so U+1F600 (D83D DE00) sorts before U+FB01, though its code point is larger.
@@ -393,3 +421,41 @@ def test_canonical_json_fast_takes_a_receipt_and_declines_the_rest() -> None:
     for _ in range(70):
         deep = [deep]
     assert hashing.canonical_json_fast(deep) is None
+
+
+HEX64_CASES = [
+    "ab" * 32,
+    "0" * 64,
+    "AB" * 32,  # uppercase: refused
+    "ab" * 31 + "aB",
+    "ab" * 31,  # short
+    "ab" * 33,  # long
+    " " + "ab" * 31 + "a",  # a blank that fromhex would skip
+    "ab" * 31 + " a",
+    "+" + "a" * 63,
+    "0x" + "ab" * 31,
+    "gg" * 32,
+    "é" * 64,
+    "ab" * 16 + "\u0660" * 32,  # a non-ASCII digit
+]
+
+
+@pytest.mark.parametrize("value", [*HEX64_CASES, None, 7, b"ab" * 32])
+def test_hex64_concat_accepts_what_parse_hex64_accepts(value: Any) -> None:
+    good = "cd" * 32
+    try:
+        expected: bytes | None = hashing.parse_hex64(value)
+    except InputError:
+        expected = None
+    for values, where in (((value,), 0), ((good, value), 1), ((value, good, good), 0)):
+        found = hashing.hex64_concat(*values)
+        if expected is None:
+            assert found is None
+        else:
+            assert found is not None and len(found) == 32 * len(values)
+            assert found[32 * where : 32 * where + 32] == expected
+
+
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=4))
+def test_hex64_concat_is_the_bytes_side_by_side(digests: list[bytes]) -> None:
+    assert hashing.hex64_concat(*(d.hex() for d in digests)) == b"".join(digests)

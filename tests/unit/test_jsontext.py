@@ -147,3 +147,45 @@ def test_surrogate_lookalikes_are_accepted(text: str, value: str) -> None:
 def test_depth_of_a_long_flat_text_is_measured_quickly() -> None:
     # 4 million brackets at depth 1 (8 MB): measured in C, not in a Python loop.
     assert json_text_depth(b"[" + b"[]," * 2_000_000 + b"[]]") == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1, "b": {"a": 1}}',  # the same name in two objects
+        '{"a:": 1, "a": ":"}',  # colons inside names and values
+        '{"\\"a\\":": 1, "a": "\\":"}',  # escaped quotes beside colons
+        '[{"a": "[", "b": ""}, {"a": "", "b": "]:"}, "", "", {"": ""}]',
+        '{"k": {"": {"": {}}}, "": [{"x": ":{"}]}',
+        '{"\\\\": 1, "\\\\\\\\": 2}',  # escaped backslashes as names
+        '{"é": 1, "e\\u0301": 2, "\\u00e9:": 3}',
+    ],
+)
+def test_objects_without_repeated_members_are_accepted(text: str) -> None:
+    assert loads_strict(text) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1, "a": 1}',  # the same value twice is still refused
+        '{"a:": 1, "b": ":", "a:": 2}',
+        '{"\\"a\\":": 1, "\\"a\\":": ":"}',
+        '[{"a": "[", "b": ""}, {"a": "", "a": "]:"}]',
+        '[[[{"ok": 1}], [{"x": {"y": 1, "y": 2}}]]]',
+        '{"\\u0061": 1, "a": 2}',  # one name written two ways
+        '{"a": 1, "b": {"c": 2}, "b": {"c": 2}}',
+    ],
+)
+def test_a_repeated_member_anywhere_is_refused(text: str) -> None:
+    with pytest.raises(JSONTextError, match="appears twice"):
+        loads_strict(text)
+
+
+def test_a_large_page_is_checked_member_by_member() -> None:
+    # 50,000 objects, one of which repeats a member near the end.
+    items = [f'{{"index": {i}, "leaf": "{i:064x}", "m": {{"t": "x:{i}"}}}}' for i in range(50_000)]
+    assert len(loads_strict("[" + ",".join(items) + "]")) == 50_000
+    items[49_990] = '{"index": 1, "index": 2}'
+    with pytest.raises(JSONTextError, match="'index' appears twice"):
+        loads_strict("[" + ",".join(items) + "]")

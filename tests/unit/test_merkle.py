@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import rfc9162
 
 from docanchor import merkle
 from docanchor.errors import InputError, ProofError, RootMismatchError, VerificationError
 from docanchor.hashing import leaf_hash
+from tests.support import rfc9162
+from tests.support.ids import param_id
 
-# Written out with hashlib (rfc9162.py) rather than taken from docanchor.hashing,
+# Written out with hashlib (tests/support/rfc9162.py) rather than taken from docanchor.hashing,
 # so that these expectations do not depend on the code under test.
 _node = rfc9162.node
 _leaf = rfc9162.leaf
@@ -124,7 +125,7 @@ def test_accepts_tuples_and_bytes_subclasses() -> None:
         None,
         7,
     ],
-    ids=repr,
+    ids=param_id,
 )
 def test_rejects_leaves_that_are_not_32_byte_hashes(bad: Any) -> None:
     with pytest.raises(InputError):
@@ -249,7 +250,7 @@ def no_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(merkle, "_sha256", refuse)
 
 
-@pytest.mark.parametrize(("field", "value"), MALFORMED_INCLUSION, ids=repr)
+@pytest.mark.parametrize(("field", "value"), MALFORMED_INCLUSION, ids=param_id)
 @pytest.mark.usefixtures("no_hashing")
 def test_malformed_inclusion_input_is_refused_before_hashing(field: str, value: Any) -> None:
     args = {**_GOOD, field: value}
@@ -362,7 +363,7 @@ MALFORMED_CONSISTENCY: list[tuple[str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize(("field", "value"), MALFORMED_CONSISTENCY, ids=repr)
+@pytest.mark.parametrize(("field", "value"), MALFORMED_CONSISTENCY, ids=param_id)
 @pytest.mark.usefixtures("no_hashing")
 def test_malformed_consistency_input_is_refused_before_hashing(field: str, value: Any) -> None:
     args = {**_CGOOD, field: value}

@@ -3,7 +3,7 @@
 Expectations come from elsewhere: the transparency-dev/merkle happy-path
 vectors, pymerkle 7 (an independent implementation, see
 test_merkle_properties.py) and the RFC written out word for word in
-``rfc9162.py``. The node source of every test is backed by the tiles that
+``tests/support/rfc9162.py``. The node source of every test is backed by the tiles that
 :func:`merkle.tile_updates` wrote, so the tile layout is checked by every proof.
 """
 
@@ -16,7 +16,6 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-import rfc9162
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymerkle import InmemoryTree
@@ -24,6 +23,7 @@ from pymerkle import InmemoryTree
 from docanchor import merkle
 from docanchor.errors import InputError, ProofError, RootMismatchError
 from docanchor.hashing import leaf_hash
+from tests.support import rfc9162
 
 VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors" / "transparency-dev"
 MAX_SIZE = 70_000  # spans three tile levels (256, 65,536)

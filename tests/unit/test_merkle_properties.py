@@ -15,7 +15,6 @@ import hashlib
 from functools import cache
 
 import pytest
-import rfc9162
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymerkle import InmemoryTree
@@ -23,6 +22,7 @@ from pymerkle import InmemoryTree
 from docanchor import merkle
 from docanchor.errors import ProofError, RootMismatchError, VerificationError
 from docanchor.hashing import leaf_hash
+from tests.support import rfc9162
 
 MAX_SIZE = 4097
 SETTINGS = settings(

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import rfc9162
 
 from docanchor import merkle
 from docanchor.errors import ProofError, VerificationError
 from docanchor.hashing import leaf_hash
+from tests.support import rfc9162
 
 VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors" / "transparency-dev"
 INCLUSION = VECTORS / "inclusion"

@@ -28,7 +28,7 @@ from docanchor.errors import (
 from docanchor.pdf.stamp import open_pdf, page_language, stamp_pdf, verify_url_for
 from docanchor.pdf.stamped import STAMP_MARKER, find_stamp, read_stamp, read_stamp_stream
 from docanchor.receipt import check_document, parse_receipt_json
-from pdfsamples import (
+from tests.support.pdfsamples import (
     DATA,
     REAL_WORLD,
     classic_pdf,

@@ -46,7 +46,7 @@ from docanchor.service import (
     verify_receipt_on_chain,
 )
 from docanchor.store import Batch, Store
-from fakechain import FAKE_CONTRACT, GWEI, OTHER_ADDRESS, FakeChain
+from tests.support.fakechain import FAKE_CONTRACT, GWEI, OTHER_ADDRESS, FakeChain
 
 ENTITY = "20131370998"
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,27 @@ def test_an_on_chain_record_is_unknown_only_with_the_zero_anchorer() -> None:
         record(ANCHORER, seq=UINT64_MAX + 1)
     with pytest.raises(InputError, match="address"):
         record("0x00")
+
+
+def test_the_one_formatter_writes_every_precision_with_a_z() -> None:
+    # The deployment record (seconds) and the access log (milliseconds) use it too.
+    value = datetime(2026, 3, 1, 7, 0, 0, 250000, tzinfo=timezone(timedelta(hours=-5)))
+    assert utc_text(value, timespec="seconds") == "2026-03-01T12:00:00Z"
+    assert utc_text(value, timespec="milliseconds") == "2026-03-01T12:00:00.250Z"
+    assert utc_text(datetime(2026, 3, 1, 12), timespec="seconds") == "2026-03-01T12:00:00Z"
+
+
+def test_no_other_module_formats_times() -> None:
+    # Human texts (a PDF stamp, an error message) and SQL literals are not ISO times.
+    import docanchor
+
+    src = Path(docanchor.__file__).parent
+    own = {"vocabulary.py"}
+    found = [
+        f"{path.relative_to(src)}:{n}"
+        for path in sorted(src.rglob("*.py"))
+        if path.name not in own
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if ".isoformat(" in line or 'replace("+00:00"' in line or '+ "Z"' in line
+    ]
+    assert found == []

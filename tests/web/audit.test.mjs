@@ -12,13 +12,17 @@ import { describe, it } from "node:test";
 import {
   ANCHORED_TOPIC,
   AnswerError,
+  NodeAnswerError,
   PeriodInputError,
+  RangeRefusedError,
   auditPeriod,
   decodeAnchoredLog,
+  firstBlockWithCode,
   hash32,
   isoTime,
   parsePeriod,
   parseTime,
+  scanLogs,
 } from "../../src/docanchor/web/js/audit.js";
 import {
   ProofError,
@@ -375,5 +379,58 @@ describe("the period audit", () => {
     const report = await auditPeriod({ chain, service, ...APRIL });
     assert.equal(report.valid, true, JSON.stringify(report.findings));
     assert.deepEqual(asked, [[0, 100_000], [100_000, n]]);
+  });
+});
+
+describe("reading the node from the deployment on, in ranges it accepts", () => {
+  it("finds the deployment block in about log2(head) questions", async () => {
+    for (const [head, deployed] of [[20_000_000, 12_345_678], [1, 0], [1, 1], [100, 100], [0, 0], [7, 3]]) {
+      let asked = 0;
+      const first = await firstBlockWithCode(async (block) => {
+        asked++;
+        assert.ok(block >= 0 && block <= head, `block ${block}`);
+        return block >= deployed;
+      }, head);
+      assert.equal(first, deployed, `head ${head}`);
+      assert.ok(asked <= Math.ceil(Math.log2(head + 1)) + 1, `${asked} questions for head ${head}`);
+    }
+  });
+
+  it("learns a provider's block-range cap once and reads every block exactly once", async () => {
+    const cap = 10_000, from = 12_345_678, to = 20_000_000;
+    const asked = [];
+    const logs = await scanLogs(async (a, b) => {
+      asked.push([a, b]);
+      if (b - a + 1 > cap) throw new RangeRefusedError("eth_getLogs: block range too large");
+      return [{ from: a, to: b }];
+    }, from, to);
+    const served = logs.map((l) => /** @type {any} */ (l));
+    assert.equal(served[0].from, from);
+    assert.equal(served[served.length - 1].to, to);
+    for (let i = 1; i < served.length; i++) assert.equal(served[i].from, served[i - 1].to + 1);
+    const refused = asked.filter(([a, b]) => b - a + 1 > cap).length;
+    assert.ok(refused <= Math.ceil(Math.log2((to - from + 1) / cap)) + 1, `${refused} refusals`);
+    assert.ok(asked.length <= Math.ceil((to - from + 1) / (cap / 2)) + refused, `${asked.length} requests`);
+  });
+
+  it("a node that answers something else than a list stops the scan, with no range halved", async () => {
+    let asked = 0;
+    await assert.rejects(
+      scanLogs(async () => { asked++; return { logs: [] }; }, 0, 1_000_000),
+      (e) => e instanceof NodeAnswerError && /did not answer a list/.test(e.message),
+    );
+    assert.equal(asked, 1);
+  });
+
+  it("other errors pass through; a single block refused is the node's error", async () => {
+    const boom = new Error("unreachable");
+    await assert.rejects(scanLogs(async () => { throw boom; }, 0, 100), (e) => e === boom);
+    let asked = 0;
+    await assert.rejects(
+      scanLogs(async () => { asked++; throw new RangeRefusedError("no"); }, 5, 8),
+      RangeRefusedError,
+    );
+    assert.equal(asked, 3); // 5..8, 5..6, 5..5
+    assert.deepEqual(await scanLogs(async () => [], 9, 8), []);
   });
 });

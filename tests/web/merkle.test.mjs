@@ -14,7 +14,6 @@ import {
   nodeHash,
   rangeRoot,
   rootFromInclusionProof,
-  verifyConsistency,
   verifyInclusion,
 } from "../../src/docanchor/web/js/merkle.js";
 import { sha256, toHex } from "../../src/docanchor/web/js/sha256.js";
@@ -34,11 +33,6 @@ function cases(kind) {
   walk(join(VECTORS, kind));
   return out;
 }
-
-// As in tests/unit/test_merkle_vectors.py: the one case where docanchor is
-// stricter than the vectors (two size-1 trees whose "roots" are 12 bytes; any
-// root that is not 32 bytes is refused).
-const STRICTER_THAN_VECTORS = new Set(["consistency/additional/sizes-are-equal-one-and-proof-is-empty.json"]);
 
 const b64 = (s) => new Uint8Array(Buffer.from(s, "base64"));
 
@@ -61,25 +55,6 @@ test("inclusion proofs: accepted exactly when the peer vectors say so", () => {
     const err = outcome(() =>
       verifyInclusion(b64(c.leafHash), c.leafIdx, c.treeSize, (c.proof || []).map(b64), b64(c.root)),
     );
-    assert.equal(err === null, !c.wantErr, `${path}: ${err}`);
-    if (err === null) accepted++;
-  }
-  assert.ok(accepted >= 5, `${accepted} accepted`);
-});
-
-test("consistency proofs: accepted exactly when the peer vectors say so", () => {
-  const all = cases("consistency");
-  assert.ok(all.length >= 90, `${all.length} cases`);
-  let accepted = 0;
-  for (const { path, data: c } of all) {
-    const err = outcome(() =>
-      verifyConsistency(c.size1, c.size2, (c.proof || []).map(b64), b64(c.root1), b64(c.root2)),
-    );
-    if (STRICTER_THAN_VECTORS.has(path.slice(VECTORS.length))) {
-      assert.equal(c.wantErr, false, "the vectors changed; revisit STRICTER_THAN_VECTORS");
-      assert.match(String(err), /32 bytes/);
-      continue;
-    }
     assert.equal(err === null, !c.wantErr, `${path}: ${err}`);
     if (err === null) accepted++;
   }

@@ -11,7 +11,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { StrictJsonError, canonicalJson, decodeUtf8, parseStrictJson } from "../../src/docanchor/web/js/jsonstrict.js";
-import { ReceiptFormatError, checkSignature, evaluateReceipt, parseReceipt } from "../../src/docanchor/web/js/receipt.js";
+import {
+  DeploymentInputError,
+  ReceiptFormatError,
+  checkSignature,
+  evaluateReceipt,
+  parseGivenDeployment,
+  parseReceipt,
+  trustedDeployment,
+} from "../../src/docanchor/web/js/receipt.js";
 
 const GOLDEN = fileURLToPath(new URL("../data/receipts/", import.meta.url));
 const CASES = readdirSync(join(GOLDEN, "cases"))
@@ -142,3 +150,25 @@ for (const c of CASES.filter((c) => !("parse_error" in c.expect))) {
     }
   });
 }
+
+test("the deployment the user gives: both parts or none, and it alone is trusted", () => {
+  const contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+  assert.equal(parseGivenDeployment("", " "), null);
+  const given = parseGivenDeployment(` ${contract} `, " 31337 ");
+  assert.deepEqual(given, { chain_id: 31337, address: contract });
+  assert.ok(trustedDeployment({ chain_id: 31337, contract: contract.toLowerCase() }, [given]));
+  assert.ok(!trustedDeployment({ chain_id: 1, contract }, [given]));
+  assert.ok(!trustedDeployment({ chain_id: 31337, contract: "0x" + "ab".repeat(20) }, [given]));
+  for (const [c, n, code] of [
+    [contract, "", "trustBadChain"],
+    ["", "31337", "trustBadContract"],
+    [contract.slice(0, -1), "1", "trustBadContract"],
+    [contract, "0", "trustBadChain"],
+    [contract, "-1", "trustBadChain"],
+    [contract, "1e3", "trustBadChain"],
+    [contract, "0x7a69", "trustBadChain"],
+    [contract, "99999999999999999", "trustBadChain"],
+  ]) {
+    assert.throws(() => parseGivenDeployment(c, n), (e) => e instanceof DeploymentInputError && e.code === code, `${c} ${n}`);
+  }
+});

@@ -301,13 +301,29 @@ def list_batches(
     offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_BATCH_PAGE)] = 100,
 ) -> dict[str, Any]:
-    service = ctx.service
-    batches = service.batches(offset=offset, limit=limit, newest_first=True)
+    """Each batch as ``GET /v1/batches/{id}`` shows it, without ``confirmations``."""
+    total, batches = ctx.service.batch_page(offset=offset, limit=limit)
+    url = ctx.settings.rpc_url
     return {
-        "total": service.count_batches(),
+        "total": total,
         "offset": offset,
         "limit": limit,
-        "batches": [public_batch(b) for b in batches],
+        "batches": [_batch_view(b, url) for b in batches],
+    }
+
+
+def _batch_view(batch: Any, rpc_url: str) -> dict[str, Any]:
+    """A batch with its transaction log, node URLs taken out of the errors."""
+    data = batch_json(batch)
+    attempts = [
+        {**e, "error": None if e.get("error") is None else redact(str(e["error"]), rpc_url)}
+        for e in data["attempts"]
+    ]
+    return {
+        **public_batch(batch),
+        "last_error": None if batch.last_error is None else redact(batch.last_error, rpc_url),
+        "reanchored": data["reanchored"],
+        "attempts": attempts,
     }
 
 
@@ -329,19 +345,7 @@ def get_batch(ctx: Ctx, batch_id: BatchId) -> dict[str, Any]:
         head = ctx.cached_head()
         if head is not None:
             confirmations = max(0, head - batch.block_number + 1)
-    url = ctx.settings.rpc_url
-    data = batch_json(batch)
-    attempts = [
-        {**e, "error": None if e.get("error") is None else redact(str(e["error"]), url)}
-        for e in data["attempts"]
-    ]
-    return {
-        **public_batch(batch),
-        "confirmations": confirmations,
-        "last_error": None if batch.last_error is None else redact(batch.last_error, url),
-        "reanchored": data["reanchored"],
-        "attempts": attempts,
-    }
+    return {**_batch_view(batch, ctx.settings.rpc_url), "confirmations": confirmations}
 
 
 @router.get(

@@ -211,11 +211,9 @@ class TxAttempt(BaseModel):
     lost_block_hash: str | None = None
 
 
-class BatchDetail(BatchOut):
-    confirmations: int | None = Field(
-        description="Blocks from the anchoring block to the node's head (null: not anchored, "
-        "or the node is unreachable)."
-    )
+class BatchListed(BatchOut):
+    """A batch as ``GET /v1/batches`` lists it: with its transaction log."""
+
     last_error: str | None = Field(
         description="Why a sealed batch is not anchored yet (a pending transaction, the fee "
         "cap, the node's refusal); null once anchored."
@@ -228,11 +226,18 @@ class BatchDetail(BatchOut):
     )
 
 
+class BatchDetail(BatchListed):
+    confirmations: int | None = Field(
+        description="Blocks from the anchoring block to the node's head (null: not anchored, "
+        "or the node is unreachable)."
+    )
+
+
 class BatchPage(BaseModel):
     total: int
     offset: int
     limit: int
-    batches: list[BatchOut]
+    batches: list[BatchListed]
 
 
 class LeafPage(BaseModel):

@@ -592,6 +592,7 @@ def stamp(
         Path | None,
         typer.Option("-o", "--out", help="The stamped PDF to write (default FILE.stamped.pdf)."),
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a stamped copy of a registered, anchored PDF: the original, unchanged, then
     its receipt (embedded as docanchor-receipt.json) and a page with a QR code."""
@@ -611,8 +612,20 @@ def stamp(
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise InputError(f"{target}: cannot write ({exc.strerror})") from exc
+    digest = hashing.sha256(data).hex()
+    if as_json:
+        emit_json(
+            {
+                "file": str(target),
+                "original": str(document),
+                "sha256": digest,
+                "original_length": len(data),
+                "appended_length": len(stamped) - len(data),
+            }
+        )
+        return
     typer.echo(
-        f"{target}: {document} ({hashing.sha256(data).hex()}) stamped; "
+        f"{target}: {document} ({digest}) stamped; "
         f"{len(stamped) - len(data)} bytes appended, the original's {len(data)} bytes unchanged"
     )
 

@@ -23,7 +23,7 @@ from docanchor.errors import ConfigError, RetryLaterError, StoreError
 from docanchor.store.tables import _ENTITY
 from docanchor.vocabulary import utcnow
 
-SCHEMA_HEAD: Final = "0003"
+SCHEMA_HEAD: Final = "0004"
 _CHUNK: Final = 500
 # PostgreSQL's deadlock_detected and serialization_failure: the transaction was
 # rolled back and may be tried again as it was.

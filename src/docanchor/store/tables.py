@@ -160,7 +160,7 @@ class BatchMember(SQLModel, table=True):
 
     document_id: int = Field(primary_key=True, foreign_key="document.id")
     batch_id: int = Field(foreign_key="batch.id")
-    leaf_index: int
+    leaf_index: int = Field(sa_type=sa.BigInteger)
 
 
 class ServiceLock(SQLModel, table=True):

@@ -278,12 +278,15 @@ class StoreLog(StoreLookups):
             )
             if not batch_ids:
                 return []
+            # The digests are read as raw bytes and written as hex here, once per
+            # row, rather than through HexDigest's per-value result processor.
+            raw = sa.LargeBinary
             rows = session.execute(
                 sa.select(
                     _MEMBER.c.leaf_index,
-                    _DOC.c.salt,
-                    _DOC.c.sha256,
-                    _DOC.c.metadata_sha256,
+                    sa.type_coerce(_DOC.c.salt, raw),
+                    sa.type_coerce(_DOC.c.sha256, raw),
+                    sa.type_coerce(_DOC.c.metadata_sha256, raw),
                     _DOC.c.metadata_json,
                     _DOC.c.entity_ruc,
                 )
@@ -295,7 +298,10 @@ class StoreLog(StoreLookups):
                 )
                 .order_by(_MEMBER.c.leaf_index)
             ).all()
-        return [LogEntryRow(*r) for r in rows]
+            return [
+                LogEntryRow(index, salt.hex(), sha256.hex(), metadata_sha256.hex(), meta, ruc)
+                for index, salt, sha256, metadata_sha256, meta, ruc in rows
+            ]
 
     def checkpoints(self, *, start: int = 0, limit: int | None = None) -> list[Batch]:
         """The log's checkpoints, oldest first, from on-chain sequence ``start``

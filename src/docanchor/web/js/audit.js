@@ -187,6 +187,83 @@ export function decodeAnchoredLog(log, address) {
 }
 
 // ---------------------------------------------------------------------------
+// Reading the node: from the contract's deployment on, in ranges it accepts.
+// ---------------------------------------------------------------------------
+
+/** The node refused a range of `eth_getLogs` (too many blocks or results, as providers cap). */
+export class RangeRefusedError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = "RangeRefusedError";
+  }
+}
+
+/** The node answered, but not what the method returns: the audit cannot run on it. */
+export class NodeAnswerError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = "NodeAnswerError";
+  }
+}
+
+/**
+ * The first block at which the contract has code, found by a binary search
+ * over `hasCodeAt` (about log2(head) questions; trustless: the node's own
+ * state says it). The contract must have code at `head`; no `Anchored` log
+ * of it can be older than the block found.
+ * @param {(block: number) => Promise<boolean>} hasCodeAt
+ * @param {number} head
+ * @returns {Promise<number>}
+ */
+export async function firstBlockWithCode(hasCodeAt, head) {
+  let lo = 0, hi = head;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (await hasCodeAt(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/**
+ * Every log of blocks [from, to], asked for in ranges the node accepts: the
+ * whole span first, then, each time the node refuses (RangeRefusedError),
+ * half of the last span, kept for the ranges after it; so a provider's cap
+ * costs about log2 of the span in refusals, not a refusal for every range.
+ * An answer that is not a list is a NodeAnswerError, never a reason to ask
+ * for less; any other error is passed on.
+ * @param {(from: number, to: number) => Promise<unknown>} getLogs
+ * @param {number} from
+ * @param {number} to
+ * @returns {Promise<unknown[]>}
+ */
+export async function scanLogs(getLogs, from, to) {
+  /** @type {unknown[]} */
+  const found = [];
+  let span = Math.max(1, to - from + 1);
+  let at = from;
+  while (at <= to) {
+    const end = Math.min(at + span - 1, to);
+    let answer;
+    try {
+      answer = await getLogs(at, end);
+    } catch (error) {
+      if (!(error instanceof RangeRefusedError) || end === at) throw error;
+      span = Math.ceil((end - at + 1) / 2);
+      continue;
+    }
+    if (!Array.isArray(answer)) {
+      throw new NodeAnswerError(`eth_getLogs of blocks ${at} to ${end}: the node did not answer a list`);
+    }
+    for (const log of answer) found.push(log);
+    at = end + 1;
+  }
+  return found;
+}
+
+// ---------------------------------------------------------------------------
 // The audit.
 // ---------------------------------------------------------------------------
 

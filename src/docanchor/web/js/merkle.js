@@ -1,8 +1,10 @@
 // @ts-check
 /**
  * RFC 9162 Merkle trees over SHA-256: leaf and node hashing, the root of a
- * list of leaves, inclusion and consistency proofs, and the log's compact
- * ranges (log-v1 section 3). Pure: no DOM, no network.
+ * list of leaves, inclusion proofs, and the log's compact ranges (log-v1
+ * section 3; the auditor view proves consecutive checkpoints consistent by
+ * extending one's compact range to the next's root, so the page has no use
+ * for consistency proofs). Pure: no DOM, no network.
  *
  * Verification takes raw values, checks every precondition before hashing
  * (sizes are safe integers, index < size, 32-byte digests, exact proof
@@ -274,83 +276,5 @@ export function rootFromInclusionProof(leaf, index, size, proof) {
 export function verifyInclusion(leaf, index, size, proof, root) {
   const expected = checkDigest(root, "root");
   const calculated = rootFromInclusionProof(leaf, index, size, proof);
-  if (toHex(calculated) !== toHex(expected)) throw new RootMismatchError(expected, calculated);
-}
-
-/**
- * @param {bigint} oldSize
- * @param {bigint} newSize
- * @returns {number}
- */
-function consistencyProofSize(oldSize, newSize) {
-  if (oldSize === newSize) return 0;
-  const shift = BigInt(bitLength(oldSize & -oldSize) - 1);
-  const inner = BigInt(bitLength((oldSize - 1n) ^ (newSize - 1n))) - shift;
-  const border = bitCount((oldSize - 1n) >> (inner + shift));
-  const seededByOldRoot = oldSize === 1n << shift;
-  return (seededByOldRoot ? 0 : 1) + Number(inner) + border;
-}
-
-/**
- * RFC 9162 section 2.1.4.2, arranged as in transparency-dev/merkle: the root
- * of the `newSize` tree that `proof` extends `oldRoot` to. Checks `oldRoot`
- * on the way (RootMismatchError); ProofError for malformed input, including
- * a proof from the empty tree (it proves nothing).
- * @param {number} oldSize
- * @param {number} newSize
- * @param {Uint8Array[]} proof
- * @param {Uint8Array} oldRoot
- * @returns {Uint8Array}
- */
-export function rootFromConsistencyProof(oldSize, newSize, proof, oldRoot) {
-  const m = checkSize(oldSize, "old tree size");
-  const n = checkSize(newSize, "new tree size");
-  if (m > n) throw new ProofError("old tree size " + oldSize + " exceeds new tree size " + newSize);
-  if (m === 0n) throw new ProofError("a consistency proof from the empty tree is meaningless");
-  const root1 = checkDigest(oldRoot, "old root");
-  const path = checkProof(proof);
-  const expected = consistencyProofSize(m, n);
-  if (path.length !== expected) {
-    throw new ProofError(
-      "a consistency proof from size " + oldSize + " to " + newSize + " has " + expected + " hashes, not " + path.length
-    );
-  }
-  if (m === n) return root1;
-  // The last old leaf's path from level `shift` upwards: the old tree's
-  // rightmost full subtree of 2^shift leaves is the starting node, taken from
-  // the proof unless it is the whole old tree (then it is oldRoot).
-  const shift = BigInt(bitLength(m & -m) - 1);
-  const inner = bitLength((m - 1n) ^ (n - 1n)) - Number(shift);
-  const seeded = m === 1n << shift;
-  const seed = seeded ? root1 : path[0];
-  const rest = seeded ? path : path.slice(1);
-  const mask = (m - 1n) >> shift;
-  let oldNode = seed, newNode = seed;
-  for (let level = 0; level < rest.length; level++) {
-    const sibling = rest[level];
-    if (level < inner && ((mask >> BigInt(level)) & 1n) === 0n) {
-      // A right sibling exists only in the new tree.
-      newNode = nodeHash(newNode, sibling);
-    } else {
-      oldNode = nodeHash(sibling, oldNode);
-      newNode = nodeHash(sibling, newNode);
-    }
-  }
-  if (toHex(oldNode) !== toHex(root1)) throw new RootMismatchError(root1, oldNode);
-  return newNode;
-}
-
-/**
- * Returns when `proof` shows the `oldSize` tree is a prefix of the `newSize`
- * one; throws ProofError or RootMismatchError otherwise.
- * @param {number} oldSize
- * @param {number} newSize
- * @param {Uint8Array[]} proof
- * @param {Uint8Array} oldRoot
- * @param {Uint8Array} newRoot
- */
-export function verifyConsistency(oldSize, newSize, proof, oldRoot, newRoot) {
-  const expected = checkDigest(newRoot, "new root");
-  const calculated = rootFromConsistencyProof(oldSize, newSize, proof, oldRoot);
   if (toHex(calculated) !== toHex(expected)) throw new RootMismatchError(expected, calculated);
 }

@@ -352,6 +352,35 @@ export function trustedDeployment(anchor, deployments) {
   return (deployments || []).some((d) => d.chain_id === anchor.chain_id && String(d.address).toLowerCase() === contract);
 }
 
+/** A trusted deployment the user typed or linked that is not one; `code` names the text to show. */
+export class DeploymentInputError extends Error {
+  /** @param {"trustBadContract" | "trustBadChain"} code */
+  constructor(code) {
+    super(code);
+    this.name = "DeploymentInputError";
+    this.code = code;
+  }
+}
+
+/**
+ * The deployment the user trusts, as given to the page (`?contract=0x…&chain=N`
+ * or the fields): null when both are empty, so that what the service
+ * publishes is trusted; a DeploymentInputError when either is missing or
+ * malformed.
+ * @param {string} contract
+ * @param {string} chain
+ * @returns {Deployment | null}
+ */
+export function parseGivenDeployment(contract, chain) {
+  const address = contract.trim(), id = chain.trim();
+  if (!address && !id) return null;
+  if (!ADDRESS.test(address)) throw new DeploymentInputError("trustBadContract");
+  if (!/^[1-9][0-9]{0,15}$/.test(id) || !Number.isSafeInteger(Number(id))) {
+    throw new DeploymentInputError("trustBadChain");
+  }
+  return { chain_id: Number(id), address };
+}
+
 /**
  * Step 5: the anchor's deployment is trusted, and getAnchor(batch.root),
  * read on a node of anchor.chain_id, matches the receipt.

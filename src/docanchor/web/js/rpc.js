@@ -18,10 +18,20 @@ export class NodeUnreachableError extends Error {
   }
 }
 
+/** The node answered a call with a JSON-RPC error (a refusal, a missing state, ...). */
+export class NodeError extends Error {
+  /** @param {string} method @param {string} message */
+  constructor(method, message) {
+    super(method + ": " + message);
+    this.name = "NodeError";
+    this.method = method;
+  }
+}
+
 let rpcId = 0;
 
 /**
- * One JSON-RPC call; throws NodeUnreachableError, or Error with the node's message.
+ * One JSON-RPC call; throws NodeUnreachableError, or NodeError with the node's message.
  * @param {string} url
  * @param {string} method
  * @param {unknown[]} params
@@ -39,7 +49,7 @@ export async function rpc(url, method, params) {
     throw new NodeUnreachableError(url);
   }
   const body = await res.json();
-  if (body.error) throw new Error(method + ": " + (body.error.message || JSON.stringify(body.error)));
+  if (body.error) throw new NodeError(method, body.error.message || JSON.stringify(body.error));
   return body.result;
 }
 

@@ -7,15 +7,21 @@
  * (JSON-RPC, `?rpc=` or the field) for the contract's `Anchored` events and
  * `getAnchor` records, and the service for its public log endpoints. No key
  * is sent anywhere, and nothing the service says is shown as proved unless
- * the chain confirms it.
+ * the chain confirms it. The contract trusted is the one the user gives
+ * (`?contract=0x…&chain=N` or the fields) or else the one the service
+ * publishes, and the report says which.
  */
 
 import { ApiError, api, publishedTrust } from "../api.js";
-import { ANCHORED_TOPIC, AnswerError, PeriodInputError, auditPeriod, isoTime, parsePeriod } from "../audit.js";
+import {
+  ANCHORED_TOPIC, AnswerError, NodeAnswerError, PeriodInputError, RangeRefusedError, auditPeriod, firstBlockWithCode,
+  isoTime, parsePeriod, scanLogs
+} from "../audit.js";
 import { $, clear, el, errorBox, hideProgress, scrollTable, showProgress } from "../dom.js";
 import { formatNumber } from "../format.js";
 import { t } from "../i18n.js";
-import { NodeUnreachableError, rpc } from "../rpc.js";
+import { DeploymentInputError, parseGivenDeployment } from "../receipt.js";
+import { NodeError, NodeUnreachableError, rpc } from "../rpc.js";
 
 /**
  * @typedef {import("../audit.js").PeriodReport} PeriodReport
@@ -36,6 +42,7 @@ class CannotRunError extends Error {
  * @typedef {object} AuditState
  * @property {PeriodReport} [report]
  * @property {number} [chainId]
+ * @property {"given" | "published"} [source] who named the trusted contract
  * @property {string} [error]
  * @property {string} [node] the node asked, while the audit runs
  * @property {{done: number, total: number}} [progress]
@@ -45,12 +52,28 @@ class CannotRunError extends Error {
 let state = null;
 /** Each audit's number; an answer for an older one is dropped. */
 let run = 0;
-/** The contract the service publishes as its own, and its chain. */
-let published = { address: "", chainId: 0 };
+/** Whether the user gave the trusted contract (in the address or the fields). */
+let givenByUser = false;
 
 /** @param {string} id */
 function input(id) {
   return /** @type {HTMLInputElement} */ ($(id));
+}
+
+/** @param {number} n */
+function quantityHex(n) {
+  return "0x" + n.toString(16);
+}
+
+/**
+ * The node's answer to `eth_getCode`: whether there is code.
+ * @param {unknown} answer
+ */
+function isCode(answer) {
+  if (typeof answer !== "string" || !/^0x[0-9a-fA-F]*$/.test(answer)) {
+    throw new NodeAnswerError("eth_getCode: the node did not answer hex data");
+  }
+  return answer.length > 2;
 }
 
 /**
@@ -60,26 +83,37 @@ function input(id) {
  */
 function nodeClient(url, contract) {
   /**
-   * The node's logs of [from, to]; a range it refuses (too many blocks or
-   * results, as many providers cap) is asked for in halves.
-   * @param {number} from
-   * @param {number} to
-   * @returns {Promise<unknown[]>}
+   * The node's `Anchored` logs of blocks [from, to]; an error answer is a range refused.
+   * @param {number} from @param {number} to
    */
-  async function logs(from, to) {
+  async function getLogs(from, to) {
     try {
-      const found = await rpc(url, "eth_getLogs", [{
-        address: contract, fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16),
-        topics: [ANCHORED_TOPIC]
+      return await rpc(url, "eth_getLogs", [{
+        address: contract, fromBlock: quantityHex(from), toBlock: quantityHex(to), topics: [ANCHORED_TOPIC]
       }]);
-      if (!Array.isArray(found)) throw new CannotRunError("eth_getLogs: the node did not answer a list");
-      return found;
     } catch (e) {
-      const refused = e instanceof Error && !(e instanceof NodeUnreachableError) && e.message.startsWith("eth_getLogs:");
-      if (!refused || from >= to) throw e;
-      const mid = Math.floor((from + to) / 2);
-      return [...(await logs(from, mid)), ...(await logs(mid + 1, to))];
+      throw e instanceof NodeError ? new RangeRefusedError(e.message) : e;
     }
+  }
+
+  /** @param {number} block */
+  const hasCodeAt = async (block) => isCode(await rpc(url, "eth_getCode", [contract, quantityHex(block)]));
+
+  /** The logs from the contract's deployment block to the head. */
+  async function anchoredLogs() {
+    const answer = await rpc(url, "eth_blockNumber", []);
+    if (typeof answer !== "string" || !/^0x[0-9a-fA-F]+$/.test(answer)) {
+      throw new NodeAnswerError("eth_blockNumber: the node did not answer a block number");
+    }
+    const head = Number(BigInt(answer));
+    let first = 0;
+    try {
+      first = await firstBlockWithCode(hasCodeAt, head);
+    } catch (e) {
+      // A node that keeps no past state cannot say when the contract came: every block is read.
+      if (!(e instanceof NodeError)) throw e;
+    }
+    return scanLogs(getLogs, first, head);
   }
 
   return {
@@ -87,8 +121,8 @@ function nodeClient(url, contract) {
     /** @returns {Promise<number>} */
     chainId: async () => Number(BigInt(String(await rpc(url, "eth_chainId", [])))),
     /** @returns {Promise<boolean>} */
-    hasCode: async () => String(await rpc(url, "eth_getCode", [contract, "latest"])).replace(/^0x/, "") !== "",
-    anchoredLogs: async () => logs(0, Number(BigInt(String(await rpc(url, "eth_blockNumber", []))))),
+    hasCode: async () => isCode(await rpc(url, "eth_getCode", [contract, "latest"])),
+    anchoredLogs,
     /** @param {string} data */
     call: (data) => rpc(url, "eth_call", [{ to: contract, data }, "latest"])
   };
@@ -140,20 +174,31 @@ export function setupAudit() {
   input("audit-to").value = params.get("to") || month.to;
   const node = params.get("rpc");
   if (node) input("audit-rpc").value = node;
+  const contract = params.get("contract"), chain = params.get("chain");
+  if (contract || chain) {
+    givenByUser = true;
+    input("audit-contract").value = contract || "";
+    input("audit-chain").value = chain || "";
+  }
+  for (const id of ["audit-contract", "audit-chain"]) {
+    input(id).addEventListener("input", () => { givenByUser = true; });
+  }
   $("audit-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     runAudit();
   });
 }
 
-/** Called when the route opens the view: fills in the contract the service publishes. */
+/**
+ * Called when the route opens the view: fills in the contract the service
+ * publishes, unless the user gave one.
+ */
 export function showAudit() {
   publishedTrust().then((trust) => {
     const current = (trust.deployments || []).find((d) => /** @type {any} */ (d).current);
-    if (!current) return;
-    published = { address: String(current.address), chainId: Number(current.chain_id) };
-    const field = input("audit-contract");
-    if (!field.value) field.value = published.address;
+    if (!current || givenByUser) return;
+    input("audit-contract").value = String(current.address);
+    input("audit-chain").value = String(current.chain_id);
   }).catch(() => { /* the audit asks for the contract when it starts */ });
   renderAudit();
 }
@@ -161,7 +206,6 @@ export function showAudit() {
 async function runAudit() {
   const mine = ++run;
   const node = input("audit-rpc").value.trim();
-  const contract = input("audit-contract").value.trim();
   let period;
   try {
     period = parsePeriod(input("audit-from").value, input("audit-to").value);
@@ -178,19 +222,26 @@ async function runAudit() {
     input("audit-rpc").focus();
     return;
   }
-  if (!/^0x[0-9a-fA-F]{40}$/.test(contract)) {
-    state = { error: t("auditBadContract") };
+  let trusted;
+  try {
+    trusted = parseGivenDeployment(input("audit-contract").value, input("audit-chain").value);
+    if (trusted === null) throw new DeploymentInputError("trustBadContract");
+  } catch (e) {
+    if (!(e instanceof DeploymentInputError)) throw e;
+    state = { error: t(e.code) };
     renderAudit();
-    input("audit-contract").focus();
+    input(e.code === "trustBadChain" ? "audit-chain" : "audit-contract").focus();
     return;
   }
+  const contract = trusted.address;
+  const source = givenByUser ? "given" : "published";
   state = { node, progress: { done: 0, total: 0 } };
   renderAudit();
   const chain = nodeClient(node, contract);
   try {
     const chainId = await chain.chainId();
-    if (contract.toLowerCase() === published.address.toLowerCase() && published.chainId !== chainId) {
-      throw new CannotRunError(t("auditWrongChain", { node, chain: chainId, expected: published.chainId }));
+    if (chainId !== trusted.chain_id) {
+      throw new CannotRunError(t("auditWrongChain", { node, chain: chainId, expected: trusted.chain_id }));
     }
     if (!(await chain.hasCode())) throw new CannotRunError(t("auditNoContract", { contract, chain: chainId }));
     const report = await auditPeriod({
@@ -202,7 +253,7 @@ async function runAudit() {
       }
     });
     if (mine !== run) return;
-    state = { report, chainId };
+    state = { report, chainId, source };
   } catch (e) {
     if (mine !== run) return;
     const message = e instanceof Error ? e.message : String(e);
@@ -272,9 +323,10 @@ function checkpointRows(c, findings, columns) {
 /**
  * @param {PeriodReport} report
  * @param {number | undefined} chainId
+ * @param {"given" | "published" | undefined} source
  * @returns {HTMLElement[]}
  */
-function reportParts(report, chainId) {
+function reportParts(report, chainId, source) {
   const n = report.checkpoints.length;
   const summary = report.valid
     ? el("div", { className: "notice notice-good" }, [
@@ -285,7 +337,10 @@ function reportParts(report, chainId) {
   /** @param {string} key @param {Node | string} value */
   const fact = (key, value) => facts.appendChild(el("div", { className: "fact" }, [el("dt", { text: t(key) }), el("dd", null, [value])]));
   fact("auditPeriod", t("auditPeriodValue", { from: isoTime(report.start), to: isoTime(report.end) }));
-  fact("auditContract", el("span", null, [code(report.contract), " " + t("auditOnChain", { chain: chainId ?? "?" })]));
+  fact("auditContract", el("span", null, [
+    code(report.contract), " " + t("auditOnChain", { chain: chainId ?? "?" }) + ", ",
+    el("strong", { className: "trust-source", text: t(source === "given" ? "trustSourceGiven" : "trustSourcePublished") })
+  ]));
   fact("auditBase", report.base
     ? t("auditBaseValue", { seq: report.base.seq, size: formatNumber(report.base.treeSize) })
     : t("auditBaseNone"));
@@ -336,5 +391,5 @@ export function renderAudit() {
   }
   const report = /** @type {PeriodReport} */ (state.report);
   status.appendChild(el("p", { text: report.valid ? t("auditStatusValid") : t("auditStatusInvalid") }));
-  for (const part of reportParts(report, state.chainId)) result.appendChild(part);
+  for (const part of reportParts(report, state.chainId, state.source)) result.appendChild(part);
 }

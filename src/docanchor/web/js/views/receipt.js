@@ -1,8 +1,9 @@
 // @ts-check
 /**
  * The receipt check: a receipt file (or a stamped PDF carrying one), read
- * strictly here, its deployment checked against what the service publishes
- * it trusts, its signature checked here; then either the user's own node
+ * strictly here, its deployment checked against the one the user gives
+ * (`?contract=0x…&chain=N` or the fields) or else those the service
+ * publishes it trusts, its signature checked here; then either the user's own node
  * answers steps 5 to 7 (steps 1 to 4 here, nothing sent to the service) or
  * the service checks the receipt's own text.
  */
@@ -13,7 +14,10 @@ import { hashFile } from "../filehash.js";
 import { formatNumber, shortHash } from "../format.js";
 import { ownText, t } from "../i18n.js";
 import { StrictJsonError, decodeUtf8, isObject, parseStrictJson } from "../jsonstrict.js";
-import { ReceiptFormatError, checkSignature, evaluateReceipt, parseReceipt, requiredConfirmations, trustedDeployment } from "../receipt.js";
+import {
+  DeploymentInputError, ReceiptFormatError, checkSignature, evaluateReceipt, parseGivenDeployment, parseReceipt,
+  requiredConfirmations, trustedDeployment
+} from "../receipt.js";
 import { NodeUnreachableError, readNodeFacts } from "../rpc.js";
 import { readStamp } from "../stamp.js";
 
@@ -24,6 +28,13 @@ import { readStamp } from "../stamp.js";
  * @property {any} [data] the verification: the service's answer or the node check's
  * @property {import("../receipt.js").SignatureOutcome} [signature]
  * @property {import("../stamp.js").Stamp | null} [stamp]
+ * @property {Trusting} [trusting]
+ */
+
+/**
+ * The deployments the check trusted, and who named them: the user (one), or
+ * the service (those it publishes; `deployment` is the receipt's when it is one).
+ * @typedef {{source: "given" | "published", deployment: import("../receipt.js").Deployment | null}} Trusting
  */
 
 /** @type {ReceiptState | null} */
@@ -47,6 +58,23 @@ const SIGNATURE_TEXT = {
   unchecked: "sigUnchecked",
   none: "sigNone"
 };
+
+/** @param {string} id */
+function field(id) {
+  return /** @type {HTMLInputElement} */ ($(id));
+}
+
+/**
+ * The line that says which contract was trusted and who named it.
+ * @param {Trusting} trusting
+ */
+function trustLine(trusting) {
+  const d = trusting.deployment;
+  const text = d
+    ? t(trusting.source === "given" ? "trustGiven" : "trustPublished", { contract: d.address, chain: String(d.chain_id) })
+    : t("trustPublishedAll");
+  return el("p", { className: "notice trust-line trust-" + trusting.source, text });
+}
 
 /** @param {ReceiptState} next */
 function show(next) {
@@ -109,7 +137,15 @@ async function checkReceipt(ev) {
     show({ error: t("receiptMalformed", { msg: t(STRICT_MESSAGE[e.code] || "strictSyntax", e.vars) }) });
     return;
   }
-  const node = /** @type {HTMLInputElement} */ ($("receipt-rpc")).value.trim();
+  let given;
+  try {
+    given = parseGivenDeployment(field("receipt-contract").value, field("receipt-chain").value);
+  } catch (e) {
+    if (!(e instanceof DeploymentInputError)) throw e;
+    show({ error: t(e.code) });
+    return;
+  }
+  const node = field("receipt-rpc").value.trim();
   if (node) {
     if (!/^https?:\/\/\S+$/.test(node)) {
       show({ error: t("nodeBadUrl") });
@@ -136,9 +172,16 @@ async function checkReceipt(ev) {
     show({ error: messageOf(e) });
     return;
   }
-  if (isObject(receipt) && isObject(receipt.anchor) && !trustedDeployment(receipt.anchor, trust.deployments)) {
+  const deployments = given ? [given] : trust.deployments;
+  const anchor = isObject(receipt) && isObject(receipt.anchor) ? receipt.anchor : null;
+  /** @type {Trusting} */
+  const trusting = {
+    source: given ? "given" : "published",
+    deployment: given || (anchor && deployments.find((d) => trustedDeployment(anchor, [d]))) || null
+  };
+  if (anchor && !trustedDeployment(anchor, deployments)) {
     // Step 5 fails whatever the chain says; nothing is sent for it.
-    show({ untrusted: { contract: String(receipt.anchor.contract), chain: String(receipt.anchor.chain_id) } });
+    show({ untrusted: { contract: String(anchor.contract), chain: String(anchor.chain_id) }, trusting });
     return;
   }
   const signature = await checkSignature(receipt, trust.signing_keys);
@@ -154,7 +197,7 @@ async function checkReceipt(ev) {
   }
   if (node) {
     try {
-      show({ data: await checkWithNode(receipt, documentSha256, node, trust.deployments), stamp, signature });
+      show({ data: await checkWithNode(receipt, documentSha256, node, deployments), stamp, signature, trusting });
     } catch (e) {
       const msg = e instanceof NodeUnreachableError ? t("nodeUnreachable", { node }) : messageOf(e);
       show({ error: t("nodeFailed", { node, msg }) });
@@ -166,7 +209,7 @@ async function checkReceipt(ev) {
     // The receipt's own text, untouched: the service parses it as strictly as the
     // page did, and its signature covers exactly what the file holds.
     const body = "{\"receipt\": " + text + extra + "}";
-    show({ data: await api("POST", "/v1/receipts/verify", undefined, body), signature, stamp });
+    show({ data: await api("POST", "/v1/receipts/verify", undefined, body), signature, stamp, trusting });
   } catch (e) {
     show({ error: messageOf(e) });
   }
@@ -188,10 +231,12 @@ export function renderReceipt() {
   }
   if (s.untrusted) {
     clear($("receipt-status"));
+    const given = s.trusting && s.trusting.source === "given";
     $("receipt-status").appendChild(verdict("bad", t("receiptInvalid"), [
       el("p", { className: "verdict-text", text: t("receiptUntrusted", s.untrusted) }),
-      el("p", { className: "verdict-text", text: t("receiptUntrustedHint") })
+      el("p", { className: "verdict-text", text: t(given ? "receiptUntrustedGivenHint" : "receiptUntrustedHint") })
     ]));
+    if (s.trusting) out.appendChild(trustLine(s.trusting));
     return;
   }
   const d = s.data;
@@ -205,6 +250,7 @@ export function renderReceipt() {
     el("p", { className: "verdict-text signature-" + sigOutcome, text: sigText })
   ]));
   if (s.stamp) out.appendChild(el("p", { className: "notice stamped-line", text: t("stampedLine", { n: formatNumber(s.stamp.originalLength) }) }));
+  if (s.trusting) out.appendChild(trustLine(s.trusting));
   out.appendChild(el("p", { className: "notice node-line", text: d.node ? t("nodeAnswered", { node: d.node.url, chain: String(d.node.chainId) }) : t("serviceAnswered") }));
   const body = el("tbody");
   for (const c of d.checks || []) {
@@ -230,9 +276,15 @@ export function renderReceipt() {
   ])));
 }
 
-/** Wires the form; ?rpc=URL (or the field) names the user's own node. */
+/**
+ * Wires the form; ?rpc=URL (or the field) names the user's own node, and
+ * ?contract=0x…&chain=N (or the fields) the deployment the user trusts.
+ */
 export function setupReceipt() {
   $("receipt-form").addEventListener("submit", checkReceipt);
-  const rpcParam = new URLSearchParams(window.location.search).get("rpc");
-  if (rpcParam) /** @type {HTMLInputElement} */ ($("receipt-rpc")).value = rpcParam;
+  const params = new URLSearchParams(window.location.search);
+  for (const [name, id] of [["rpc", "receipt-rpc"], ["contract", "receipt-contract"], ["chain", "receipt-chain"]]) {
+    const value = params.get(name);
+    if (value) field(id).value = value;
+  }
 }

@@ -18,7 +18,7 @@ from typing import Any
 from docanchor import hashing
 from docanchor.receipt import AnchorPart, BatchPart, DocumentPart, ProofPart, Receipt
 
-DATA = Path(__file__).resolve().parent / "data" / "pdf"
+DATA = Path(__file__).resolve().parents[1] / "data" / "pdf"
 REAL_WORLD = ("libtasn1.pdf", "shared-mime-info-spec.pdf")
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCANCHOR = str(Path(sys.executable).with_name("docanchor"))
 
 

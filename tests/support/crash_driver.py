@@ -1,6 +1,6 @@
 """Runs one anchoring pass and kills its own process (SIGKILL) at a chosen point.
 
-Usage: ``python crash_driver.py POINT`` with the usual ``DOCANCHOR_*``
+Usage: ``python tests/support/crash_driver.py POINT`` with the usual ``DOCANCHOR_*``
 variables. POINT is one of:
 
 - ``after_seal``: the batch is sealed; nothing was sent.
