@@ -10,6 +10,7 @@ a file takes an already open binary stream; it never opens paths itself.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from json.encoder import encode_basestring as _encode_string
@@ -177,6 +178,44 @@ def canonical_metadata(metadata: Mapping[str, Any] | None) -> bytes:
             f"metadata is {len(canonical)} bytes in canonical form; at most {MAX_METADATA_BYTES}"
         )
     return canonical
+
+
+def canonical_json_fast(value: Any) -> bytes | None:
+    """RFC 8785 bytes of a JSON value made of objects, arrays, strings, booleans,
+    nulls and safe integers, written by ``json.dumps``; None for anything else
+    (a float, a larger integer, a key beyond U+FFFF, a lone surrogate, nesting
+    deeper than 64), which the caller gives to ``rfc8785``.
+
+    For such values ``json.dumps(sort_keys=True, ensure_ascii=False)`` with no
+    spaces is RFC 8785 (see :func:`_flat_canonical`); receipts are such values,
+    and their signing payload is made here several times faster than by ``rfc8785``.
+    """
+    if not _plain_json(value, 0):
+        return None
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
+def _plain_json(value: Any, depth: int) -> bool:
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is int:
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
+    if depth >= 64:
+        return False
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not _plain_json(item, depth + 1):
+                return False
+        keys = "".join(value)
+        return keys.isascii() or max(map(ord, keys)) <= 0xFFFF
+    if kind is list:
+        return all(_plain_json(item, depth + 1) for item in value)
+    return False
 
 
 def _flat_canonical(metadata: Mapping[str, Any]) -> bytes | None:

@@ -49,6 +49,7 @@ __all__ = [
     "inclusion_proof_size",
     "log_consistency_proof",
     "log_inclusion_proof",
+    "node_from_levels",
     "node_from_tile",
     "perfect_root",
     "root_from_consistency_proof",
@@ -56,6 +57,7 @@ __all__ = [
     "root_from_range",
     "root_of",
     "subtree_hash",
+    "tile_levels",
     "tile_updates",
     "verify_consistency",
     "verify_inclusion",
@@ -700,6 +702,41 @@ def perfect_root(packed: bytes) -> bytes:
     while len(level) > 1:
         level = _next_level(level)
     return level[0]
+
+
+def tile_levels(tile: bytes) -> tuple[bytes, ...]:
+    """Every complete node a tile's nodes give, level by level, each level packed.
+
+    ``tile_levels(tile)[k]`` holds the nodes of height ``8·level + k`` whose
+    2^k descendants are all in ``tile`` (``len(tile) // 32 >> k`` of them), in
+    order; ``[0]`` is the tile itself. A full tile gives 9 levels (255 hashes),
+    after which any node it holds is a slice (:func:`node_from_levels`).
+
+    Precondition: ``len(tile)`` is a multiple of 32, at most 256 nodes (:class:`InputError`).
+    """
+    count = len(tile) // DIGEST_SIZE
+    if len(tile) % DIGEST_SIZE or count > TILE_WIDTH:
+        raise InputError("a tile holds at most 256 nodes of 32 bytes")
+    levels = [bytes(tile)]
+    level = [tile[i : i + DIGEST_SIZE] for i in range(0, len(tile), DIGEST_SIZE)]
+    while len(level) > 1:
+        if len(level) & 1:
+            level = level[:-1]  # its parent is not complete in this tile
+        level = _next_level(level)
+        levels.append(_pack(level))
+    return tuple(levels)
+
+
+def node_from_levels(height: int, index: int, levels: Sequence[bytes]) -> bytes:
+    """Node (``height``, ``index``) from the :func:`tile_levels` of the tile that holds
+    its descendants (the same value :func:`node_from_tile` computes from the tile)."""
+    shift = height % TILE_HEIGHT
+    position = index & ((TILE_WIDTH >> shift) - 1)
+    packed = levels[shift] if shift < len(levels) else b""
+    node = packed[position * DIGEST_SIZE : (position + 1) * DIGEST_SIZE]
+    if len(node) != DIGEST_SIZE:
+        raise InputError(f"the tile does not hold node ({height}, {index}) yet")
+    return node
 
 
 def node_from_tile(height: int, index: int, tile: bytes) -> bytes:

@@ -161,14 +161,27 @@ class Metrics:
             registry=self.registry,
         )
         self._lock = threading.Lock()
+        self._latency_children: dict[tuple[str, str, int], Histogram] = {}
+        self._verify_children: dict[str, Counter] = {}
         if figures is not None:
             self.registry.register(_DatabaseCollector(figures))
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.http_latency.labels(route, method, str(status)).observe(seconds)
+        # The labelled child found once per (route, method, status): labels() itself
+        # takes a lock and builds its key on every call.
+        key = (route, method, status)
+        child = self._latency_children.get(key)
+        if child is None:
+            child = self._latency_children[key] = self.http_latency.labels(
+                route, method, str(status)
+            )
+        child.observe(seconds)
 
     def observe_verify(self, outcome: str) -> None:
-        self.verify_requests.labels(outcome).inc()
+        child = self._verify_children.get(outcome)
+        if child is None:
+            child = self._verify_children[outcome] = self.verify_requests.labels(outcome)
+        child.inc()
 
     def observe_anchored(self, batches: Sequence[AnchoredBatch]) -> None:
         """Record batches that this process just saw anchored (sealed → mined)."""

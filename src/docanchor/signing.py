@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from docanchor.errors import ConfigError, VerificationError
+from docanchor.hashing import canonical_json_fast
 from docanchor.receipt import signing_payload
 
 ALGORITHM = "Ed25519"
@@ -81,7 +82,11 @@ class ReceiptSigner:
 
     def sign(self, receipt_json: dict[str, Any]) -> dict[str, Any]:
         """The receipt with a ``signature`` member over the rest of it."""
-        return self.sign_payload(receipt_json, signing_payload(receipt_json))
+        unsigned = {k: v for k, v in receipt_json.items() if k != "signature"}
+        payload = canonical_json_fast(unsigned)
+        if payload is None:  # values json.dumps does not write as RFC 8785 does
+            payload = signing_payload(receipt_json)
+        return self.sign_payload(receipt_json, payload)
 
     def sign_payload(self, receipt_json: dict[str, Any], payload: bytes) -> dict[str, Any]:
         """As :meth:`sign`, with the receipt's signing payload already made.
@@ -89,7 +94,7 @@ class ReceiptSigner:
         Precondition: ``payload == signing_payload(receipt_json)`` (a caller that
         makes many receipts of one shape writes the RFC 8785 text itself).
         """
-        signature = self._key.sign(payload)
+        signature = self.sign_bytes(payload)
         signed = {k: v for k, v in receipt_json.items() if k != "signature"}
         signed["signature"] = {
             "alg": ALGORITHM,
@@ -97,6 +102,10 @@ class ReceiptSigner:
             "value": base64.b64encode(signature).decode("ascii"),
         }
         return signed
+
+    def sign_bytes(self, payload: bytes) -> bytes:
+        """The raw Ed25519 signature of ``payload`` (a receipt's signing payload)."""
+        return self._key.sign(payload)
 
     def public_key_info(self) -> dict[str, str]:
         return public_key_info(self.public_raw)
@@ -125,6 +134,13 @@ class LazyReceiptSigner:
 
     def sign_payload(self, receipt_json: dict[str, Any], payload: bytes) -> dict[str, Any]:
         return self._loaded().sign_payload(receipt_json, payload)
+
+    def sign_bytes(self, payload: bytes) -> bytes:
+        return self._loaded().sign_bytes(payload)
+
+    @property
+    def key_id(self) -> str:
+        return self._loaded().key_id
 
     @property
     def public_raw(self) -> bytes:

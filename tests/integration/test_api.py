@@ -213,6 +213,36 @@ def test_register_anchor_and_verify_end_to_end(api: Api, anvil: AnvilNode) -> No
     assert again.status_code == 200 and again.json() == {"batches": []}
 
 
+def test_verify_answer_follows_registrations_sealing_and_anchoring(api: Api) -> None:
+    """Verify answers are cached as encoded bytes: each new stored fact (another
+    version, the batch sealed, anchored, confirmed) must still change the answer."""
+    meta = {"reference": "OC-2025-CACHE", "type": "purchase_order"}
+    first = api.register(b"cached answer, version 1", meta)
+    assert first.status_code == 201, first.text
+    digest = first.json()["sha256"]
+
+    def verify() -> dict[str, Any]:
+        response = api.client.post("/v1/verify", json={"sha256": digest})
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    before = verify()
+    assert before == verify()  # the second answer is the cached one, unchanged
+    assert before["status"] == "pending" and before["receipts"][0]["status"] == "pending"
+    assert [v["version"] for v in before["versions"]] == [1]
+
+    assert api.register(b"cached answer, version 2", meta).status_code == 201
+    assert [v["version"] for v in verify()["versions"]] == [1, 2]
+
+    sealed = api.client.post("/v1/batches", headers=api.auth("entity"))
+    assert sealed.status_code == 202, sealed.text
+    after = _poll(verify, lambda a: a["status"] == "confirmed")
+    (receipt,) = after["receipts"]
+    assert receipt["status"] == "confirmed" and receipt["anchor"]["tx_hash"].startswith("0x")
+    assert receipt["proof"] is not None
+    assert after["registrations"][0]["anchor"]["tx_hash"] == receipt["anchor"]["tx_hash"]
+
+
 def _poll(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:

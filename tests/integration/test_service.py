@@ -13,11 +13,13 @@ import sqlalchemy as sa
 
 from docanchor import merkle
 from docanchor.errors import InputError, MetadataError, VerificationError
+from docanchor.keys import create_key, key_hash
 from docanchor.merkle import MerkleTree
 from docanchor.receipt import parse_receipt, verify_receipt_proof
 from docanchor.service import DocAnchorService, leaf_hash_of_row
 from docanchor.signing import ReceiptSigner, verify_signature
 from docanchor.store import Store
+from docanchor.vocabulary import utcnow
 
 ENTITY = "20131370998"
 
@@ -162,6 +164,100 @@ def test_an_altered_leaf_is_caught_when_a_receipt_is_made(store: Store) -> None:
     (view,) = service.lookup(bytes.fromhex(regs[0].view.document.sha256))
     with pytest.raises(VerificationError, match="database was altered"):
         service.receipt(view)
+
+
+def test_a_tile_altered_after_its_nodes_were_cached_is_still_caught(store: Store) -> None:
+    # A receipt made first leaves the tile's inner nodes in the store's cache; the
+    # cache answers only for the very bytes it hashed, so the altered tile is
+    # hashed again and the proof no longer reaches the checkpoint's root.
+    service = DocAnchorService(store=store)
+    regs = service.register_many(
+        service.prepare_registrations([digest(i) for i in range(6)], entity_ruc=ENTITY)
+    )
+    service.seal_all()
+    (view,) = service.lookup(bytes.fromhex(regs[0].view.document.sha256))
+    verify_receipt_proof(parse_receipt(service.receipt_json(view)))
+    with store.engine.begin() as conn:
+        tile = conn.execute(sa.text("SELECT hashes FROM log_tile WHERE level = 0")).scalar_one()
+        altered = bytes(tile[:96]) + bytes(32) + bytes(tile[128:])
+        conn.execute(sa.text("UPDATE log_tile SET hashes = :h WHERE level = 0"), {"h": altered})
+    with pytest.raises(VerificationError, match="database was altered"):
+        service.receipt(view)
+
+
+def test_kept_read_connections_see_what_another_store_commits(database_url: str) -> None:
+    """The verify, tile and API-key look-ups run on a connection each thread keeps
+    between calls: what another store (as another process) commits is seen at once."""
+    reader, writer = Store(database_url), Store(database_url)
+    try:
+        sha = digest(900).hex()
+        assert reader.lookup_rows(sha) == ()
+        service = DocAnchorService(store=writer, batch_max=2)
+        service.register_many(
+            service.prepare_registrations([digest(900), digest(901)], entity_ruc=ENTITY)
+        )
+        hits, _ = reader.views_of_lookup(reader.lookup_rows(sha), sha)
+        assert [(v.document.sha256, v.status) for v in hits] == [(sha, "pending")]
+
+        # Receipts through the reader while the writer's log grows: the tile read
+        # (and cached) for the first checkpoint is read again, longer, for the next.
+        reading = DocAnchorService(store=reader)
+        service.seal_all()
+        for n in (900, 902):
+            if n == 902:
+                service.register_many(
+                    service.prepare_registrations([digest(902)], entity_ruc=ENTITY)
+                )
+                service.seal_all()
+            (view,) = reading.lookup(digest(n))
+            assert view.status == "sealed"
+            receipt = parse_receipt(reading.receipt_json(view))
+            verify_receipt_proof(receipt)
+            assert receipt.proof is not None
+            assert receipt.proof.tree_size == (2 if n == 900 else 3)
+
+        made = create_key(writer, role="auditor", entity_ruc=None)
+        found = reader.api_key_by_hash(key_hash(made.secret))
+        assert found is not None and found.id == made.key.id and found.revoked_at is None
+        assert found.role == "auditor" and found.created_at is not None
+        writer.revoke_api_key(made.key.id, utcnow())
+        revoked = reader.api_key_by_hash(key_hash(made.secret))
+        assert revoked is not None and revoked.revoked_at is not None
+        assert reader.api_key_by_hash(key_hash(made.secret + "x")) is None
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_concurrent_registrations_through_two_stores_are_all_kept(database_url: str) -> None:
+    # Two stores on one database, as two server workers: on SQLite their writers
+    # queue on a lock file beside the database; every registration is kept, once.
+    stores = [Store(database_url), Store(database_url)]
+    try:
+        results: list[list[bool]] = [[], []]
+
+        def register(n: int) -> None:
+            service = DocAnchorService(store=stores[n])
+            for start in range(0, 200, 20):
+                items = service.prepare_registrations(
+                    [digest(5_000 + i) for i in range(start, start + 20)], entity_ruc=ENTITY
+                )
+                results[n] += [r.created for r in service.register_many(items)]
+
+        threads = [threading.Thread(target=register, args=(n,)) for n in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [len(r) for r in results] == [200, 200]
+        assert sum(results[0]) + sum(results[1]) == 200  # each digest created once
+        assert stores[0].document_counts()["pending"] == 200
+        if database_url.startswith("sqlite"):
+            database = database_url.split("///", 1)[1]
+            assert Path(database + "-write.lock").exists()
+    finally:
+        for store in stores:
+            store.close()
 
 
 def test_concurrent_sealers_never_seal_a_document_twice(store: Store) -> None:

@@ -378,6 +378,51 @@ def test_flat_metadata_known_answers() -> None:
     assert hashing.canonical_metadata({"b": "\x1f\n", "a": True}) == b'{"a":true,"b":"\\u001f\\n"}'
 
 
+_JSON_VALUES = st.recursive(
+    st.one_of(
+        st.text(),
+        st.booleans(),
+        st.none(),
+        st.integers(-(2**53) - 2, 2**53 + 2),
+        st.floats(allow_nan=False, allow_infinity=False),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_JSON_VALUES)
+def test_canonical_json_fast_is_rfc8785_or_declines(value: object) -> None:
+    # json.dumps writes RFC 8785 for the values it accepts (any text, nesting, safe
+    # integers); floats, larger integers and keys beyond U+FFFF are declined (None).
+    fast = hashing.canonical_json_fast(value)
+    if fast is None:
+        return
+    assert fast == rfc8785.dumps(value)
+
+
+def test_canonical_json_fast_takes_a_receipt_and_declines_the_rest() -> None:
+    receipt = {
+        "version": "docanchor-receipt/1",
+        "status": "sealed",
+        "document": {"sha256": "ab" * 32, "metadata": {"reference": "Ñandú €", "n": 7}},
+        "proof": {"leaf_index": 3, "tree_size": 5, "path": ["cd" * 32, "ef" * 32]},
+        "batch": {"id": 1, "root": "01" * 32},
+        "anchor": None,
+    }
+    assert hashing.canonical_json_fast(receipt) == rfc8785.dumps(receipt)
+    assert hashing.canonical_json_fast({"x": 1.5}) is None
+    assert hashing.canonical_json_fast({"x": 2**53}) is None
+    assert hashing.canonical_json_fast({"\U0001f600": 1}) is None
+    assert hashing.canonical_json_fast({"x": "\ud800"}) is None
+    deep: object = 1
+    for _ in range(70):
+        deep = [deep]
+    assert hashing.canonical_json_fast(deep) is None
+
+
 HEX64_CASES = [
     "ab" * 32,
     "0" * 64,

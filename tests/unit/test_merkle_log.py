@@ -267,3 +267,42 @@ def test_extending_across_whole_blocks_of_leaves(start: int) -> None:
         merkle.compact_range(start, log.node), start, LEAVES[start:MAX_SIZE]
     )
     assert extended == merkle.compact_range(MAX_SIZE, log.node)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 5, 128, 129, 255, 256])
+def test_tile_levels_give_the_nodes_node_from_tile_computes(count: int) -> None:
+    # Every node a tile can give, read from its precomputed levels, against the
+    # node computed from the tile itself; the full tile's top is the RFC root.
+    tile = b"".join(LEAVES[:count])
+    levels = merkle.tile_levels(tile)
+    assert levels[0] == tile
+    for height in range(merkle.TILE_HEIGHT):  # height 8 is the next level's tiles
+        for index in range(merkle.TILE_WIDTH >> height):
+            if (index + 1) << height <= count:
+                expected = merkle.node_from_tile(height, index, tile)
+                assert merkle.node_from_levels(height, index, levels) == expected
+            else:
+                with pytest.raises(InputError, match="does not hold"):
+                    merkle.node_from_levels(height, index, levels)
+    if count == merkle.TILE_WIDTH:
+        assert levels[8] == rfc9162.mth(LEAVES[:count])
+    with pytest.raises(InputError):
+        merkle.tile_levels(tile + b"\x00")
+
+
+def test_log_proofs_read_through_tile_levels_are_the_same() -> None:
+    # The node source of a store (tiles read, then their levels) gives the same
+    # proofs as the tiles read directly.
+    log = _big_log()
+
+    def through_levels(height: int, index: int) -> bytes:
+        level = height // merkle.TILE_HEIGHT
+        tile_index = (index << (height % merkle.TILE_HEIGHT)) >> merkle.TILE_HEIGHT
+        levels = merkle.tile_levels(log.tiles[(level, tile_index)])
+        return merkle.node_from_levels(height, index, levels)
+
+    for size in (1, 2, 255, 256, 257, 65_536, 65_537, MAX_SIZE):
+        for index in {0, size // 3, size - 1}:
+            assert merkle.log_inclusion_proof(index, size, through_levels) == (
+                merkle.log_inclusion_proof(index, size, log.node)
+            )

@@ -13,6 +13,7 @@ builds one from settings. The web page (``docanchor/web``, when it holds an
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -189,7 +190,21 @@ def create_app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each worker of ``docanchor serve --workers N``)."""
     settings = load_settings()
     configure_logging(json_logs=settings.log_json)
-    return create_app(settings, start_loop=True)
+    return freeze_startup_objects(create_app(settings, start_loop=True))
 
 
-__all__ = ["WEB_DIR", "create_app", "create_app_from_env"]
+def freeze_startup_objects(app: FastAPI) -> FastAPI:
+    """Leave what the process built at start (modules, the app, the ORM's tables) out
+    of the garbage collector's full passes, and return ``app``.
+
+    Those objects live as long as the server; without this, every full collection,
+    which the many objects of a bulk request set off, walks all of them again (a
+    third of a 10,000-document bulk registration's time was such collections).
+    Objects that die later are still freed as usual.
+    """
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+__all__ = ["WEB_DIR", "create_app", "create_app_from_env", "freeze_startup_objects"]

@@ -31,6 +31,7 @@ SECURITY_HEADERS: Final = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 )
+_SECURITY_NAMES: Final = frozenset(name for name, _ in SECURITY_HEADERS)
 _CSP: Final = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("ascii"))
 
 
@@ -47,22 +48,27 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {bytes(name).lower() for name, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in names)
-                if _CSP[0] not in names and _is_html(headers):
+                headers = list(message.get("headers", ()))
+                html = has_csp = False
+                set_here: set[bytes] = set()
+                for name, value in headers:
+                    lower = bytes(name).lower()
+                    if lower == b"content-type":
+                        html = bytes(value).lower().startswith(b"text/html")
+                    elif lower == _CSP[0]:
+                        has_csp = True
+                    elif lower in _SECURITY_NAMES:
+                        set_here.add(lower)
+                if set_here:
+                    headers.extend(h for h in SECURITY_HEADERS if h[0] not in set_here)
+                else:
+                    headers.extend(SECURITY_HEADERS)
+                if html and not has_csp:
                     headers.append(_CSP)
                 message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
-    for name, value in headers:
-        if bytes(name).lower() == b"content-type":
-            return bytes(value).lower().startswith(b"text/html")
-    return False
 
 
 class RefuseNul:

@@ -37,7 +37,8 @@ _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _FIELDS: Final = ("method", "path", "route", "status", "duration_ms", "client", "batch_ids")
 
-access_log = logging.getLogger("docanchor.http")
+_ACCESS_LOGGER: Final = "docanchor.http"
+access_log = logging.getLogger(_ACCESS_LOGGER)
 log = logging.getLogger("docanchor.api")
 
 
@@ -153,20 +154,29 @@ class RequestMiddleware:
             template = getattr(route, "path", None) if route is not None else None
             template = template or ("/" if route is not None else "(unmatched)")
             status = int(state["status"])
-            self.metrics.observe_request(template, scope["method"], status, elapsed)
-            access_log.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "route": template,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                },
-            )
+            method, path = scope["method"], scope["path"]
+            self.metrics.observe_request(template, method, status, elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                # The record made directly: Logger.info would also look up its caller's
+                # frame for every line, which an access line never shows.
+                access_log.handle(
+                    access_log.makeRecord(
+                        _ACCESS_LOGGER,
+                        logging.INFO,
+                        __file__,
+                        0,
+                        "%s %s %s",
+                        (method, path, status),
+                        None,
+                        extra={
+                            "method": method,
+                            "path": path,
+                            "route": template,
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000, 3),
+                        },
+                    )
+                )
             _request_id.reset(token)
 
 

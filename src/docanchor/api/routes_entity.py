@@ -7,8 +7,7 @@ admin key registers for the entity the metadata names. Auditors read.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
@@ -51,7 +50,7 @@ from docanchor.api.uploads import (
     validate_object,
 )
 from docanchor.api.views import encode_json
-from docanchor.errors import InputError, MetadataError, PermissionDeniedError
+from docanchor.errors import MetadataError, PermissionDeniedError
 from docanchor.hashing import HEX64
 from docanchor.keys import KeyRecord
 from docanchor.presenters import document_json, public_batch
@@ -78,7 +77,7 @@ def metadata_field(raw: bytes | None) -> dict[str, Any] | None:
     return value
 
 
-def entity_for(key: KeyRecord, metadata: dict[str, Any] | None) -> str | None:
+def entity_for(key: KeyRecord, metadata: Mapping[str, Any] | None) -> str | None:
     """The entity to register for, or None to take the one the metadata names.
 
     Raises PermissionDeniedError when an entity key's metadata names another entity,
@@ -251,31 +250,11 @@ def _prepare_all(
     Items with the same metadata are prepared together: the metadata is checked
     and canonicalised once per distinct object, not once per document.
     """
-    groups: dict[str, list[int]] = {}
-    dumps = json.dumps
-    for index, (_, metadata) in enumerate(items):
-        same = dumps(metadata, sort_keys=True) if metadata else ""
-        group = groups.get(same)
-        if group is None:
-            groups[same] = [index]
-        else:
-            group.append(index)
-    prepared: list[NewRegistration | None] = [None] * len(items)
-    prepare = ctx.service.prepare_registrations
     fromhex = bytes.fromhex
-    for indexes in groups.values():
-        metadata = items[indexes[0]][1]
-        try:
-            made = prepare(
-                [fromhex(items[i][0]) for i in indexes],
-                metadata,
-                entity_ruc=entity_for(key, metadata),
-            )
-        except (InputError, PermissionDeniedError) as exc:
-            raise type(exc)(f"documents[{indexes[0]}]: {exc.message}") from None
-        for i, registration in zip(indexes, made, strict=True):
-            prepared[i] = registration
-    return [p for p in prepared if p is not None]
+    return ctx.service.prepare_each(
+        [(fromhex(sha), metadata) for sha, metadata in items],
+        lambda metadata: entity_for(key, metadata),
+    )
 
 
 def _register_bulk(

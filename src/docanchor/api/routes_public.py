@@ -74,7 +74,7 @@ Offset = Annotated[int, Query(ge=0, le=BIG, description="Items to skip.")]
         required_parts=("file",),
     ),
 )
-async def verify(request: Request, ctx: Ctx) -> Response:
+async def verify(request: Request) -> Response:
     """The document's status (``not_found`` when it was never registered), its receipts,
     its registrations and every version registered under the same reference.
 
@@ -82,6 +82,8 @@ async def verify(request: Request, ctx: Ctx) -> Response:
     ``{"sha256": "<64 lowercase hex>"}``. A stamped PDF is answered for its original
     (the bytes before the stamp): its SHA-256, its status, and ``stamped``.
     """
+    # The app's context from its state, not a dependency: nothing to resolve per request.
+    ctx: ApiContext = request.app.state.ctx
     filename: str | None = None
     size: int | None = None
     stamped: dict[str, int] | None = None

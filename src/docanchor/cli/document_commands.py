@@ -293,7 +293,10 @@ def submit(
             _advance(bar, len(chunk))
             continue
         results = service.register_many(items)
-        versions = service.versions_of([r.view.document.id for r in results])
+        # Only a registration under a reference has a version.
+        versions = service.versions_of(
+            [r.view.document.id for r in results if r.view.document.reference is not None]
+        )
         if as_json:
             # The chunk's lines made and written at once: the pending receipts in bulk
             # (one canonical metadata text per chunk), one write for the chunk.

@@ -65,10 +65,10 @@ def serve(
     configure_logging(json_logs=cfg.log_json)
     prepare_database(cfg)  # migrate once, before any worker starts
     if workers == 1:
-        from docanchor.api import create_app
+        from docanchor.api import create_app, freeze_startup_objects
 
         uvicorn.run(
-            create_app(cfg, start_loop=True),
+            freeze_startup_objects(create_app(cfg, start_loop=True)),
             host=host,
             port=port,
             log_config=None,

@@ -5,14 +5,15 @@ Never talks to the chain.
 
 from __future__ import annotations
 
+import json
 import os
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
 from docanchor import hashing
-from docanchor.errors import InputError, MetadataError
+from docanchor.errors import InputError, MetadataError, PermissionDeniedError
 from docanchor.service.base import ServiceBase
 from docanchor.store import DocumentView, NewRegistration
 
@@ -145,6 +146,48 @@ class Registrations(ServiceBase):
                     doc_type,
                 )
             )
+        return out
+
+    def prepare_each(
+        self,
+        items: Sequence[tuple[bytes, Mapping[str, Any] | None]],
+        entity_for: Callable[[Mapping[str, Any] | None], str | None],
+    ) -> list[NewRegistration]:
+        """:meth:`prepare_registrations` of each (digest, metadata) item, in order, for
+        the entity ``entity_for(metadata)`` names (the caller's policy; it may refuse).
+
+        Every item is checked before anything is returned, in order; an error names
+        the first item at fault (``documents[i]: ...``). Equal metadata is checked
+        and canonicalised once; the salts come from one call to the CSPRNG.
+        """
+        salts = os.urandom(hashing.SALT_SIZE * len(items))
+        step = hashing.SALT_SIZE
+        dumps = json.dumps
+        shared: dict[tuple[str, str | None], tuple[str, bytes, str, str | None, str | None]] = {}
+        out: list[NewRegistration] = []
+        append = out.append
+        for n, (digest, metadata) in enumerate(items):
+            try:
+                # The key tells true from 1 and "1" from 1, as the canonical text does.
+                same_text = dumps(metadata, sort_keys=True) if metadata else ""
+                entity_ruc = entity_for(metadata)
+                same = (same_text, entity_ruc)
+                known = shared.get(same)
+                if known is None:
+                    meta, entity = metadata_for(metadata, entity_ruc)
+                    canonical = hashing.canonical_metadata(meta)
+                    known = shared[same] = (
+                        canonical.decode("utf-8"),
+                        hashing.sha256(canonical),
+                        _text_member({"entity_ruc": entity}, "entity_ruc", 32) or "",
+                        _text_member(meta, "reference", 200),
+                        _text_member(meta, "type", 100),
+                    )
+                if len(digest) != hashing.DIGEST_SIZE:
+                    raise InputError("a document digest is 32 bytes (64 hex characters)")
+            except (InputError, PermissionDeniedError) as exc:
+                raise type(exc)(f"documents[{n}]: {exc.message}") from None
+            append(NewRegistration(bytes(digest), salts[n * step : (n + 1) * step], *known))
         return out
 
     def prepare_registration(

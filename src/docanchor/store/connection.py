@@ -4,6 +4,7 @@ with retries of deadlocks and serialisation failures, and the errors they raise.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Iterator
@@ -76,6 +77,65 @@ def _describe(exc: SQLAlchemyError) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of a driver's own error (not SQLAlchemy's), for a StoreError."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class _WriteGate:
+    """Registrations into one SQLite file, one at a time across threads and processes.
+
+    SQLite lets one writer in; the others wait in its busy handler, which polls
+    with sleeps of up to 100 ms, so under concurrent registrations (the workers
+    of ``serve --workers N``) most of the time went to sleeping after the lock was
+    free. Here a waiting writer blocks on a lock of a file beside the database
+    (``flock``) and a thread lock, and wakes as soon as the writer before it is
+    done. Nothing for PostgreSQL, an in-memory database, or without ``flock``.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._path: str | None = None
+        if url.startswith("sqlite") and "///" in url:
+            path = url.split("///", 1)[1].split("?", 1)[0]
+            if path and path != ":memory:":
+                self._path = path + "-write.lock"
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        if self._path is None:
+            return
+        self._thread_lock.acquire()
+        try:
+            import fcntl
+
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except (ImportError, OSError):
+            pass  # no file lock: SQLite's own busy handler still keeps writers apart
+
+    def __exit__(self, *exc: object) -> None:
+        if self._path is None:
+            return
+        try:
+            if self._fd is not None:
+                import fcntl
+
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        except (ImportError, OSError):
+            pass
+        finally:
+            self._thread_lock.release()
+
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
 _OPEN_STORES: weakref.WeakSet[StoreConnection] = weakref.WeakSet()
 
 
@@ -93,6 +153,7 @@ class StoreConnection:
         self.engine = _engine_for(url)
         _OPEN_STORES.add(self)
         self._migrate_lock = threading.Lock()
+        self._write_gate = _WriteGate(url)
         if migrate:
             self.migrate()
 
@@ -106,6 +167,7 @@ class StoreConnection:
         return "?" if self.dialect == "sqlite" else "%s"
 
     def close(self) -> None:
+        self._write_gate.close()
         self.engine.dispose()
 
     def schema_revision(self) -> str | None:

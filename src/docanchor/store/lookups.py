@@ -4,15 +4,18 @@ reference, and the views that join a registration to its batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from docanchor.errors import StoreError
-from docanchor.store.connection import _CHUNK, StoreConnection, _describe
+from docanchor.store.connection import _CHUNK, StoreConnection, _describe, _first_line
 from docanchor.store.tables import (
     _BATCH,
     _BATCH_NAMES,
@@ -60,9 +63,140 @@ _LOOKUP_ROWS: Final = (
 )
 LookupRows = tuple[tuple[Any, ...], ...]
 
+# Threads that keep a look-up connection of their own (the event loop's, which runs
+# the SQLite look-ups, and the first thread-pool workers); others borrow from the pool.
+_HELD_LOOKUP_CONNECTIONS: Final = 4
+
+
+class _PreparedLookup:
+    """The verify look-up (``_LOOKUP_ROWS``) compiled once for the engine's dialect,
+    run through the driver on one connection per thread, kept between calls.
+
+    :meth:`cursor` lends that connection to the other hot reads (a receipt's tiles,
+    an API key). A read ends its transaction (SQLite's driver opens none for a
+    SELECT; on PostgreSQL it is rolled back), so every call sees what is committed.
+    A connection that fails is dropped, and the next call opens another.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        dialect = engine.dialect
+        compiled = _LOOKUP_ROWS.compile(dialect=dialect)
+        self._sql = str(compiled)
+        self._positions = len(compiled.positiontup or ()) if compiled.positional else None
+        self._processors = tuple(
+            c.type.dialect_impl(dialect).result_processor(dialect, None)
+            for c in _LOOKUP_ROWS.selected_columns
+        )
+        self._rollback = dialect.name != "sqlite"
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._lock = threading.Lock()
+
+    def rows(self, sha256: bytes) -> LookupRows:
+        params: Any = {"sha256": sha256} if self._positions is None else (sha256,) * self._positions
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            try:
+                return self._read(held, params)
+            except self._engine.dialect.loaded_dbapi.Error:
+                self._drop(held)  # a connection the server closed meanwhile: once more
+        with self.cursor() as cursor:
+            cursor.execute(self._sql, params)
+            return tuple(tuple(r) for r in cursor.fetchall())
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[Any]:
+        """A driver cursor on this thread's kept connection (or one borrowed from the
+        pool when enough are kept), for reads only; the transaction ends after."""
+        dbapi_error = self._engine.dialect.loaded_dbapi.Error
+        conn = getattr(self._local, "conn", None)
+        keep = conn is not None
+        if conn is None:
+            try:
+                conn = self._engine.raw_connection()
+            except OperationalError as exc:
+                raise StoreError(f"database unavailable: {_describe(exc)}") from exc
+            except dbapi_error as exc:
+                raise StoreError(f"database unavailable: {_first_line(exc)}") from exc
+            with self._lock:
+                if len(self._opened) < _HELD_LOOKUP_CONNECTIONS:
+                    self._opened.append(conn)
+                    self._local.conn = conn
+                    keep = True
+        try:
+            cursor = conn.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+            if self._rollback:
+                conn.rollback()
+        except dbapi_error as exc:
+            self._drop(conn)
+            keep = True  # invalidated by _drop, not given back to the pool
+            raise StoreError(f"database unavailable: {_first_line(exc)}") from exc
+        except BaseException:
+            if self._rollback:
+                with contextlib.suppress(Exception):
+                    conn.rollback()
+            raise
+        finally:
+            if not keep:
+                conn.close()  # back to the pool
+
+    def _read(self, conn: Any, params: Any) -> LookupRows:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(self._sql, params)
+            found = tuple(tuple(r) for r in cursor.fetchall())
+        finally:
+            cursor.close()
+        if self._rollback:
+            conn.rollback()
+        return found
+
+    def convert(self, raw: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A row as SQLAlchemy's types read it (hex digests, datetimes)."""
+        return tuple(
+            value if process is None or value is None else process(value)
+            for process, value in zip(self._processors, raw, strict=True)
+        )
+
+    def _drop(self, conn: Any) -> None:
+        self._local.conn = None
+        with self._lock:
+            if conn in self._opened:
+                self._opened.remove(conn)
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self._local = threading.local()
+
 
 class StoreLookups(StoreConnection):
     """Reading registrations and their batches."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self._lookup: _PreparedLookup | None = None
+        super().__init__(url, migrate=migrate)
+
+    def close(self) -> None:
+        if self._lookup is not None:
+            self._lookup.close()
+        super().close()
+
+    def _lookups(self) -> _PreparedLookup:
+        lookup = self._lookup
+        if lookup is None:
+            lookup = self._lookup = _PreparedLookup(self.engine)
+        return lookup
 
     def views(self, session: Session, documents: Iterable[DocumentRow]) -> list[DocumentView]:
         docs = list(documents)
@@ -104,28 +238,28 @@ class StoreLookups(StoreConnection):
         return self.views_of_lookup(self.lookup_rows(sha256_hex), sha256_hex)
 
     def lookup_rows(self, sha256_hex: str) -> LookupRows:
-        """The rows behind :meth:`lookup_with_versions`, read in one statement without
-        the ORM: each row is a document's columns, its version and its batch's columns.
+        """The rows behind :meth:`lookup_with_versions`, read in one statement: each row
+        is a document's columns, its version and its batch's columns, as the driver
+        gives them (:meth:`views_of_lookup` converts them).
 
         Every stored value a verify answer depends on is in them, so equal rows give
-        an equal answer (the API keys a cache of answers on them).
+        an equal answer (the API keys a cache of answers on them). The statement is
+        compiled once and run on a connection of the calling thread's own, kept
+        between calls (the hottest read of the API: no pool checkout, no statement
+        cache look-up); each call is a transaction of its own.
         """
-        try:
-            with self.engine.connect() as conn:
-                result = conn.execute(_LOOKUP_ROWS, {"sha256": sha256_hex})
-                return tuple(tuple(r) for r in result)
-        except OperationalError as exc:
-            raise StoreError(f"database unavailable: {_describe(exc)}") from exc
+        return self._lookups().rows(bytes.fromhex(sha256_hex))
 
-    @staticmethod
     def views_of_lookup(
-        rows: LookupRows, sha256_hex: str
+        self, rows: LookupRows, sha256_hex: str
     ) -> tuple[list[DocumentView], list[DocumentView]]:
         """(registrations of the digest, versions of their references) from :meth:`lookup_rows`."""
+        lookup = self._lookups()
         width = len(DocumentRow._fields)
         batches: dict[int, Batch] = {}
         family: list[DocumentView] = []
-        for r in rows:
+        for raw in rows:
+            r = lookup.convert(raw)
             doc = DocumentRow(*r[:width])
             batch: Batch | None = None
             if doc.batch_id is not None and r[width + 1] is not None:

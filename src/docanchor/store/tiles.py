@@ -4,21 +4,50 @@ the tree's nodes, and reading leaves, entries, nodes and checkpoints back.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from docanchor import merkle
 from docanchor.errors import InputError, StoreError
 from docanchor.hashing import DIGEST_SIZE
-from docanchor.store.connection import StoreConnection, _describe
+from docanchor.store.lookups import StoreLookups
 from docanchor.store.tables import _BATCH, _DOC, _MEMBER, _PENDING, _TILE, Batch, LogEntryRow
 from docanchor.vocabulary import BatchStatus
+
+
+class TileLevelCache:
+    """The :func:`merkle.tile_levels` of recently read tiles (bounded, thread-safe).
+
+    An entry is used only for the very bytes it was computed from: every proof
+    still reads its tiles, and a tile that grew, or was altered, is computed
+    afresh. What it saves is rehashing the inner nodes of the same tiles on
+    every receipt (up to 255 hashes per tile).
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[int, int], tuple[bytes, tuple[bytes, ...]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def levels(self, key: tuple[int, int], tile: bytes) -> tuple[bytes, ...]:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None and found[0] == tile:
+                self._items.move_to_end(key)
+                return found[1]
+        levels = merkle.tile_levels(tile)
+        with self._lock:
+            self._items[key] = (tile, levels)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return levels
 
 
 class _TileSource:
@@ -26,12 +55,21 @@ class _TileSource:
 
     Reads through the driver's cursor: a proof costs a handful of primary-key
     look-ups, and the ORM's per-statement overhead would be most of its time.
+    With a :class:`TileLevelCache`, the nodes of a tile read before with the same
+    bytes are not rehashed.
     """
 
-    def __init__(self, cursor: Any, mark: str, tiles: dict[tuple[int, int], bytes]) -> None:
+    def __init__(
+        self,
+        cursor: Any,
+        mark: str,
+        tiles: dict[tuple[int, int], bytes],
+        cache: TileLevelCache | None = None,
+    ) -> None:
         self._cursor = cursor
         self._sql = f"SELECT hashes FROM log_tile WHERE level = {mark} AND idx = {mark}"  # noqa: S608
         self._tiles = dict(tiles)
+        self._cache = cache
 
     def __call__(self, height: int, index: int) -> bytes:
         level = height // merkle.TILE_HEIGHT
@@ -44,13 +82,19 @@ class _TileSource:
                 raise StoreError(f"the log's tile {key} is missing")
             tile = self._tiles[key] = bytes(stored[0])
         try:
-            return merkle.node_from_tile(height, index, tile)
+            if self._cache is None or height % merkle.TILE_HEIGHT == 0:
+                return merkle.node_from_tile(height, index, tile)
+            return merkle.node_from_levels(height, index, self._cache.levels(key, tile))
         except InputError as exc:
             raise StoreError(f"the log's tile {key} is short: {exc}") from exc
 
 
-class StoreLog(StoreConnection):
+class StoreLog(StoreLookups):
     """The append-only log: sealing, tiles, leaves and checkpoints."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self._tile_levels = TileLevelCache()
+        super().__init__(url, migrate=migrate)
 
     def seal_pending(
         self,
@@ -189,15 +233,8 @@ class StoreLog(StoreConnection):
         Only nodes of complete subtrees may be asked for (those below a
         checkpoint's size are).
         """
-        try:
-            with self.engine.connect() as conn:
-                cursor = conn.connection.cursor()
-                try:
-                    yield _TileSource(cursor, self._mark, {})
-                finally:
-                    cursor.close()
-        except OperationalError as exc:
-            raise StoreError(f"database unavailable: {_describe(exc)}") from exc
+        with self._lookups().cursor() as cursor:
+            yield _TileSource(cursor, self._mark, {}, self._tile_levels)
 
     def log_leaves(self, start: int, end: int) -> list[bytes]:
         """The leaf hashes [start, end) of the log, from its level-0 tiles."""
