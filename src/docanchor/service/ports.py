@@ -1,7 +1,7 @@
 """What the service needs from the world, as protocols.
 
 The chain client (``docanchor.chain.ChainClient`` in production, a devnet or
-``tests/fakechain.py`` in tests), the trustless receipt check's node reader,
+``tests/support/fakechain.py`` in tests), the trustless receipt check's node reader,
 the receipt signer, and the remote audit's node. The service is typed
 against these, never against an adapter's class; this module imports no
 adapter.
