@@ -279,7 +279,7 @@ def _check_ranges(
             leaves, compact = _range_check(source, compact, size, checkpoint, report)
         if leaves is None:
             report.unproven += count
-            compact = _recover_range(source, checkpoint, report)
+            compact = _anchored_range(source, checkpoint, report)
         else:
             proven.append((size, leaves))
         size = checkpoint.tree_size
@@ -326,29 +326,17 @@ def _check_listing(
 
 def _base_range(source: LogSource, report: PeriodReport) -> list[bytes] | None:
     """The compact range at the period's start, checked against the anchored root."""
-    base = report.base
-    if base is None:
+    if report.base is None:
         return []
-    try:
-        compact = source.compact_range(base.tree_size)
-        merkle.verify_range(compact, base.tree_size, [], base.root)
-    except VerificationError as exc:
-        report.findings.append(
-            PeriodFinding(
-                "compact_range_mismatch",
-                f"checkpoint {base.seq}: the compact range at size {base.tree_size} does not "
-                f"fold to the anchored root {base.root.hex()}: {exc}",
-                seq=base.seq,
-            )
-        )
-        return None
-    return compact
+    return _anchored_range(source, report.base, report)
 
 
-def _recover_range(
+def _anchored_range(
     source: LogSource, checkpoint: ChainCheckpoint, report: PeriodReport
 ) -> list[bytes] | None:
-    """After a failed range, start again from the compact range at ``checkpoint``."""
+    """The compact range at ``checkpoint``, once it folds to the anchored root; None,
+    with a finding, when it does not. Also where a period starts again after a failed
+    range."""
     try:
         compact = source.compact_range(checkpoint.tree_size)
         merkle.verify_range(compact, checkpoint.tree_size, [], checkpoint.root)
@@ -357,7 +345,8 @@ def _recover_range(
             PeriodFinding(
                 "compact_range_mismatch",
                 f"checkpoint {checkpoint.seq}: the compact range at size "
-                f"{checkpoint.tree_size} does not fold to the anchored root: {exc}",
+                f"{checkpoint.tree_size} does not fold to the anchored root "
+                f"{checkpoint.root.hex()}: {exc}",
                 seq=checkpoint.seq,
             )
         )
