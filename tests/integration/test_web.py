@@ -440,9 +440,13 @@ def test_batch_root_recomputed_in_the_browser_matches(tab: Tab, site: Site) -> N
     leaves = page.get_by_role("table").filter(has_text="Hash de la hoja")
     expect(leaves.locator("tbody tr")).to_have_count(100)
     expect(leaves.locator("tbody tr").first).to_contain_text(site.leaves[0])
+    pages = -(-site.batch_size // 100)
+    pager_info = page.locator("#leaves-result .pager-info")
+    expect(pager_info).to_have_text(f"Página 1 de {pages}")
     page.get_by_role("button", name="Hojas siguientes").click()
     expect(leaves.locator("tbody tr").first).to_contain_text(site.leaves[100])
     expect(leaves).to_contain_text("Hojas 101–200 de")
+    expect(pager_info).to_have_text(f"Página 2 de {pages}")
     # The pressed button keeps the focus, so Enter goes on paging.
     expect(page.get_by_role("button", name="Hojas siguientes")).to_be_focused()
     page.keyboard.press("Enter")

@@ -72,6 +72,16 @@ export async function loadBatches(offset = listState.offset) {
   renderBatches();
 }
 
+/**
+ * "Page N of M" for a list shown `size` items at a time from `offset`.
+ * @param {number} offset
+ * @param {number} size
+ * @param {number} total
+ */
+function pageText(offset, size, total) {
+  return t("pageOf", { page: Math.floor(offset / size) + 1, pages: Math.max(1, Math.ceil(total / size)) });
+}
+
 export function renderBatches() {
   const out = $("batches-result");
   clear(out);
@@ -121,7 +131,7 @@ export function renderBatches() {
   appendIf(out, pager("batches", {
     hasPrev: d.offset > 0,
     hasNext: to < d.total,
-    text: t("pageOf", { page: Math.floor(d.offset / pageSize) + 1, pages: Math.max(1, Math.ceil(d.total / pageSize)) })
+    text: pageText(d.offset, pageSize, d.total)
   }, () => { loadBatches(Math.max(0, d.offset - pageSize)); },
   () => { loadBatches(d.offset + pageSize); }, t("prevBatches"), t("nextBatches")));
   restorePagerFocus(out);
@@ -233,7 +243,7 @@ function renderLeaves() {
   appendIf(out, pager("leaves", {
     hasPrev: d.offset > 0,
     hasNext: to < count,
-    text: t("pageOf", { page: Math.floor(d.offset / size) + 1, pages: Math.max(1, Math.ceil(count / size)) })
+    text: pageText(d.offset, size, count)
   }, () => { loadLeaves(Math.max(0, d.offset - size)); },
   () => { loadLeaves(d.offset + size); }, t("prevLeaves"), t("nextLeaves")));
   restorePagerFocus(out);
