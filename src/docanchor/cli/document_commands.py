@@ -383,10 +383,10 @@ def anchor(
         typer.echo("nothing to anchor: no pending documents and no sealed batches")
     for b in batches:
         typer.echo(
-            f"batch {b.id}: {plural(b.size, 'document')}, root {b.root}, {b.status}"
+            f"batch {b.id}: {plural(b.size, 'document')}, root {b.root.hex()}, {b.status}"
             + (
-                f", seq {b.seq}, block {b.block_number}, tx {b.tx_hash}"
-                if b.seq is not None
+                f", seq {b.anchor.seq}, block {b.anchor.block_number}, tx {b.anchor.tx_hash}"
+                if b.anchor is not None
                 else ""
             )
             + (" (re-anchored after a reorganisation)" if b.id in reanchored else "")
