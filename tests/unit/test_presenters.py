@@ -3,6 +3,7 @@ document shown whole or in summary with the same members."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 from docanchor.presenters import (
@@ -54,7 +55,7 @@ def confirmed_row(**changes: object) -> Batch:
         "block_number": 40,
         "block_hash": BLOCK,
         "anchor_timestamp": 1_790_000_480,
-        "tx_log": '[{"kind": "reorg"}, {"kind": "sent", "tx_hash": "%s"}]' % TX,
+        "tx_log": json.dumps([{"kind": "reorg"}, {"kind": "sent", "tx_hash": TX}]),
     }
     fields.update(changes)
     return Batch(**fields)

@@ -36,6 +36,7 @@ from docanchor.api.uploads import (
     media_type,
     read_body,
     read_form,
+    read_form_file,
     read_json,
 )
 from docanchor.api.views import verify_answer
@@ -91,7 +92,6 @@ async def verify(request: Request) -> Response:
             form = await read_form(
                 request, max_file_bytes=ctx.settings.max_upload_bytes, tail_window=STAMP_TAIL
             )
-            assert form.sha256 is not None
             digest, filename, size = form.sha256, form.filename, form.size
             location = find_stamp(form.tail, window_start=form.tail_start, total_length=form.size)
             if location is not None:
@@ -161,10 +161,9 @@ async def stamp(request: Request, ctx: Ctx) -> Response:
             "send the PDF as multipart/form-data (part 'file'), "
             f"not {request.headers.get('content-type') or 'no content type'}"
         )
-    form = await read_form(request, max_file_bytes=ctx.settings.max_upload_bytes, keep_file=True)
-    assert form.content is not None and form.sha256 is not None
+    form, content = await read_form_file(request, max_file_bytes=ctx.settings.max_upload_bytes)
     stamped = await run_in_threadpool(
-        ctx.service.stamp, form.content, public_url=ctx.settings.public_url
+        ctx.service.stamp, content, public_url=ctx.settings.public_url
     )
     name = _stamped_name(form.filename, form.sha256.hex())
     fallback = "".join(
