@@ -134,12 +134,10 @@ def test_consistency_proofs_between_any_two_checkpoints_verify(store: Store) -> 
                     service.consistency(first, second)
                 continue
             old, new, proof = service.consistency(first, second)
-            assert old.root is not None and new.root is not None
-            merkle.verify_consistency(
-                first, second, proof, bytes.fromhex(old.root), bytes.fromhex(new.root)
-            )
+            assert (old.tree_size, new.tree_size) == (first, second)
+            merkle.verify_consistency(first, second, proof, old.root, new.root)
             # Range check of the leaves between the two checkpoints.
-            merkle.verify_range(compact, first, leaves[first:second], bytes.fromhex(new.root))
+            merkle.verify_range(compact, first, leaves[first:second], new.root)
     with pytest.raises(InputError, match="not the size of a checkpoint"):
         service.consistency(5, 37)
     with pytest.raises(InputError, match="not the size of a checkpoint"):

@@ -20,7 +20,7 @@ from docanchor.chain import ChainClient
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY
 from docanchor.errors import NonceTooLowError
 from docanchor.presenters import batch_json
-from docanchor.service import DocAnchorService, TxPolicy
+from docanchor.service import BatchRecord, DocAnchorService, TxPolicy
 from docanchor.store import Batch, Store
 from tests.support.anvil import FIRST_DEV_ADDRESS, AnvilNode
 
@@ -74,7 +74,7 @@ def only_batch(service: DocAnchorService) -> Batch:
 
 
 def attempts(service: DocAnchorService) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = batch_json(only_batch(service))["attempts"]
+    result: list[dict[str, Any]] = batch_json(BatchRecord.of(only_batch(service)))["attempts"]
     return result
 
 
@@ -278,7 +278,7 @@ def test_an_anchor_lost_in_a_reorganisation_is_sealed_again_and_reported_reancho
     batch = only_batch(service)
     assert batch.status == "sealed"  # at once: no longer counted as confirmed
     assert batch.last_error is not None and "reorganisation" in batch.last_error
-    shown = batch_json(batch)
+    shown = batch_json(BatchRecord.of(batch))
     assert shown["reanchored"] is True
     assert shown["attempts"][-1]["kind"] == "reorg"
     assert shown["attempts"][-1]["lost_tx_hash"] == lost.tx_hash
