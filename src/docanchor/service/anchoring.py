@@ -89,14 +89,16 @@ def _parse_iso(text: Any) -> datetime | None:
 class Anchoring(ServiceBase):
     """Sealing, anchoring and confirming batches."""
 
-    def seal(self, *, now: datetime | None = None) -> Batch | None:
-        """Seal all pending documents, up to ``batch_max``, into one batch."""
-        return self.store.seal_pending(
+    def seal(self, *, now: datetime | None = None) -> BatchRecord | None:
+        """Seal all pending documents, up to ``batch_max``, into one batch (None when
+        nothing is pending)."""
+        batch = self.store.seal_pending(
             limit=self.batch_max, now=now or utcnow(), leaf_hashes_of=leaf_hashes_of_stored
         )
+        return None if batch is None else BatchRecord.of(batch)
 
-    def seal_all(self, *, now: datetime | None = None) -> list[Batch]:
-        sealed: list[Batch] = []
+    def seal_all(self, *, now: datetime | None = None) -> list[BatchRecord]:
+        sealed: list[BatchRecord] = []
         while (batch := self.seal(now=now)) is not None:
             sealed.append(batch)
         return sealed
@@ -433,7 +435,7 @@ class Anchoring(ServiceBase):
         return self._anchor_all(now=now)
 
     def _anchor_all(self, *, now: datetime | None) -> list[BatchReport]:
-        reports = [_report(b, BatchAction.SEALED) for b in self.seal_all(now=now)]
+        reports = [BatchReport(b, BatchAction.SEALED) for b in self.seal_all(now=now)]
         # Oldest first: the contract takes each checkpoint only after the one before.
         for batch in self.store.checkpoints():
             if batch.status == BatchStatus.SEALED:
