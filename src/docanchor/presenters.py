@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from docanchor.keys import KeyRecord, NewKey
-from docanchor.service import Batch, DocumentView, tx_log_of
+from docanchor.service import AnchoredBatch, BatchRecord, Checkpoint, DocumentView
 from docanchor.signing import public_key_info
 from docanchor.vocabulary import utc_text
 
@@ -47,19 +47,20 @@ def iso(value: datetime | None) -> str | None:
 # --- batches and the log ---------------------------------------------------------
 
 
-def batch_json(batch: Batch) -> dict[str, Any]:
+def batch_json(batch: BatchRecord) -> dict[str, Any]:
     """A batch with everything known of it (``docanchor status --json``)."""
-    attempts = tx_log_of(batch)
+    anchor = batch.anchor
+    checkpoint = batch.checkpoint
     return {
         "id": batch.id,
         "size": batch.size,
-        "root": batch.root,
+        "root": batch.root.hex(),
         "status": batch.status,
-        "seq": batch.seq,
+        "seq": None if anchor is None else anchor.seq,
         "tx_hash": batch.tx_hash,
-        "block_number": batch.block_number,
-        "block_hash": batch.block_hash,
-        "timestamp": batch.anchor_timestamp,
+        "block_number": None if anchor is None else anchor.block_number,
+        "block_hash": None if anchor is None else anchor.block_hash,
+        "timestamp": None if anchor is None else anchor.timestamp,
         "chain_id": batch.chain_id,
         "contract": batch.contract,
         "anchorer": batch.anchorer,
@@ -68,14 +69,14 @@ def batch_json(batch: Batch) -> dict[str, Any]:
         "anchored_at": iso(batch.anchored_at),
         "confirmed_at": iso(batch.confirmed_at),
         "last_error": batch.last_error,
-        "first_index": batch.first_index,
-        "tree_size": batch.tree_size,
-        "reanchored": any(e.get("kind") == "reorg" for e in attempts),
-        "attempts": attempts,
+        "first_index": None if checkpoint is None else checkpoint.first_index,
+        "tree_size": None if checkpoint is None else checkpoint.tree_size,
+        "reanchored": batch.reanchored,
+        "attempts": [dict(e) for e in batch.attempts],
     }
 
 
-def public_batch(batch: Batch) -> dict[str, Any]:
+def public_batch(batch: BatchRecord) -> dict[str, Any]:
     """A batch as the public API shows it (operational errors stay in the logs)."""
     data = batch_json(batch)
     for name in _PRIVATE_BATCH_MEMBERS:
@@ -83,52 +84,54 @@ def public_batch(batch: Batch) -> dict[str, Any]:
     return data
 
 
-def anchored_batch_json(batch: Batch, *, reanchored: bool) -> dict[str, Any]:
+def anchored_batch_json(batch: BatchRecord, *, reanchored: bool) -> dict[str, Any]:
     """A batch an anchoring pass touched (``docanchor anchor --json``)."""
     data = batch_json(batch)
     return {**{name: data[name] for name in _ANCHOR_MEMBERS}, "reanchored": reanchored}
 
 
-def checkpoint_json(batch: Batch) -> dict[str, Any]:
+def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
     """A checkpoint of the log as log-v1 section 5 shows it."""
-    assert batch.tree_size is not None
+    anchor = checkpoint.anchor
     return {
-        "seq": batch.seq,
-        "tree_size": batch.tree_size,
-        "root": batch.root,
-        "tx_hash": batch.tx_hash,
-        "block_number": batch.block_number,
-        "block_hash": batch.block_hash,
-        "timestamp": batch.anchor_timestamp,
-        "status": batch.status,
-        "batch_id": batch.id,
+        "seq": None if anchor is None else anchor.seq,
+        "tree_size": checkpoint.tree_size,
+        "root": checkpoint.root.hex(),
+        "tx_hash": checkpoint.tx_hash,
+        "block_number": None if anchor is None else anchor.block_number,
+        "block_hash": None if anchor is None else anchor.block_hash,
+        "timestamp": None if anchor is None else anchor.timestamp,
+        "status": checkpoint.status,
+        "batch_id": checkpoint.batch_id,
     }
 
 
 def consistency_json(
-    first: int, second: int, old: Batch, new: Batch, proof: Sequence[bytes]
+    first: int, second: int, old: Checkpoint, new: Checkpoint, proof: Sequence[bytes]
 ) -> dict[str, Any]:
     """An RFC 9162 consistency proof between two checkpoints (log-v1 section 5)."""
     return {
         "first": first,
         "second": second,
-        "first_root": old.root,
-        "second_root": new.root,
+        "first_root": old.root.hex(),
+        "second_root": new.root.hex(),
         "proof": [h.hex() for h in proof],
     }
 
 
-def anchor_summary(batch: Batch | None) -> dict[str, Any] | None:
-    if batch is None or batch.status not in ("anchored", "confirmed") or batch.tx_hash is None:
+def anchor_summary(batch: BatchRecord | None) -> dict[str, Any] | None:
+    """Where the chain holds a batch's root; None while it is not on chain."""
+    anchor: AnchoredBatch | None = None if batch is None else batch.anchor
+    if anchor is None:
         return None
     return {
-        "tx_hash": batch.tx_hash,
-        "block_number": batch.block_number,
-        "block_hash": batch.block_hash,
-        "timestamp": batch.anchor_timestamp,
-        "chain_id": batch.chain_id,
-        "contract": batch.contract,
-        "seq": batch.seq,
+        "tx_hash": anchor.tx_hash,
+        "block_number": anchor.block_number,
+        "block_hash": anchor.block_hash,
+        "timestamp": anchor.timestamp,
+        "chain_id": anchor.chain_id,
+        "contract": anchor.contract,
+        "seq": anchor.seq,
     }
 
 

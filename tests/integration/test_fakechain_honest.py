@@ -242,11 +242,10 @@ def run_script(
     # A transaction signed with a nonce the account already used: "nonce too low".
     register(digests("third", 2))
     third = service.seal(now=NOW)
-    assert third is not None and third.root is not None and third.tree_size is not None
-    _, _, proof = service.consistency(5, third.tree_size)
-    stale = chain.prepare_anchor(
-        bytes.fromhex(third.root), third.tree_size, proof, nonce=start_nonce
-    )
+    assert third is not None and third.checkpoint is not None
+    tree_size = third.checkpoint.tree_size
+    _, _, proof = service.consistency(5, tree_size)
+    stale = chain.prepare_anchor(third.root, tree_size, proof, nonce=start_nonce)
     try:
         chain.broadcast(stale)
         stale_answer = "accepted"

@@ -97,10 +97,13 @@ def test_sealing_respects_the_batch_limit_and_every_proof_verifies(store: Store)
     # leaf so far, recomputed here from the stored documents.
     log: list[bytes] = []
     for batch in batches:
-        assert batch.id is not None
-        assert (batch.first_index, batch.tree_size) == (len(log), len(log) + batch.size)
+        assert batch.checkpoint is not None
+        assert (batch.checkpoint.first_index, batch.checkpoint.tree_size) == (
+            len(log),
+            len(log) + batch.size,
+        )
         log += [leaf_hash_of_row(*r) for r in store.batch_leaves(batch.id)]
-        assert MerkleTree(log).root.hex() == batch.root
+        assert MerkleTree(log).root == batch.root
     assert store.log_leaves(0, 7) == log
     for n, reg in enumerate(regs):
         (view,) = service.lookup(bytes.fromhex(reg.view.document.sha256))
@@ -120,7 +123,7 @@ def test_consistency_proofs_between_any_two_checkpoints_verify(store: Store) -> 
         service.prepare_registrations([digest(i) for i in range(600)], entity_ruc=ENTITY)
     )
     batches = service.seal_all()
-    sizes = [b.tree_size for b in batches]
+    sizes = [None if b.checkpoint is None else b.checkpoint.tree_size for b in batches]
     assert sizes[-1] == 600 and len(sizes) == 17
     leaves = store.log_leaves(0, 600)
     for first in sizes:
@@ -134,12 +137,10 @@ def test_consistency_proofs_between_any_two_checkpoints_verify(store: Store) -> 
                     service.consistency(first, second)
                 continue
             old, new, proof = service.consistency(first, second)
-            assert old.root is not None and new.root is not None
-            merkle.verify_consistency(
-                first, second, proof, bytes.fromhex(old.root), bytes.fromhex(new.root)
-            )
+            assert (old.tree_size, new.tree_size) == (first, second)
+            merkle.verify_consistency(first, second, proof, old.root, new.root)
             # Range check of the leaves between the two checkpoints.
-            merkle.verify_range(compact, first, leaves[first:second], bytes.fromhex(new.root))
+            merkle.verify_range(compact, first, leaves[first:second], new.root)
     with pytest.raises(InputError, match="not the size of a checkpoint"):
         service.consistency(5, 37)
     with pytest.raises(InputError, match="not the size of a checkpoint"):

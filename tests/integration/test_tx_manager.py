@@ -20,7 +20,7 @@ from docanchor.chain import ChainClient
 from docanchor.config import ANVIL_DEV_PRIVATE_KEY
 from docanchor.errors import NonceTooLowError
 from docanchor.presenters import batch_json
-from docanchor.service import DocAnchorService, TxPolicy
+from docanchor.service import BatchRecord, DocAnchorService, TxPolicy
 from docanchor.store import Batch, Store
 from tests.support.anvil import FIRST_DEV_ADDRESS, AnvilNode
 
@@ -74,7 +74,7 @@ def only_batch(service: DocAnchorService) -> Batch:
 
 
 def attempts(service: DocAnchorService) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = batch_json(only_batch(service))["attempts"]
+    result: list[dict[str, Any]] = batch_json(BatchRecord.of(only_batch(service)))["attempts"]
     return result
 
 
@@ -210,8 +210,8 @@ def test_nonce_too_low_is_named_and_the_pass_signs_again_with_a_fresh_nonce(
     used = client.account_nonce()
     # Another sender used the account between our signing and our sending.
     batch = service.seal()
-    assert batch is not None and batch.root is not None and batch.tree_size is not None
-    prepared = client.prepare_anchor(bytes.fromhex(batch.root), batch.tree_size, [])
+    assert batch is not None and batch.checkpoint is not None
+    prepared = client.prepare_anchor(batch.root, batch.checkpoint.tree_size, [])
     assert prepared.nonce == used
     node.rpc("eth_sendTransaction", {"from": FIRST_DEV_ADDRESS, "to": FIRST_DEV_ADDRESS})
     # Mined (not only pending), so that the node refuses the nonce outright rather
@@ -222,11 +222,11 @@ def test_nonce_too_low_is_named_and_the_pass_signs_again_with_a_fresh_nonce(
         time.sleep(0.05)
     with pytest.raises(NonceTooLowError, match="nonce too low"):
         client.broadcast(prepared)
-    assert client.get_anchor(bytes.fromhex(batch.root)) is None
+    assert client.get_anchor(batch.root) is None
 
     # The service, told to reuse that nonce (a bump of a transaction whose nonce was
     # taken meanwhile), records the refusal and signs again with a fresh nonce.
-    report = service._send(batch, kind="bump", nonce=used, fee_floor=prepared.fees)
+    report = service._send(only_batch(service), kind="bump", nonce=used, fee_floor=prepared.fees)
     assert report.action == "anchored"
     log = attempts(service)
     assert [e["kind"] for e in log] == ["bump", "renonce"]
@@ -278,7 +278,7 @@ def test_an_anchor_lost_in_a_reorganisation_is_sealed_again_and_reported_reancho
     batch = only_batch(service)
     assert batch.status == "sealed"  # at once: no longer counted as confirmed
     assert batch.last_error is not None and "reorganisation" in batch.last_error
-    shown = batch_json(batch)
+    shown = batch_json(BatchRecord.of(batch))
     assert shown["reanchored"] is True
     assert shown["attempts"][-1]["kind"] == "reorg"
     assert shown["attempts"][-1]["lost_tx_hash"] == lost.tx_hash

@@ -141,7 +141,8 @@ def test_a_version1_database_is_upgraded_without_losing_anything(database_url: s
     # New registrations and the old queue go into the log, from index 0.
     service.register(digest(9), {"reference": "OC-9"}, entity_ruc=ENTITY)
     (batch,) = service.seal_all()
-    assert (batch.first_index, batch.tree_size, batch.size) == (0, 4, 4)
+    assert batch.checkpoint is not None
+    assert (batch.checkpoint.first_index, batch.checkpoint.tree_size, batch.size) == (0, 4, 4)
     for n in (3, 4, 5, 9):
         (view,) = service.lookup(digest(n))
         receipt = parse_receipt(service.receipt_json(view))

@@ -98,10 +98,9 @@ def site(
 
     view = next(v for v in service.lookup(hashlib.sha256(document).digest()))
     batch = view.batch
-    assert batch is not None and batch.id is not None and batch.root is not None
+    assert batch is not None and batch.anchor is not None and batch.checkpoint is not None
     assert batch.status == "confirmed", batch.status
-    assert batch.tx_hash is not None and batch.block_number is not None
-    assert batch.first_index == 5, batch.first_index
+    assert batch.checkpoint.first_index == 5, batch.checkpoint.first_index
     rows = service.store.batch_leaves(batch.id)
     leaves = [leaf_hash(bytes.fromhex(s + d + m)).hex() for s, d, m in rows]
 
@@ -127,11 +126,11 @@ def site(
             first_version=first_version,
             pending=pending,
             batch_id=batch.id,
-            batch_root=batch.root,
+            batch_root=batch.root.hex(),
             batch_size=batch.size,
             leaves=leaves,
-            tx_hash=batch.tx_hash,
-            block_number=batch.block_number,
+            tx_hash=batch.anchor.tx_hash,
+            block_number=batch.anchor.block_number,
             files=files,
         )
 

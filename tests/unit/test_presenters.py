@@ -3,18 +3,21 @@ document shown whole or in summary with the same members."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 from docanchor.presenters import (
+    anchor_summary,
     batch_json,
+    checkpoint_json,
     document_json,
     document_line,
     iso,
     public_batch,
     registration_summary,
 )
-from docanchor.service import Batch
-from docanchor.store.tables import DocumentRow, DocumentView
+from docanchor.service import BatchRecord, Checkpoint, DocumentRow, DocumentView
+from docanchor.store import Batch
 
 # 12:00 UTC, written three ways: aware UTC, naive UTC (as some drivers give the
 # columns back) and aware at UTC-05:00 (07:00 there).
@@ -29,16 +32,37 @@ def test_iso_writes_utc_with_a_z_whatever_the_zone_it_is_given() -> None:
     assert iso(None) is None
 
 
+TX = "0x" + "11" * 32
+BLOCK = "0x" + "22" * 32
+CONTRACT = "0x" + "33" * 20
+
+
+def confirmed_row(**changes: object) -> Batch:
+    fields: dict[str, object] = {
+        "id": 1,
+        "root": "ab" * 32,
+        "size": 2,
+        "status": "confirmed",
+        "sealed_at": NAIVE_NOON,
+        "anchored_at": LIMA_NOON,
+        "confirmed_at": NOON,
+        "first_index": 3,
+        "tree_size": 5,
+        "chain_id": 31337,
+        "contract": CONTRACT,
+        "seq": 4,
+        "tx_hash": TX,
+        "block_number": 40,
+        "block_hash": BLOCK,
+        "anchor_timestamp": 1_790_000_480,
+        "tx_log": json.dumps([{"kind": "reorg"}, {"kind": "sent", "tx_hash": TX}]),
+    }
+    fields.update(changes)
+    return Batch(**fields)
+
+
 def test_a_batch_shows_its_times_as_every_other_time_is_shown() -> None:
-    batch = Batch(
-        id=1,
-        root="ab" * 32,
-        size=2,
-        status="confirmed",
-        sealed_at=NAIVE_NOON,
-        anchored_at=LIMA_NOON,
-        confirmed_at=NOON,
-    )
+    batch = BatchRecord.of(confirmed_row())
     for shape in (batch_json(batch), public_batch(batch)):
         assert shape["sealed_at"] == "2026-03-01T12:00:00.250000Z"
         assert shape["anchored_at"] == "2026-03-01T12:00:00.250000Z"
@@ -86,3 +110,64 @@ def test_a_document_whole_and_in_summary() -> None:
     }
     assert "created" not in document_json(view, receipt)
     assert "salt" not in whole and "salt" not in document_line(view, receipt)
+
+
+def test_a_batch_record_shows_every_member_in_order() -> None:
+    shape = batch_json(BatchRecord.of(confirmed_row()))
+    assert list(shape) == [
+        "id", "size", "root", "status", "seq", "tx_hash", "block_number", "block_hash",
+        "timestamp", "chain_id", "contract", "anchorer", "gas_used", "sealed_at",
+        "anchored_at", "confirmed_at", "last_error", "first_index", "tree_size",
+        "reanchored", "attempts",
+    ]  # fmt: skip
+    assert (shape["root"], shape["status"], shape["seq"], shape["block_number"]) == (
+        "ab" * 32,
+        "confirmed",
+        4,
+        40,
+    )
+    assert (shape["first_index"], shape["tree_size"], shape["reanchored"]) == (3, 5, True)
+    assert shape["attempts"] == [{"kind": "reorg"}, {"kind": "sent", "tx_hash": TX}]
+    assert anchor_summary(BatchRecord.of(confirmed_row())) == {
+        "tx_hash": TX,
+        "block_number": 40,
+        "block_hash": BLOCK,
+        "timestamp": 1_790_000_480,
+        "chain_id": 31337,
+        "contract": CONTRACT,
+        "seq": 4,
+    }
+
+
+def test_a_sealed_batch_shows_its_sent_transaction_and_no_anchor() -> None:
+    row = confirmed_row(
+        status="sealed",
+        seq=None,
+        block_number=None,
+        block_hash=None,
+        anchor_timestamp=None,
+        tx_log=None,
+    )
+    record = BatchRecord.of(row)
+    shape = batch_json(record)
+    assert shape["tx_hash"] == TX and shape["chain_id"] == 31337
+    assert (shape["seq"], shape["block_number"], shape["timestamp"]) == (None, None, None)
+    assert (shape["reanchored"], shape["attempts"]) == (False, [])
+    assert anchor_summary(record) is None
+    checkpoint = Checkpoint.of_log(row)
+    assert checkpoint_json(checkpoint) == {
+        "seq": None,
+        "tree_size": 5,
+        "root": "ab" * 32,
+        "tx_hash": TX,
+        "block_number": None,
+        "block_hash": None,
+        "timestamp": None,
+        "status": "sealed",
+        "batch_id": 1,
+    }
+
+
+def test_a_version_1_batch_shows_no_log_sizes() -> None:
+    shape = batch_json(BatchRecord.of(confirmed_row(first_index=None, tree_size=None)))
+    assert (shape["first_index"], shape["tree_size"]) == (None, None)

@@ -80,12 +80,13 @@ class ApiContext:
     def reader(self) -> ChainReader:
         """A read-only view of the configured node (for trustless receipt checks)."""
         with self._lock:
-            if self._reader is None:
+            reader = self._reader
+            if reader is None:
                 from docanchor.wiring import open_reader
 
-                self._reader = open_reader(self.settings, request_timeout=5.0, pin_chain_id=True)
-            assert self._reader is not None
-            return self._reader
+                reader = open_reader(self.settings, request_timeout=5.0, pin_chain_id=True)
+                self._reader = reader
+            return reader
 
     def node_chain_id(self, *, lenient: bool) -> int | None:
         """``DOCANCHOR_CHAIN_ID``, else the node's; with ``lenient``, None when it is down."""

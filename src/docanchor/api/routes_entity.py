@@ -178,7 +178,6 @@ def _register_whole(
             max_file_bytes=ctx.settings.max_upload_bytes,
             text_fields=frozenset({"metadata"}),
         )
-        assert form.sha256 is not None
         digest = form.sha256
         metadata = metadata_field(form.fields.get("metadata"))
     elif is_json_type(kind):
@@ -199,7 +198,6 @@ async def _streamed_registration(
             max_file_bytes=ctx.settings.max_upload_bytes,
             text_fields=frozenset({"metadata"}),
         )
-        assert form.sha256 is not None
         return form.sha256, metadata_field(form.fields.get("metadata"))
     if is_json(request):
         body = await read_json(request, RegisterBody, REGISTER_BODY_LIMIT)

@@ -36,6 +36,7 @@ from docanchor.api.uploads import (
     media_type,
     read_body,
     read_form,
+    read_form_file,
     read_json,
 )
 from docanchor.api.views import verify_answer
@@ -45,8 +46,7 @@ from docanchor.pdf.stamped import find_stamp
 from docanchor.presenters import batch_json, public_batch, signing_key_json
 from docanchor.receipt import Receipt, loads_receipt_text, parse_receipt
 from docanchor.redaction import redact
-from docanchor.service import receipt_verdict, verify_receipt_on_chain
-from docanchor.vocabulary import BatchStatus
+from docanchor.service import BatchRecord, receipt_verdict, verify_receipt_on_chain
 
 router = APIRouter(prefix="/v1", tags=["public"])
 
@@ -92,7 +92,6 @@ async def verify(request: Request) -> Response:
             form = await read_form(
                 request, max_file_bytes=ctx.settings.max_upload_bytes, tail_window=STAMP_TAIL
             )
-            assert form.sha256 is not None
             digest, filename, size = form.sha256, form.filename, form.size
             location = find_stamp(form.tail, window_start=form.tail_start, total_length=form.size)
             if location is not None:
@@ -162,10 +161,9 @@ async def stamp(request: Request, ctx: Ctx) -> Response:
             "send the PDF as multipart/form-data (part 'file'), "
             f"not {request.headers.get('content-type') or 'no content type'}"
         )
-    form = await read_form(request, max_file_bytes=ctx.settings.max_upload_bytes, keep_file=True)
-    assert form.content is not None and form.sha256 is not None
+    form, content = await read_form_file(request, max_file_bytes=ctx.settings.max_upload_bytes)
     stamped = await run_in_threadpool(
-        ctx.service.stamp, form.content, public_url=ctx.settings.public_url
+        ctx.service.stamp, content, public_url=ctx.settings.public_url
     )
     name = _stamped_name(form.filename, form.sha256.hex())
     fallback = "".join(
@@ -312,7 +310,7 @@ def list_batches(
     }
 
 
-def _batch_view(batch: Any, rpc_url: str) -> dict[str, Any]:
+def _batch_view(batch: BatchRecord, rpc_url: str) -> dict[str, Any]:
     """A batch with its transaction log, node URLs taken out of the errors."""
     data = batch_json(batch)
     attempts = [
@@ -338,13 +336,10 @@ def get_batch(ctx: Ctx, batch_id: BatchId) -> dict[str, Any]:
     (null when the batch is not anchored yet or the node cannot be reached)."""
     batch = ctx.service.batch(batch_id)
     confirmations: int | None = None
-    if batch.block_number is not None and batch.status in (
-        BatchStatus.ANCHORED,
-        BatchStatus.CONFIRMED,
-    ):
+    if batch.anchor is not None:
         head = ctx.cached_head()
         if head is not None:
-            confirmations = max(0, head - batch.block_number + 1)
+            confirmations = max(0, head - batch.anchor.block_number + 1)
     return {**_batch_view(batch, ctx.settings.rpc_url), "confirmations": confirmations}
 
 
@@ -364,11 +359,12 @@ def get_leaves(
     Neither salts nor digests are shown: the hashes alone give the RFC 9162 root."""
     batch = ctx.service.batch(batch_id)
     hashes = ctx.service.batch_leaf_hashes(batch_id, offset=offset, limit=limit)
-    first_index = batch.first_index or 0
-    compact = ctx.service.compact_range(first_index) if batch.in_log else []
+    checkpoint = batch.checkpoint
+    first_index = 0 if checkpoint is None else checkpoint.first_index
+    compact = [] if checkpoint is None else ctx.service.compact_range(first_index)
     return {
         "batch_id": batch_id,
-        "tree_size": batch.tree_size if batch.in_log else batch.size,
+        "tree_size": batch.size if checkpoint is None else checkpoint.tree_size,
         "first_index": first_index,
         "compact_range": [h.hex() for h in compact],
         "offset": offset,

@@ -7,7 +7,7 @@ as the limit is passed, before the rest of the body is read. Small form
 fields (the ``metadata`` JSON) are kept, up to a fixed size.
 
 Never writes an upload to disk. It keeps a file's bytes only when the
-endpoint needs them whole (``keep_file``: the PDF to stamp), and otherwise at
+endpoint needs them whole (:func:`read_form_file`: the PDF to stamp), and otherwise at
 most the last ``tail_window`` bytes (``POST /v1/verify``, to find the stamp of
 a stamped PDF and hash its original part without a second pass).
 """
@@ -173,15 +173,27 @@ def parse_json_field(raw: bytes, name: str, model: type[M]) -> M:
 
 
 @dataclass
-class FormUpload:
-    """What a streamed multipart body held: the file's digest and size, small fields."""
+class _FormDraft:
+    """What the parser callbacks have found so far (one request)."""
 
     sha256: bytes | None = None
     size: int = 0
     filename: str | None = None
     fields: dict[str, bytes] = field(default_factory=dict)
-    content: bytes | None = None
-    """The whole file, when the form was read with ``keep_file``."""
+    content: bytes = b""
+    tail: bytes = b""
+    tail_start: int = 0
+    head_hasher: Any = None
+
+
+@dataclass(frozen=True)
+class FormUpload:
+    """What a streamed multipart body held: the file's digest and size, small fields."""
+
+    sha256: bytes
+    size: int
+    filename: str | None
+    fields: dict[str, bytes]
     tail: bytes = b""
     """The file's last bytes (from ``tail_start``), when read with ``tail_window``."""
     tail_start: int = 0
@@ -217,7 +229,7 @@ class _FormReader:
         self.file_field = file_field
         self.text_fields = text_fields
         self.max_file_bytes = max_file_bytes
-        self.result = FormUpload()
+        self.result = _FormDraft()
         self.ended = False
         self._headers: dict[str, str] = {}
         self._header_name = bytearray()
@@ -355,11 +367,20 @@ def _form_parser(
 
 
 def _form_result(reader: _FormReader, file_field: str) -> FormUpload:
+    draft = reader.result
     if not reader.ended:
         raise InputError("the multipart body ends before its closing boundary")
-    if reader.result.sha256 is None:
+    if draft.sha256 is None:
         raise InputError(f"the multipart body has no {file_field!r} part (the document file)")
-    return reader.result
+    return FormUpload(
+        sha256=draft.sha256,
+        size=draft.size,
+        filename=draft.filename,
+        fields=draft.fields,
+        tail=draft.tail,
+        tail_start=draft.tail_start,
+        head_hasher=draft.head_hasher,
+    )
 
 
 def _upload_limit(declared: int | None, max_file_bytes: int) -> int:
@@ -401,15 +422,13 @@ async def read_form(
     max_file_bytes: int,
     file_field: str = "file",
     text_fields: frozenset[str] = frozenset(),
-    keep_file: bool = False,
     tail_window: int = 0,
 ) -> FormUpload:
     """Stream a multipart/form-data body: hash the ``file_field`` part, keep small fields.
 
-    ``keep_file`` keeps the whole file (``FormUpload.content``); ``tail_window``
-    keeps its last bytes and the hasher of the bytes before them, so that the
-    digest of any prefix that ends in the tail can be had
-    (``FormUpload.prefix_sha256``).
+    ``tail_window`` keeps the file's last bytes and the hasher of the bytes
+    before them, so that the digest of any prefix that ends in the tail can be
+    had (``FormUpload.prefix_sha256``).
 
     Each chunk the server hands over goes to the parser whole (the parser's callbacks
     get slices of it, and the file's slices go to SHA-256 as memory views): no
@@ -420,9 +439,14 @@ async def read_form(
         max_file_bytes=max_file_bytes,
         file_field=file_field,
         text_fields=text_fields,
-        keep_file=keep_file,
         tail_window=tail_window,
     )
+    await _feed(request, parser, max_file_bytes)
+    return _form_result(reader, file_field)
+
+
+async def _feed(request: Request, parser: MultipartParser, max_file_bytes: int) -> None:
+    """The request's body to ``parser``, chunk by chunk, refused once over the limit."""
     limit = _upload_limit(_declared_length(request), max_file_bytes)
     try:
         total = 0
@@ -440,7 +464,21 @@ async def read_form(
         raise
     except (FormParserError, ValueError) as exc:
         raise InputError(f"the multipart body is malformed: {exc}") from None
-    return _form_result(reader, file_field)
+
+
+async def read_form_file(
+    request: Request, *, max_file_bytes: int, file_field: str = "file"
+) -> tuple[FormUpload, bytes]:
+    """As :func:`read_form`, keeping the whole file too: (the form, the file's bytes)."""
+    parser, reader = _form_parser(
+        request.headers.get("content-type", ""),
+        max_file_bytes=max_file_bytes,
+        file_field=file_field,
+        text_fields=frozenset(),
+        keep_file=True,
+    )
+    await _feed(request, parser, max_file_bytes)
+    return _form_result(reader, file_field), reader.result.content
 
 
 __all__ = [
@@ -458,6 +496,7 @@ __all__ = [
     "parse_json_field",
     "read_body",
     "read_form",
+    "read_form_file",
     "read_json",
     "validate_object",
 ]

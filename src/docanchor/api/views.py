@@ -35,7 +35,14 @@ class ReceiptCache:
         batch = view.batch
         key = (
             view.document.id,
-            None if batch is None else (batch.id, batch.status, batch.tx_hash, batch.block_hash),
+            None
+            if batch is None
+            else (
+                batch.id,
+                batch.status,
+                batch.tx_hash,
+                None if batch.anchor is None else batch.anchor.block_hash,
+            ),
         )
         with self._lock:
             found = self._items.get(key)

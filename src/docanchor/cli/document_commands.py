@@ -383,10 +383,10 @@ def anchor(
         typer.echo("nothing to anchor: no pending documents and no sealed batches")
     for b in batches:
         typer.echo(
-            f"batch {b.id}: {plural(b.size, 'document')}, root {b.root}, {b.status}"
+            f"batch {b.id}: {plural(b.size, 'document')}, root {b.root.hex()}, {b.status}"
             + (
-                f", seq {b.seq}, block {b.block_number}, tx {b.tx_hash}"
-                if b.seq is not None
+                f", seq {b.anchor.seq}, block {b.anchor.block_number}, tx {b.anchor.tx_hash}"
+                if b.anchor is not None
                 else ""
             )
             + (" (re-anchored after a reorganisation)" if b.id in reanchored else "")
@@ -682,8 +682,7 @@ def verify(
         parsed = [parse_receipt_text(text)]
     elif stamped is not None:
         parsed = [parse_receipt_text(stamped.receipt)]
-    else:
-        assert digest is not None
+    elif digest is not None:
         service = _service()
         views = service.lookup(digest)
         if not views:
@@ -696,6 +695,8 @@ def verify(
         parsed = [
             ParsedReceipt(r, r.to_json()) for r in (service.receipt(v) for v in reversed(views))
         ]
+    else:
+        raise InputError("give the document, or --receipt FILE (or both)")
     receipts = [p.receipt for p in parsed]
     reader = open_reader(cfg)
     required = confirmations or cfg.required_confirmations(reader.chain_id)
@@ -765,12 +766,12 @@ def verify(
             )
         )
         _print_checks(best)
-        if verdict == "cannot_check":
-            assert chosen.anchor is not None
+        anchor = chosen.anchor
+        if verdict == "cannot_check" and anchor is not None:
             typer.echo(
                 f"cannot check here: the node at {reader.node} is on chain {reader.chain_id}, "
-                f"the receipt is anchored on chain {chosen.anchor.chain_id}; verify with a node "
-                f"of chain {chosen.anchor.chain_id} (--rpc-url)",
+                f"the receipt is anchored on chain {anchor.chain_id}; verify with a node "
+                f"of chain {anchor.chain_id} (--rpc-url)",
                 err=True,
             )
     if verdict == "cannot_check":

@@ -35,11 +35,12 @@ def checkpoints(
         return
     if not batches:
         typer.echo("the log has no checkpoint yet")
-    for b in batches:
-        seq = "-" if b.seq is None else str(b.seq)
-        block = "" if b.block_number is None else f", block {b.block_number}"
+    for c in batches:
+        seq = "-" if c.anchor is None else str(c.anchor.seq)
+        block = "" if c.anchor is None else f", block {c.anchor.block_number}"
         typer.echo(
-            f"seq {seq}: size {b.tree_size}, root {b.root}, {b.status}{block} (batch {b.id})"
+            f"seq {seq}: size {c.tree_size}, root {c.root.hex()}, {c.status}{block} "
+            f"(batch {c.batch_id})"
         )
 
 
@@ -57,7 +58,9 @@ def consistency(
     if as_json:
         emit_json(consistency_json(first, second, old, new, proof))
         return
-    typer.echo(f"from size {first} (root {old.root}) to size {second} (root {new.root}):")
+    typer.echo(
+        f"from size {first} (root {old.root.hex()}) to size {second} (root {new.root.hex()}):"
+    )
     for h in proof:
         typer.echo(f"  {h.hex()}")
 

@@ -20,8 +20,11 @@ per responsibility, each in its own module:
 - ``audit``: the log's history, the database and a period, against the chain;
 - ``admin``: API keys, health checks, counts;
 - ``leaves``: leaf hashes and roots of stored rows;
-- ``records``: a stored batch in the states where more is known
-  (``SealedBatch``, ``Checkpoint``, ``AnchoredBatch``), every field set.
+- ``records``: what the service works on and the edges see, each built once
+  from the store's rows: a batch in the states where more is known
+  (``SealedBatch``, ``Checkpoint``, ``AnchoredBatch``, every field set), a
+  batch as shown (``BatchRecord``) and a registration with its batch
+  (``DocumentView``).
 
 Everything public is named here: import it from ``docanchor.service``.
 """
@@ -65,7 +68,14 @@ from docanchor.service.receipts import (
     receipt_verdict,
     verify_receipt_on_chain,
 )
-from docanchor.service.records import AnchoredBatch, Checkpoint, SealedBatch
+from docanchor.service.records import (
+    AnchoredBatch,
+    BatchRecord,
+    Checkpoint,
+    DocumentView,
+    SealedBatch,
+    document_views,
+)
 from docanchor.service.registration import (
     NUL,
     Registration,
@@ -74,9 +84,9 @@ from docanchor.service.registration import (
     metadata_for,
 )
 
-# The store's records that the edges see, named through the service (the edges never
+# The store's plain rows that the edges see, named through the service (the edges never
 # import the store).
-from docanchor.store import Batch, DocumentRow, DocumentView, LogEntryRow, NewRegistration
+from docanchor.store import DocumentRow, LogEntryRow, NewRegistration
 
 __all__ = [
     "ANCHOR_LOCK",
@@ -88,7 +98,7 @@ __all__ = [
     "AuditFinding",
     "AuditReport",
     "Audits",
-    "Batch",
+    "BatchRecord",
     "BatchReport",
     "ChainPort",
     "ChainReader",
@@ -112,6 +122,7 @@ __all__ = [
     "TxPolicy",
     "WaitProgress",
     "audit_remote_period",
+    "document_views",
     "identifier",
     "leaf_hash_of_row",
     "leaf_hashes_of_rows",

@@ -28,7 +28,7 @@ from docanchor.errors import (
 from docanchor.onchain import MinedAnchor, OnChainRecord
 from docanchor.service.base import ServiceBase
 from docanchor.service.leaves import leaf_hashes_of_stored
-from docanchor.service.records import AnchoredBatch, Checkpoint, SealedBatch
+from docanchor.service.records import AnchoredBatch, BatchRecord, Checkpoint, SealedBatch
 from docanchor.store import Batch
 from docanchor.vocabulary import BatchAction, BatchStatus, parse_utc_text, utc_text, utcnow
 
@@ -50,8 +50,14 @@ class WaitProgress:
 
 @dataclass(frozen=True)
 class BatchReport:
-    batch: Batch
+    """What a pass did to one batch, and the batch's record after it."""
+
+    batch: BatchRecord
     action: BatchAction
+
+
+def _report(batch: Batch, action: BatchAction) -> BatchReport:
+    return BatchReport(BatchRecord.of(batch), action)
 
 
 def tx_log_of(batch: Batch) -> list[dict[str, Any]]:
@@ -83,14 +89,16 @@ def _parse_iso(text: Any) -> datetime | None:
 class Anchoring(ServiceBase):
     """Sealing, anchoring and confirming batches."""
 
-    def seal(self, *, now: datetime | None = None) -> Batch | None:
-        """Seal all pending documents, up to ``batch_max``, into one batch."""
-        return self.store.seal_pending(
+    def seal(self, *, now: datetime | None = None) -> BatchRecord | None:
+        """Seal all pending documents, up to ``batch_max``, into one batch (None when
+        nothing is pending)."""
+        batch = self.store.seal_pending(
             limit=self.batch_max, now=now or utcnow(), leaf_hashes_of=leaf_hashes_of_stored
         )
+        return None if batch is None else BatchRecord.of(batch)
 
-    def seal_all(self, *, now: datetime | None = None) -> list[Batch]:
-        sealed: list[Batch] = []
+    def seal_all(self, *, now: datetime | None = None) -> list[BatchRecord]:
+        sealed: list[BatchRecord] = []
         while (batch := self.seal(now=now)) is not None:
             sealed.append(batch)
         return sealed
@@ -148,7 +156,7 @@ class Anchoring(ServiceBase):
                     last_error=f"transaction {last['tx_hash']} is pending{waited}; "
                     "the next pass checks it again",
                 )
-                return BatchReport(batch, BatchAction.PENDING)
+                return _report(batch, BatchAction.PENDING)
             if len(sent) >= self.tx_policy.max_attempts:
                 batch = self.store.update_batch(
                     batch_id,
@@ -156,7 +164,7 @@ class Anchoring(ServiceBase):
                     f"{len(sent)} transactions (DOCANCHOR_TX_MAX_ATTEMPTS); no more fee bumps, "
                     "the next pass checks it again",
                 )
-                return BatchReport(batch, BatchAction.PENDING)
+                return _report(batch, BatchAction.PENDING)
             return self._send(
                 batch, kind="bump", nonce=nonce, fee_floor=self._bumped(fees), now=now
             )
@@ -225,7 +233,7 @@ class Anchoring(ServiceBase):
                 f"DOCANCHOR_MAX_FEE_GWEI ({cap / 1e9:g} gwei); nothing was sent, the next "
                 "pass tries again",
             )
-            return BatchReport(batch, BatchAction.WAITING)
+            return _report(batch, BatchAction.WAITING)
         for _ in range(3):
             try:
                 prepared = chain.prepare_anchor(
@@ -237,7 +245,7 @@ class Anchoring(ServiceBase):
                 )
             except FeeCapError as exc:
                 batch = self.store.update_batch(batch_id, last_error=str(exc)[:1000])
-                return BatchReport(batch, BatchAction.WAITING)
+                return _report(batch, BatchAction.WAITING)
             sent_at = now or utcnow()
             entry = {
                 "kind": kind,
@@ -285,7 +293,7 @@ class Anchoring(ServiceBase):
             except UnderpricedError as exc:
                 # Recorded; the next pass bumps from these fees.
                 batch = self._set_attempt_error(batch, prepared.tx_hash, str(exc))
-                return BatchReport(batch, BatchAction.PENDING)
+                return _report(batch, BatchAction.PENDING)
             except ContractRevertError as exc:
                 if exc.error_name == "RootAlreadyAnchored":
                     record = chain.get_anchor(root)
@@ -304,7 +312,7 @@ class Anchoring(ServiceBase):
                 return self._report_anchored(
                     self._await(batch, mined, now=now), BatchAction.ANCHORED
                 )
-            return BatchReport(batch, BatchAction.SENT)
+            return _report(batch, BatchAction.SENT)
         raise ChainError(
             f"batch {batch.id}: the node answered 'nonce too low' three times in a row; "
             "another sender keeps using the anchoring account. The next pass tries again"
@@ -313,8 +321,8 @@ class Anchoring(ServiceBase):
     def _report_anchored(self, batch: Batch, action: BatchAction) -> BatchReport:
         """``action``, or "reanchored" when the batch's earlier anchor left the chain."""
         if any(e.get("kind") == "reorg" for e in tx_log_of(batch)):
-            return BatchReport(batch, BatchAction.REANCHORED)
-        return BatchReport(batch, action)
+            return _report(batch, BatchAction.REANCHORED)
+        return _report(batch, action)
 
     def _checkpoint_to_anchor(self, batch: Batch) -> Checkpoint:
         """The checkpoint ``batch`` is; a version 1 batch cannot be anchored any more."""
@@ -470,7 +478,7 @@ class Anchoring(ServiceBase):
                 batch = self.store.update_batch(
                     anchored.id, status=BatchStatus.CONFIRMED, confirmed_at=now or utcnow()
                 )
-                reports.append(BatchReport(batch, BatchAction.CONFIRMED))
+                reports.append(_report(batch, BatchAction.CONFIRMED))
         return reports
 
     def _ours(self, batch: Batch) -> bool:
@@ -487,7 +495,7 @@ class Anchoring(ServiceBase):
         record = self.chain.get_anchor(sealed.root)
         if record is not None:
             # Re-included in another block by the reorganisation.
-            return BatchReport(self._adopt(batch, record, now=now), BatchAction.MOVED)
+            return _report(self._adopt(batch, record, now=now), BatchAction.MOVED)
         entries = tx_log_of(batch)
         entries.append(
             {
@@ -515,7 +523,7 @@ class Anchoring(ServiceBase):
             last_error=f"a reorganisation took the anchor away (block {batch.block_number} "
             "is no longer on the chain); anchoring again",
         )
-        return BatchReport(batch, BatchAction.REANCHOR)
+        return _report(batch, BatchAction.REANCHOR)
 
     def run_once(self, *, now: datetime | None = None) -> list[BatchReport]:
         """One pass: confirm (catching reorganisations), seal, anchor, confirm.

@@ -12,26 +12,26 @@ from typing import Any
 from docanchor import merkle
 from docanchor.errors import LogRangeError
 from docanchor.service.base import ServiceBase
-from docanchor.store import Batch, LogEntryRow
+from docanchor.service.records import BatchRecord, Checkpoint
+from docanchor.store import LogEntryRow
 
 
 class LogReads(ServiceBase):
     """The log's public and auditor reads."""
 
-    def batch_page(self, *, offset: int = 0, limit: int = 100) -> tuple[int, list[Batch]]:
+    def batch_page(self, *, offset: int = 0, limit: int = 100) -> tuple[int, list[BatchRecord]]:
         """The number of batches, and ``limit`` of them from ``offset``, newest first."""
-        return self.store.count_batches(), self.store.batches(
-            offset=offset, limit=limit, newest_first=True
-        )
+        rows = self.store.batches(offset=offset, limit=limit, newest_first=True)
+        return self.store.count_batches(), [BatchRecord.of(b) for b in rows]
 
-    def checkpoint(self, tree_size: int) -> Batch:
+    def checkpoint(self, tree_size: int) -> Checkpoint:
         """The checkpoint of this size; :class:`InputError` when the log has none."""
         batch = self.store.checkpoint_at(tree_size) if tree_size > 0 else None
-        if batch is None or batch.root is None:
+        if batch is None:
             raise LogRangeError(f"{tree_size} is not the size of a checkpoint of the log")
-        return batch
+        return Checkpoint.of_log(batch)
 
-    def consistency(self, first: int, second: int) -> tuple[Batch, Batch, list[bytes]]:
+    def consistency(self, first: int, second: int) -> tuple[Checkpoint, Checkpoint, list[bytes]]:
         """The RFC 9162 consistency proof between two checkpoint sizes ``first <= second``."""
         if first > second:
             raise LogRangeError(f"first size {first} is larger than second size {second}")

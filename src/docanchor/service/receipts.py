@@ -37,8 +37,8 @@ from docanchor.receipt import (
 from docanchor.service.leaves import leaf_hash_of_row
 from docanchor.service.lookups import Lookups, not_found
 from docanchor.service.ports import ChainReader
-from docanchor.service.records import ON_CHAIN, AnchoredBatch, Checkpoint, SealedBatch
-from docanchor.store import DocumentRow, DocumentView
+from docanchor.service.records import Checkpoint, DocumentView, SealedBatch
+from docanchor.store import DocumentRow
 from docanchor.vocabulary import DocumentStatus
 
 
@@ -75,10 +75,9 @@ class Receipts(Lookups):
             metadata_sha256=bytes.fromhex(doc.metadata_sha256),
             metadata=metadata,
         )
-        if batch is None or batch.root is None or doc.leaf_index is None:
+        if batch is None or doc.leaf_index is None:
             return Receipt(ReceiptStatus.PENDING, document, None, None, None, {})
-        sealed = SealedBatch.of(batch)
-        checkpoint = Checkpoint.of(batch)
+        checkpoint = batch.checkpoint
         if checkpoint is not None:
             proof = self.log_proof(
                 doc.leaf_index,
@@ -86,13 +85,13 @@ class Receipts(Lookups):
                 hashing.leaf_hash(document.salt + document.sha256 + document.metadata_sha256),
             )
         else:
-            tree = self.tree_for(sealed)
+            tree = self.tree_for(batch.sealed)
             proof = ProofPart(
                 doc.leaf_index, tree.size, tuple(tree.inclusion_proof(doc.leaf_index))
             )
-        batch_part = BatchPart(sealed.id, sealed.root)
-        if batch.status in ON_CHAIN:
-            anchored = AnchoredBatch.of(batch)
+        batch_part = BatchPart(batch.id, batch.root)
+        anchored = batch.anchor
+        if anchored is not None:
             return Receipt(
                 ReceiptStatus(anchored.status),
                 document,

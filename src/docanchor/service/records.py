@@ -1,4 +1,4 @@
-"""A stored batch in the states where more of it is known, as records with every field set.
+"""The records the service works on and the edges see, each with every field its state has.
 
 The store's ``Batch`` row has optional columns: a sealed batch has no
 transaction yet, and a batch sealed before the log existed (version 1) is not
@@ -8,16 +8,27 @@ row's columns where it uses them. A row that lacks what its state requires
 was not written by the service (the database was altered): a
 :class:`~docanchor.errors.StoreError`, never a half-made receipt or a
 transaction for a root that is not there. Pure: no database, no chain.
+
+The edges (API, CLI, presenters) see only these records: a :class:`BatchRecord`
+for a batch, a :class:`Checkpoint` for a checkpoint of the log, and a
+:class:`DocumentView` (a registration with its batch's record) for a document,
+each built once from the store's rows (``BatchRecord.of``,
+``Checkpoint.of_log``, :func:`document_views`).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from docanchor.errors import StoreError
 from docanchor.receipt import AnchorPart
-from docanchor.store import Batch
-from docanchor.vocabulary import BatchStatus
+from docanchor.store import Batch, DocumentRow
+from docanchor.store import DocumentView as StoredView
+from docanchor.vocabulary import BatchStatus, DocumentStatus
 
 # The statuses of a batch whose root is on chain.
 ON_CHAIN: frozenset[str] = frozenset({BatchStatus.ANCHORED, BatchStatus.CONFIRMED})
@@ -41,27 +52,6 @@ class SealedBatch:
         if batch.id is None or batch.root is None:
             raise _altered(batch, "its id or its root")
         return cls(batch.id, bytes.fromhex(batch.root))
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """A batch of the log: it added the leaves [``first_index``, ``tree_size``), and
-    ``root`` is the log's root at ``tree_size``."""
-
-    batch_id: int
-    root: bytes
-    first_index: int
-    tree_size: int
-
-    @classmethod
-    def of(cls, batch: Batch) -> Checkpoint | None:
-        """The checkpoint ``batch`` is; None for a version 1 batch (not in the log)."""
-        if batch.tree_size is None:
-            return None
-        sealed = SealedBatch.of(batch)
-        if batch.first_index is None:
-            raise _altered(batch, "the log size before it (first_index)")
-        return cls(sealed.id, sealed.root, batch.first_index, batch.tree_size)
 
 
 @dataclass(frozen=True)
@@ -119,3 +109,161 @@ class AnchoredBatch:
             block_hash=self.block_hash,
             timestamp=self.timestamp,
         )
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A batch of the log: it added the leaves [``first_index``, ``tree_size``), and
+    ``root`` is the log's root at ``tree_size``.
+
+    ``tx_hash`` is the newest transaction sent for it (none before the first);
+    ``anchor`` is where the chain holds it, once it is ``anchored`` or ``confirmed``.
+    """
+
+    batch_id: int
+    root: bytes
+    first_index: int
+    tree_size: int
+    status: BatchStatus = BatchStatus.SEALED
+    tx_hash: str | None = None
+    anchor: AnchoredBatch | None = None
+
+    @classmethod
+    def of(cls, batch: Batch) -> Checkpoint | None:
+        """The checkpoint ``batch`` is; None for a version 1 batch (not in the log)."""
+        if batch.tree_size is None:
+            return None
+        sealed = SealedBatch.of(batch)
+        if batch.first_index is None:
+            raise _altered(batch, "the log size before it (first_index)")
+        return cls(
+            sealed.id,
+            sealed.root,
+            batch.first_index,
+            batch.tree_size,
+            status=_status(batch),
+            tx_hash=batch.tx_hash,
+            anchor=AnchoredBatch.of(batch) if batch.status in ON_CHAIN else None,
+        )
+
+    @classmethod
+    def of_log(cls, batch: Batch) -> Checkpoint:
+        """The checkpoint ``batch`` is. Precondition: the store read it as one of the log."""
+        checkpoint = cls.of(batch)
+        if checkpoint is None:
+            raise _altered(batch, "its log size (tree_size)")
+        return checkpoint
+
+
+def _status(batch: Batch) -> BatchStatus:
+    try:
+        return BatchStatus(batch.status)
+    except ValueError:
+        raise StoreError(
+            f"batch {batch.id} has the unknown status {batch.status!r}; the database was altered"
+        ) from None
+
+
+def _attempts(tx_log: str | None) -> tuple[Mapping[str, Any], ...]:
+    """The entries of a batch's transaction log (attempts and reorganisations), oldest first."""
+    if not tx_log:
+        return ()
+    try:
+        entries = json.loads(tx_log)
+    except ValueError:
+        return ()
+    return tuple(e for e in entries if isinstance(e, dict)) if isinstance(entries, list) else ()
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A stored batch as the edges show it, in whichever state it is.
+
+    ``tx_hash``, ``chain_id`` and ``contract`` exist once a transaction was sent;
+    ``anchor`` once the chain holds the root (``anchored`` or ``confirmed``);
+    ``checkpoint`` for a batch of the log (None for a version 1 batch).
+    ``attempts`` is the transaction log, oldest first.
+    """
+
+    id: int
+    size: int
+    root: bytes
+    status: BatchStatus
+    sealed_at: datetime
+    tx_hash: str | None
+    chain_id: int | None
+    contract: str | None
+    anchor: AnchoredBatch | None
+    anchorer: str | None
+    gas_used: int | None
+    anchored_at: datetime | None
+    confirmed_at: datetime | None
+    last_error: str | None
+    checkpoint: Checkpoint | None
+    attempts: tuple[Mapping[str, Any], ...]
+
+    @classmethod
+    def of(cls, batch: Batch) -> BatchRecord:
+        sealed = SealedBatch.of(batch)
+        status = _status(batch)
+        return cls(
+            id=sealed.id,
+            size=batch.size,
+            root=sealed.root,
+            status=status,
+            sealed_at=batch.sealed_at,
+            tx_hash=batch.tx_hash,
+            chain_id=batch.chain_id,
+            contract=batch.contract,
+            anchor=AnchoredBatch.of(batch) if status in ON_CHAIN else None,
+            anchorer=batch.anchorer,
+            gas_used=batch.gas_used,
+            anchored_at=batch.anchored_at,
+            confirmed_at=batch.confirmed_at,
+            last_error=batch.last_error,
+            checkpoint=Checkpoint.of(batch),
+            attempts=_attempts(batch.tx_log),
+        )
+
+    @property
+    def in_log(self) -> bool:
+        """True for a checkpoint of the log, False for a batch of the version 1 scheme."""
+        return self.checkpoint is not None
+
+    @property
+    def sealed(self) -> SealedBatch:
+        return SealedBatch(self.id, self.root)
+
+    @property
+    def reanchored(self) -> bool:
+        """Whether a reorganisation took an earlier anchor of this batch away."""
+        return any(e.get("kind") == "reorg" for e in self.attempts)
+
+
+class DocumentView(NamedTuple):
+    """A registration with the record of its batch (None while it is pending) and its
+    version (the n-th registration of its entity and reference; None without one)."""
+
+    document: DocumentRow
+    batch: BatchRecord | None
+    version: int | None = None
+
+    @property
+    def status(self) -> DocumentStatus:
+        return DocumentStatus.PENDING if self.batch is None else DocumentStatus(self.batch.status)
+
+
+def document_views(stored: Iterable[StoredView]) -> list[DocumentView]:
+    """The store's views as records, each batch's record built once."""
+    records: dict[int, BatchRecord] = {}
+    out: list[DocumentView] = []
+    for view in stored:
+        row = view.batch
+        record: BatchRecord | None = None
+        if row is not None:
+            record = records.get(row.id) if row.id is not None else None
+            if record is None:
+                record = BatchRecord.of(row)
+                records[record.id] = record
+        out.append(DocumentView(view.document, record, view.version))
+    return out

@@ -15,7 +15,8 @@ from typing import Any, Final, NamedTuple
 from docanchor import hashing
 from docanchor.errors import InputError, MetadataError, PermissionDeniedError
 from docanchor.service.base import ServiceBase
-from docanchor.store import DocumentView, NewRegistration
+from docanchor.service.records import DocumentView, document_views
+from docanchor.store import NewRegistration
 
 
 class Registration(NamedTuple):
@@ -225,7 +226,7 @@ class Registrations(ServiceBase):
         doc = registration.view.document
         if registration.created and doc.reference is None:
             return registration.view
-        hits, _ = self.store.lookup_with_versions(doc.sha256)
+        hits = document_views(self.store.lookup_with_versions(doc.sha256)[0])
         return next((v for v in hits if v.document.id == doc.id), registration.view)
 
     def register_count(self, items: Sequence[NewRegistration]) -> int:
