@@ -226,15 +226,38 @@ class StoreRegistrations(StoreLookups):
                 if self.dialect == "postgresql":
                     stored = _pg_stored_keys(cursor)
                 elif added == len(values):
-                    # Every row is new: they are the rows above the old maximum id,
-                    # read back in one range scan of the primary key.
+                    # Every row is new: under the write lock they took the ids above
+                    # the old maximum, one by one in the order given. Read back in one
+                    # range scan of the primary key; each salt is checked against ours.
                     cursor.execute(
-                        "SELECT id, sha256, metadata_sha256, salt FROM document WHERE id > ?",
-                        (before,),
+                        "SELECT id, salt FROM document WHERE id > ? ORDER BY id", (before,)
                     )
-                    stored = [
-                        (r[0], bytes(r[1]), bytes(r[2]), bytes(r[3])) for r in cursor.fetchall()
-                    ]
+                    fetched = cursor.fetchall()
+                    mine_in_order = list(group.values())
+                    if len(fetched) == len(mine_in_order) and all(
+                        r[1] == m.salt for r, m in zip(fetched, mine_in_order, strict=True)
+                    ):
+                        for (doc_id, _), mine in zip(fetched, mine_in_order, strict=True):
+                            resolved[(entity, mine.sha256, mine.metadata_sha256)] = (
+                                DocumentRow(
+                                    doc_id,
+                                    mine.sha256.hex(),
+                                    mine.salt.hex(),
+                                    mine.metadata_json,
+                                    mine.metadata_sha256.hex(),
+                                    entity,
+                                    mine.reference,
+                                    mine.doc_type,
+                                    created_at,
+                                    None,
+                                    None,
+                                ),
+                                True,
+                            )
+                        continue
+                    stored = _select_registrations(
+                        cursor, mark, entity, sorted({k[0] for k in group})
+                    )
                 else:
                     stored = _select_registrations(
                         cursor, mark, entity, sorted({k[0] for k in group})
