@@ -233,21 +233,21 @@ class StoreRegistrations(StoreLookups):
                         "SELECT id, salt FROM document WHERE id > ? ORDER BY id", (before,)
                     )
                     fetched = cursor.fetchall()
-                    mine_in_order = list(group.values())
-                    if len(fetched) == len(mine_in_order) and all(
-                        r[1] == m.salt for r, m in zip(fetched, mine_in_order, strict=True)
+                    ours = list(group.values())
+                    if len(fetched) == len(ours) and all(
+                        r[1] == n.salt for r, n in zip(fetched, ours, strict=True)
                     ):
-                        for (doc_id, _), mine in zip(fetched, mine_in_order, strict=True):
-                            resolved[(entity, mine.sha256, mine.metadata_sha256)] = (
+                        for (doc_id, _), new in zip(fetched, ours, strict=True):
+                            resolved[(entity, new.sha256, new.metadata_sha256)] = (
                                 DocumentRow(
                                     doc_id,
-                                    mine.sha256.hex(),
-                                    mine.salt.hex(),
-                                    mine.metadata_json,
-                                    mine.metadata_sha256.hex(),
+                                    new.sha256.hex(),
+                                    new.salt.hex(),
+                                    new.metadata_json,
+                                    new.metadata_sha256.hex(),
                                     entity,
-                                    mine.reference,
-                                    mine.doc_type,
+                                    new.reference,
+                                    new.doc_type,
                                     created_at,
                                     None,
                                     None,
