@@ -122,21 +122,6 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _members(value: Any) -> int:
-    """The number of members of every object in decoded JSON. Iterative."""
-    count = 0
-    stack = [value]
-    containers = (dict, list)
-    while stack:
-        item = stack.pop()
-        if type(item) is dict:
-            count += len(item)
-            stack += [v for v in item.values() if type(v) in containers]
-        else:
-            stack += [v for v in item if type(v) in containers]
-    return count
-
-
 def _strings(value: Any) -> Iterator[str]:
     """Every string in decoded JSON (member names included). Iterative."""
     stack = [value]
@@ -194,14 +179,22 @@ def loads_strict(
         "parse_constant": _no_constant,
         "parse_float": float if floats else _no_float,
     }
+    members = 0
+
+    def counted(obj: dict[str, Any]) -> dict[str, Any]:
+        nonlocal members
+        members += len(obj)
+        return obj
+
     try:
-        value = json.loads(decoded, **options)
-        # Valid JSON has a colon outside strings for each object member and
-        # nowhere else: fewer members decoded than colons means a member
-        # appeared twice and was dropped. Decoding again with the hook that
-        # checks each object names it (the first pass stays fast for the
-        # common case of no duplicates).
-        if type(value) in (dict, list) and _members(value) != structure.count(b":"):
+        # The decoder counts the members of each object as it makes it (cheaper
+        # than walking the decoded value again). Valid JSON has a colon outside
+        # strings for each object member and nowhere else: fewer members decoded
+        # than colons means a member appeared twice and was dropped. Decoding
+        # again with the hook that checks each object names it (the first pass
+        # stays fast for the common case of no duplicates).
+        value = json.loads(decoded, object_hook=counted, **options)
+        if type(value) in (dict, list) and members != structure.count(b":"):
             json.loads(decoded, object_pairs_hook=_no_duplicates, **options)
             raise _Refusal("a member appears twice in one object")
         if _SURROGATE_ESCAPE.search(raw) is not None:

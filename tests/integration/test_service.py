@@ -305,3 +305,35 @@ def test_registration_is_idempotent_and_refuses_bad_metadata(store: Store) -> No
         service.register(digest(6), {"entity_ruc": "20100000001"}, entity_ruc=ENTITY)
     versions = service.versions("OC-5", ENTITY)
     assert [v.version for v in versions] == [1]
+
+
+def test_bulk_registration_answers_each_item_with_its_own_stored_row(store: Store) -> None:
+    service = DocAnchorService(store=store)
+    service.register(digest(900), {"reference": "OC-900"}, entity_ruc=ENTITY)
+    # Metadata that json.dumps keys alike only if types were ignored: true, 1 and "1"
+    # are three registrations with three metadata digests, and equal objects share one.
+    flags: list[object] = [True, 1, "1", None, True]
+    items = [(digest(1000 + i), {"reference": f"OC-{i}", "flag": flags[i % 5]}) for i in range(300)]
+    items += [(digest(2000 + i), {"flag": flags[i % 5]}) for i in range(5)]
+    prepared = service.prepare_each(items, lambda _metadata: ENTITY)
+    assert len({p.metadata_sha256 for p in prepared[300:]}) == 4
+    for p, (_, metadata) in zip(prepared, items, strict=True):
+        assert json.loads(p.metadata_json) == {**metadata, "entity_ruc": ENTITY}
+    results = service.register_many(prepared)
+    assert all(r.created for r in results)
+    with store.engine.begin() as conn:
+        stored = {
+            row[0]: (bytes(row[1]), bytes(row[2]), row[3])
+            for row in conn.execute(sa.text("SELECT id, sha256, salt, metadata_json FROM document"))
+        }
+    assert len(stored) == 1 + len(items)
+    ids = [r.view.document.id for r in results]
+    assert ids == sorted(ids)  # in the order given
+    for result, item in zip(results, prepared, strict=True):
+        doc = result.view.document
+        assert stored[doc.id] == (item.sha256, item.salt, item.metadata_json)
+        assert (doc.sha256, doc.salt) == (item.sha256.hex(), item.salt.hex())
+    # The same items again: nothing new, each answered with the row stored above.
+    again = service.register_many(service.prepare_each(items, lambda _metadata: ENTITY))
+    assert not any(r.created for r in again)
+    assert [r.view.document.id for r in again] == ids

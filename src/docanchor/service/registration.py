@@ -25,6 +25,32 @@ class Registration(NamedTuple):
 
 
 NUL: Final = "\x00"
+# json.dumps(value, sort_keys=True) with the encoder made once, not once per call.
+_SAME_METADATA: Final = json.JSONEncoder(sort_keys=True)
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a string in ``value`` (a member name too) holds U+0000. Iterative.
+
+    The check alone, with no paths: it runs on every metadata object, and the
+    path of the culprit is worked out only when there is one.
+    """
+    stack: list[Any] = [value]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str:
+            if NUL in item:
+                return True
+        elif kind is dict or isinstance(item, Mapping):
+            for key, child in item.items():
+                if isinstance(key, str) and NUL in key:
+                    return True
+                push(child)
+        elif isinstance(item, (list, tuple)):
+            extend(item)
+    return False
 
 
 def _refuse_nul(value: Any, what: str) -> None:
@@ -32,6 +58,8 @@ def _refuse_nul(value: Any, what: str) -> None:
 
     PostgreSQL text cannot hold it, and no procurement field needs it. Iterative.
     """
+    if not _holds_nul(value):
+        return
     stack: list[tuple[Any, str]] = [(value, what)]
     while stack:
         item, path = stack.pop()
@@ -163,16 +191,18 @@ class Registrations(ServiceBase):
         """
         salts = os.urandom(hashing.SALT_SIZE * len(items))
         step = hashing.SALT_SIZE
-        dumps = json.dumps
+        # The key tells true from 1 and "1" from 1, as the canonical text does. It is
+        # text, not a tuple of the members: 10,000 tuples kept in the cache would be
+        # walked by every garbage collection the request sets off.
+        same_text = _SAME_METADATA.encode
         shared: dict[tuple[str, str | None], tuple[str, bytes, str, str | None, str | None]] = {}
         out: list[NewRegistration] = []
         append = out.append
         for n, (digest, metadata) in enumerate(items):
             try:
-                # The key tells true from 1 and "1" from 1, as the canonical text does.
-                same_text = dumps(metadata, sort_keys=True) if metadata else ""
+                key_text = same_text(metadata) if metadata else ""
                 entity_ruc = entity_for(metadata)
-                same = (same_text, entity_ruc)
+                same = (key_text, entity_ruc)
                 known = shared.get(same)
                 if known is None:
                     meta, entity = metadata_for(metadata, entity_ruc)

@@ -226,15 +226,38 @@ class StoreRegistrations(StoreLookups):
                 if self.dialect == "postgresql":
                     stored = _pg_stored_keys(cursor)
                 elif added == len(values):
-                    # Every row is new: they are the rows above the old maximum id,
-                    # read back in one range scan of the primary key.
+                    # Every row is new: under the write lock they took the ids above
+                    # the old maximum, one by one in the order given. Read back in one
+                    # range scan of the primary key; each salt is checked against ours.
                     cursor.execute(
-                        "SELECT id, sha256, metadata_sha256, salt FROM document WHERE id > ?",
-                        (before,),
+                        "SELECT id, salt FROM document WHERE id > ? ORDER BY id", (before,)
                     )
-                    stored = [
-                        (r[0], bytes(r[1]), bytes(r[2]), bytes(r[3])) for r in cursor.fetchall()
-                    ]
+                    fetched = cursor.fetchall()
+                    ours = list(group.values())
+                    if len(fetched) == len(ours) and all(
+                        r[1] == n.salt for r, n in zip(fetched, ours, strict=True)
+                    ):
+                        for (doc_id, _), new in zip(fetched, ours, strict=True):
+                            resolved[(entity, new.sha256, new.metadata_sha256)] = (
+                                DocumentRow(
+                                    doc_id,
+                                    new.sha256.hex(),
+                                    new.salt.hex(),
+                                    new.metadata_json,
+                                    new.metadata_sha256.hex(),
+                                    entity,
+                                    new.reference,
+                                    new.doc_type,
+                                    created_at,
+                                    None,
+                                    None,
+                                ),
+                                True,
+                            )
+                        continue
+                    stored = _select_registrations(
+                        cursor, mark, entity, sorted({k[0] for k in group})
+                    )
                 else:
                     stored = _select_registrations(
                         cursor, mark, entity, sorted({k[0] for k in group})
