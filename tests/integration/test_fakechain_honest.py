@@ -37,6 +37,7 @@ from docanchor.service import (
 )
 from docanchor.store import Store
 from tests.support.anvil import AnvilNode
+from tests.support.clock import FakeClock
 from tests.support.dbfixtures import fresh_database_url
 from tests.support.fakechain import FakeChain
 
@@ -291,7 +292,14 @@ def test_the_fake_chain_and_anvil_give_the_service_the_same_story(
     fake = FakeChain(start_block=start)
     with fresh_database_url("sqlite", tmp_path / "fake") as url:
         (tmp_path / "fake").mkdir(exist_ok=True)
-        faked = DocAnchorService(store=Store(url), chain=fake, confirmations=2, tx_policy=policy())
+        # Nothing mines on the fake while the service polls: its waits take no time.
+        faked = DocAnchorService(
+            store=Store(url),
+            chain=fake,
+            confirmations=2,
+            tx_policy=policy(),
+            clock=FakeClock(NOW),
+        )
         on_fake = run_script(faked, FakeDevnet(fake), fake.reader())
 
     for real_step, fake_step in zip(on_anvil, on_fake, strict=True):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -46,6 +46,7 @@ from docanchor.service import (
     verify_receipt_on_chain,
 )
 from docanchor.store import Batch, Store
+from tests.support.clock import FakeClock
 from tests.support.fakechain import FAKE_CONTRACT, GWEI, OTHER_ADDRESS, FakeChain
 
 ENTITY = "20131370998"
@@ -60,7 +61,7 @@ class World:
     store: Store
     fake: FakeChain
     service: DocAnchorService
-    now: datetime = T0
+    clock: FakeClock  # the service's: time moves only when the script moves it
     groups: list[list[bytes]] = field(default_factory=list)  # documents, one group a batch
     kept: Receipt | None = None  # the first receipt of batch 0 that had an anchor
     progress: list[WaitProgress] = field(default_factory=list)
@@ -122,7 +123,7 @@ def automine(on: bool) -> Event:
 
 def later(seconds: float) -> Event:
     def act(w: World) -> None:
-        w.now += timedelta(seconds=seconds)
+        w.clock.advance(seconds)
 
     return Event(f"later({seconds})", act)
 
@@ -215,6 +216,7 @@ def redeploy() -> Event:
             chain=w.fake,
             confirmations=w.service.confirmations,
             tx_policy=w.service.tx_policy,
+            clock=w.clock,
         )
 
     return Event("redeploy", act)
@@ -231,6 +233,7 @@ def reset_and_redeploy_at_same_address() -> Event:
             chain=w.fake,
             confirmations=w.service.confirmations,
             tx_policy=w.service.tx_policy,
+            clock=w.clock,
         )
 
     return Event("redeploy", act)
@@ -263,7 +266,7 @@ class Scenario:
     max_fee_gwei: int | None = None
     bump_after: float = 3600.0
     max_attempts: int = 5
-    pending_wait: float = 0.0  # > 0 only where a row needs the pass to poll (it sleeps)
+    pending_wait: float = 0.0  # > 0 where a row needs the pass to poll (on the fake clock)
     legacy: bool = False  # a node without EIP-1559: no base fee, gasPrice
 
 
@@ -357,6 +360,20 @@ def reorg_entry_names_the_lost_anchor(w: World) -> None:
 def progress_reported(w: World) -> None:
     assert w.progress and w.progress[-1].required == w.service.confirmations
     assert w.progress[-1].waiting == 0
+    # Two rounds, one poll apart: the first found the batch one confirmation short.
+    assert [(p.waiting, p.confirmations, p.waited) for p in w.progress] == [
+        (1, 1, 0.0),
+        (0, None, 1.0),
+    ]
+
+
+def slept(*seconds: float) -> Callable[[World], None]:
+    """The service's waits in this step, on its clock."""
+
+    def check(w: World) -> None:
+        assert w.clock.sleeps == pytest.approx(list(seconds))
+
+    return check
 
 
 def nothing_signed(w: World) -> None:
@@ -478,7 +495,30 @@ SCENARIOS = [
                 actions=["sealed", "anchored"],
                 status=["anchored"],
                 kinds=[["sent"]],
+                check=slept(0.05),
             ),
+        ],
+        pending_wait=5.0,
+    ),
+    Scenario(
+        "not mined within pending_wait: the pass leaves it, having polled all that time",
+        [
+            Step(
+                [automine(False)],
+                run="anchor_all",
+                actions=["sealed", "sent"],
+                status=["sealed"],
+                kinds=[["sent"]],
+                check=slept(0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 0.45),
+            ),
+            Step(
+                [later(30)],
+                run="anchor_all",
+                actions=["pending"],
+                error="is pending for 35 s",
+                check=slept(0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 0.45),
+            ),
+            Step([mine(1)], actions=["adopted", "confirmed"], status=["confirmed"]),
         ],
         pending_wait=5.0,
     ),
@@ -1146,20 +1186,22 @@ SCENARIOS = [
 
 
 def run_step(w: World, step: Step) -> list[str] | None:
-    """The step's call; the actions of its reports (None when it raised)."""
-    now = w.now
+    """The step's call; the actions of its reports (None when it raised).
+
+    No call is given a time: the service reads its clock, which the script moves.
+    """
     if step.run == "run_once":
-        return [r.action for r in w.service.run_once(now=now)]
+        return [r.action for r in w.service.run_once()]
     if step.run == "anchor_all":
-        return [r.action for r in w.service.anchor_all(now=now)]
+        return [r.action for r in w.service.anchor_all()]
     if step.run == "confirm":
-        return [r.action for r in w.service.confirm(now=now)]
+        return [r.action for r in w.service.confirm()]
     if step.run == "anchor_first":
-        return [w.service.anchor_batch(w.batch(0), now=now).action]
+        return [w.service.anchor_batch(w.batch(0)).action]
     if step.run in ("wait", "wait_now"):
         timeout = 0.0 if step.run == "wait_now" else 5.0
         heard = w.progress.append if step.run == "wait" else None
-        reports = w.service.wait_until_confirmed(timeout=timeout, poll=0.0, on_progress=heard)
+        reports = w.service.wait_until_confirmed(timeout=timeout, poll=1.0, on_progress=heard)
         return [r.action for r in reports]
     raise AssertionError(f"unknown call {step.run}")
 
@@ -1210,15 +1252,21 @@ def test_scenario(scenario: Scenario, database_url: str) -> None:
         bump_after=scenario.bump_after,
         pending_wait=scenario.pending_wait,
     )
+    clock = FakeClock(T0)
     service = DocAnchorService(
-        store=store, chain=fake, confirmations=scenario.confirmations, tx_policy=policy
+        store=store,
+        chain=fake,
+        confirmations=scenario.confirmations,
+        tx_policy=policy,
+        clock=clock,
     )
-    w = World(store, fake, service)
+    w = World(store, fake, service, clock)
     register(3).act(w)
     for number, step in enumerate(scenario.steps):
         where = f"step {number}"
         for event in step.do:
             event.act(w)
+        w.clock.sleeps.clear()
         raised: DocAnchorError | None = None
         actions: list[str] | None = None
         try:

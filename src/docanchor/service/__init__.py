@@ -46,7 +46,7 @@ from docanchor.service.audit import (
     LocalLogSource,
     audit_remote_period,
 )
-from docanchor.service.base import ServiceBase, TxPolicy
+from docanchor.service.base import ServiceBase, SystemClock, TxPolicy
 from docanchor.service.leaves import (
     leaf_hash_of_row,
     leaf_hashes_of_rows,
@@ -59,6 +59,7 @@ from docanchor.service.ports import (
     ChainPort,
     ChainReader,
     CheckedAnchorChain,
+    Clock,
     PreparedAnchor,
     Signer,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "ChainReader",
     "CheckedAnchorChain",
     "Checkpoint",
+    "Clock",
     "DocAnchorService",
     "DocumentRow",
     "DocumentView",
@@ -119,6 +121,7 @@ __all__ = [
     "SealedBatch",
     "ServiceBase",
     "Signer",
+    "SystemClock",
     "TxPolicy",
     "WaitProgress",
     "audit_remote_period",

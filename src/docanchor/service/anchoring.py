@@ -11,7 +11,6 @@ refuses a second anchor of a root, too).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +29,7 @@ from docanchor.service.base import ServiceBase
 from docanchor.service.leaves import leaf_hashes_of_stored
 from docanchor.service.records import AnchoredBatch, BatchRecord, Checkpoint, SealedBatch
 from docanchor.store import Batch
-from docanchor.vocabulary import BatchAction, BatchStatus, parse_utc_text, utc_text, utcnow
+from docanchor.vocabulary import BatchAction, BatchStatus, parse_utc_text, utc_text
 
 ANCHOR_LOCK = "anchoring"
 # What a pass reports for a batch whose transaction it is still waiting for.
@@ -93,7 +92,7 @@ class Anchoring(ServiceBase):
         """Seal all pending documents, up to ``batch_max``, into one batch (None when
         nothing is pending)."""
         batch = self.store.seal_pending(
-            limit=self.batch_max, now=now or utcnow(), leaf_hashes_of=leaf_hashes_of_stored
+            limit=self.batch_max, now=now or self.clock.now(), leaf_hashes_of=leaf_hashes_of_stored
         )
         return None if batch is None else BatchRecord.of(batch)
 
@@ -123,6 +122,7 @@ class Anchoring(ServiceBase):
         ``tx_log`` before it is broadcast, with the node's error if it had one.
         """
         chain = self.chain
+        now = now or self.clock.now()  # one time for the whole decision
         sealed = SealedBatch.of(batch)
         batch_id = sealed.id
         root = sealed.root
@@ -147,7 +147,7 @@ class Anchoring(ServiceBase):
             base_fee = chain.base_fee()
             underpriced = base_fee is not None and fees.get("maxFeePerGas", base_fee) < base_fee
             sent_at = _parse_iso(last.get("at"))
-            age = None if sent_at is None else ((now or utcnow()) - sent_at).total_seconds()
+            age = None if sent_at is None else ((now or self.clock.now()) - sent_at).total_seconds()
             due = age is None or age >= self.tx_policy.bump_after
             if nonce is None or not (underpriced or due):
                 waited = "" if age is None else f" for {age:.0f} s"
@@ -183,15 +183,15 @@ class Anchoring(ServiceBase):
 
     def _mined_among(self, hashes: Sequence[str], *, wait: float) -> str | None:
         """The first of ``hashes`` that is mined, polling up to ``wait`` seconds."""
-        deadline = time.monotonic() + wait
+        deadline = self.clock.monotonic() + wait
         delay = 0.05
         while True:
             for tx_hash in reversed(hashes):
                 if self.chain.transaction_receipt(tx_hash) is not None:
                     return tx_hash
-            if time.monotonic() >= deadline:
+            if self.clock.monotonic() >= deadline:
                 return None
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            self.clock.sleep(min(delay, max(0.0, deadline - self.clock.monotonic())))
             delay = min(delay * 2, 1.0)
 
     def _log_attempt(self, batch: Batch, entry: dict[str, Any], **fields: Any) -> Batch:
@@ -246,7 +246,7 @@ class Anchoring(ServiceBase):
             except FeeCapError as exc:
                 batch = self.store.update_batch(batch_id, last_error=str(exc)[:1000])
                 return _report(batch, BatchAction.WAITING)
-            sent_at = now or utcnow()
+            sent_at = now or self.clock.now()
             entry = {
                 "kind": kind,
                 "tx_hash": prepared.tx_hash,
@@ -386,7 +386,7 @@ class Anchoring(ServiceBase):
             gas_used=mined.gas_used,
             chain_id=chain.chain_id,
             contract=chain.contract_address,
-            anchored_at=now or utcnow(),
+            anchored_at=now or self.clock.now(),
             confirmed_at=None,
             last_error=None,
         )
@@ -424,7 +424,7 @@ class Anchoring(ServiceBase):
             anchorer=record.anchorer,
             chain_id=chain.chain_id,
             contract=chain.contract_address,
-            anchored_at=batch.anchored_at or now or utcnow(),
+            anchored_at=batch.anchored_at or now or self.clock.now(),
             confirmed_at=None,
             last_error=None,
         )
@@ -476,7 +476,7 @@ class Anchoring(ServiceBase):
                 and head - anchored.block_number + 1 >= self.confirmations
             ):
                 batch = self.store.update_batch(
-                    anchored.id, status=BatchStatus.CONFIRMED, confirmed_at=now or utcnow()
+                    anchored.id, status=BatchStatus.CONFIRMED, confirmed_at=now or self.clock.now()
                 )
                 reports.append(_report(batch, BatchAction.CONFIRMED))
         return reports
@@ -500,7 +500,7 @@ class Anchoring(ServiceBase):
         entries.append(
             {
                 "kind": "reorg",
-                "at": utc_text(now or utcnow()),
+                "at": utc_text(now or self.clock.now()),
                 "lost_tx_hash": batch.tx_hash,
                 "lost_block_number": batch.block_number,
                 "lost_block_hash": batch.block_hash,
@@ -551,7 +551,7 @@ class Anchoring(ServiceBase):
         how many batches wait, the fewest confirmations among the anchored
         ones, the head and the seconds waited.
         """
-        started = time.monotonic()
+        started = self.clock.monotonic()
         deadline = started + timeout
         reports: list[BatchReport] = []
         while True:
@@ -572,12 +572,12 @@ class Anchoring(ServiceBase):
                         confirmations=min((head - n + 1 for n in anchored), default=None),
                         required=self.confirmations,
                         head=head,
-                        waited=time.monotonic() - started,
+                        waited=self.clock.monotonic() - started,
                     )
                 )
             if not waiting:
                 return reports
-            if time.monotonic() >= deadline:
+            if self.clock.monotonic() >= deadline:
                 raise ChainError(
                     f"{len(waiting)} batch(es) still wait for {self.confirmations} confirmations "
                     f"after {timeout:.0f} s"
@@ -589,13 +589,15 @@ class Anchoring(ServiceBase):
                     reports.append(report)
                     acted = acted or report.action not in _IDLE_ACTIONS
             if not acted:
-                time.sleep(max(0.0, min(poll, deadline - time.monotonic())))
+                self.clock.sleep(max(0.0, min(poll, deadline - self.clock.monotonic())))
 
     def run_locked(
         self, *, ttl_seconds: float, now: datetime | None = None
     ) -> list[BatchReport] | None:
         """``run_once`` if this process holds the anchoring lease; None otherwise."""
-        if not self.store.try_lock(ANCHOR_LOCK, self.holder, now=utcnow(), ttl_seconds=ttl_seconds):
+        if not self.store.try_lock(
+            ANCHOR_LOCK, self.holder, now=self.clock.now(), ttl_seconds=ttl_seconds
+        ):
             return None
         return self.run_once(now=now)
 

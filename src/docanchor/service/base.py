@@ -2,20 +2,24 @@
 and policies.
 
 The adapters are keyword arguments, so tests hand in a real devnet or a fake
-without patching anything.
+without patching anything; so is the clock, so that a test decides what time
+it is and how long a wait lasts, and never sleeps.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 from docanchor.errors import ChainError
 from docanchor.merkle import MerkleTree
-from docanchor.service.ports import ChainPort, Signer
+from docanchor.service.ports import ChainPort, Clock, Signer
 from docanchor.store import Store
+from docanchor.vocabulary import utcnow
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,19 @@ class TxPolicy:
     pending_wait: float = 10.0
 
 
+class SystemClock:
+    """The system's clock: UTC wall time, the monotonic clock and a real sleep."""
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
 class ServiceBase:
     """What every part of DocAnchorService holds: its adapters and policies."""
 
@@ -49,6 +66,7 @@ class ServiceBase:
         tx_timeout: float = 120.0,
         tx_policy: TxPolicy | None = None,
         tree_cache_size: int = 4,
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
         self._chain = chain
@@ -57,6 +75,8 @@ class ServiceBase:
         self.batch_max = batch_max
         self.tx_timeout = tx_timeout
         self.tx_policy = tx_policy or TxPolicy()
+        # Every time the service reads or waits goes through this clock.
+        self.clock: Clock = clock or SystemClock()
         self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
         self._tree_cache_size = tree_cache_size
         self._tree_lock = threading.Lock()

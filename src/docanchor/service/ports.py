@@ -10,6 +10,7 @@ adapter.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from docanchor.audit import AnchorChain
@@ -20,6 +21,22 @@ from docanchor.onchain import (
     OnChainCheckpoint,
     OnChainRecord,
 )
+
+
+class Clock(Protocol):
+    """The time the service reads and the waiting it does.
+
+    ``now`` is the UTC time recorded in batches and compared with a
+    transaction's age; ``monotonic`` and ``sleep`` measure and spend the
+    waits for a transaction to be mined and for confirmations. Production
+    uses the system's clock; a test hands in one it advances itself.
+    """
+
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
 
 
 class PreparedAnchor(Protocol):
