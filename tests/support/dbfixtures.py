@@ -24,8 +24,10 @@ def database_kinds() -> list[str]:
 
 
 def _with_search_path(url: str, schema: str) -> str:
+    """``url`` with ``schema`` as its search path; its connections are named after the
+    schema too (``application_name``), so the fixture can end the ones left open."""
     sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
+    return f"{url}{sep}options={quote(f'-csearch_path={schema}')}&application_name={schema}"
 
 
 @contextmanager
@@ -44,6 +46,16 @@ def fresh_database_url(kind: str, folder: Path, prefix: str = "t_") -> Iterator[
         yield _with_search_path(base, schema)
     finally:
         with engine.begin() as conn:
+            # Connections a test left open (a store it did not close, a server's pool)
+            # would hold server slots until garbage collection: the suite's workers share
+            # one server and its max_connections.
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": schema},
+            )
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
 
