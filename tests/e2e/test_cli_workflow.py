@@ -269,6 +269,22 @@ def test_registration_is_idempotent_and_versions_follow_metadata(cli: Cli, tmp_p
     assert latest["document"]["metadata"]["amendment"] == "1"
 
 
+def test_submitting_an_anchored_document_again_shows_its_anchor(cli: Cli, tmp_path: Path) -> None:
+    """A document registered before and anchored since is not pending: submit --json
+    shows its status and a receipt with its proof, as `receipt` does."""
+    docs = make_docs(tmp_path / "in", 2)
+    cli.ok("submit", str(docs[0]), "--entity", ENTITY, "--json")
+    cli.ok("anchor", "--json")
+    (old, new) = cli.ok("submit", *map(str, docs), "--entity", ENTITY, "--json").json_lines()
+    assert old["created"] is False and old["status"] in ("anchored", "confirmed"), old
+    assert old["batch_id"] is not None
+    assert old["receipt"]["status"] == old["status"]
+    assert old["receipt"]["proof"] is not None and old["receipt"]["anchor"] is not None
+    assert old["receipt"] == json.loads(cli.ok("receipt", str(docs[0])).stdout)
+    assert new["created"] is True and new["status"] == "pending", new
+    assert new["receipt"]["status"] == "pending" and new["receipt"]["proof"] is None
+
+
 def test_bad_input_gets_one_clear_line_and_exit_code(cli: Cli, tmp_path: Path) -> None:
     missing = cli.run("submit", str(tmp_path / "nope.pdf"))
     assert missing.code == 2 and "no such file" in missing.stderr

@@ -1,6 +1,6 @@
 """The fake chain against a real Anvil: one script, the same observations.
 
-``tests/unit/test_service_confirmations.py`` trusts ``tests/fakechain.py`` to
+``tests/unit/test_service_confirmations.py`` trusts ``tests/support/fakechain.py`` to
 behave like ``ChainClient`` in front of a node. Here the same short script
 (anchor and confirm, a pending transaction, a dropped one sent again, a
 reorganisation that takes a checkpoint away and its re-anchoring, a refused

@@ -3,7 +3,7 @@
 The service is typed against the protocols of ``docanchor.service.ports`` and
 calls every member directly (no ``getattr`` with a fallback), so whatever is
 handed in as a chain or a signer must have each member. mypy checks ``src/``
-only, and ``tests/fakechain.py`` stands in for the chain client in the
+only, and ``tests/support/fakechain.py`` stands in for the chain client in the
 table-driven service tests: here each member of each protocol is looked up on
 each implementation, with the same parameters.
 """

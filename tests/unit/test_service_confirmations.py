@@ -6,7 +6,7 @@ then one call of the real service over a real store (SQLite, and PostgreSQL
 when ``DOCANCHOR_TEST_DATABASE_URL`` is set), then what must hold: the
 reports' actions, every batch's status and ``tx_log`` kinds, the error raised
 or recorded, the roots on chain, and the verdict of a receipt checked against
-the chain. Only the chain is fake (``tests/fakechain.py``); the same kind of
+the chain. Only the chain is fake (``tests/support/fakechain.py``); the same kind of
 script on a real Anvil is in ``tests/integration/test_tx_manager.py``, and
 ``tests/integration/test_fakechain_honest.py`` keeps the fake in step with it.
 

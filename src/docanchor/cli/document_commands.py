@@ -298,17 +298,23 @@ def submit(
             [r.view.document.id for r in results if r.view.document.reference is not None]
         )
         if as_json:
-            # The chunk's lines made and written at once: the pending receipts in bulk
-            # (one canonical metadata text per chunk), one write for the chunk.
-            receipts = service.pending_receipts_json([r.view.document for r in results])
+            # The chunk's lines made and written at once: the new registrations'
+            # pending receipts in bulk (one canonical metadata text per chunk), one
+            # write for the chunk. A document registered before may be sealed or
+            # anchored by now: its line and receipt say so.
+            fresh = iter(
+                service.pending_receipts_json([r.view.document for r in results if r.created])
+            )
             lines = []
-            for (label, _), result, receipt in zip(chunk, results, receipts, strict=True):
+            for (label, _), result in zip(chunk, results, strict=True):
                 created += result.created
-                doc = result.view.document
-                line = document_line(
-                    result.view, receipt, path=shown(label), created=result.created
-                )
-                line["version"] = versions.get(doc.id)
+                if result.created:
+                    view, receipt = result.view, next(fresh)
+                else:
+                    view = service.registered_view(result)
+                    receipt = service.receipt_json(view)
+                line = document_line(view, receipt, path=shown(label), created=result.created)
+                line["version"] = versions.get(view.document.id)
                 lines.append(encode_line(line))
             sys.stdout.write("".join(lines))
             sys.stdout.flush()

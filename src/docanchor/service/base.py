@@ -75,7 +75,8 @@ class ServiceBase:
         self.batch_max = batch_max
         self.tx_timeout = tx_timeout
         self.tx_policy = tx_policy or TxPolicy()
-        # Every time the service reads or waits goes through this clock.
+        # The transaction manager's times and waits go through this clock (see
+        # docs/architecture.md for the three that do not).
         self.clock: Clock = clock or SystemClock()
         self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
         self._tree_cache_size = tree_cache_size
