@@ -18,6 +18,7 @@ import {
   evaluateReceipt,
   parseGivenDeployment,
   parseReceipt,
+  trustSource,
   trustedDeployment,
 } from "../../src/docanchor/web/js/receipt.js";
 
@@ -150,6 +151,13 @@ for (const c of CASES.filter((c) => !("parse_error" in c.expect))) {
     }
   });
 }
+
+test("who named the trusted deployment: the service, a link, or the user", () => {
+  assert.equal(trustSource(false, false), "published");
+  assert.equal(trustSource(false, true), "published");
+  assert.equal(trustSource(true, true), "linked");
+  assert.equal(trustSource(true, false), "given");
+});
 
 test("the deployment the user gives: both parts or none, and it alone is trusted", () => {
   const contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3";

@@ -363,6 +363,24 @@ export class DeploymentInputError extends Error {
 }
 
 /**
+ * Who named the trusted deployment: "published" when none is given (the
+ * service's are trusted), "linked" when the page's address (?contract=…&chain=…)
+ * filled the fields and they were not edited since (whoever wrote the link
+ * chose it), and "given" when the user typed or changed them.
+ * @typedef {"given" | "linked" | "published"} TrustSource
+ */
+
+/**
+ * @param {boolean} given a deployment is given (in the fields)
+ * @param {boolean} linked the fields hold what the page's address put in them
+ * @returns {TrustSource}
+ */
+export function trustSource(given, linked) {
+  if (!given) return "published";
+  return linked ? "linked" : "given";
+}
+
+/**
  * The deployment the user trusts, as given to the page (`?contract=0x…&chain=N`
  * or the fields): null when both are empty, so that what the service
  * publishes is trusted; a DeploymentInputError when either is missing or

@@ -8,7 +8,8 @@
  * `getAnchor` records, and the service for its public log endpoints. No key
  * is sent anywhere, and nothing the service says is shown as proved unless
  * the chain confirms it. The contract trusted is the one the user gives
- * (`?contract=0x…&chain=N` or the fields) or else the one the service
+ * (the fields), the one a link names (`?contract=0x…&chain=N`, shown
+ * apart: whoever wrote the link chose it) or else the one the service
  * publishes, and the report says which.
  */
 
@@ -20,7 +21,7 @@ import {
 import { $, clear, el, errorBox, hideProgress, scrollTable, showProgress } from "../dom.js";
 import { formatNumber } from "../format.js";
 import { t } from "../i18n.js";
-import { DeploymentInputError, parseGivenDeployment } from "../receipt.js";
+import { DeploymentInputError, parseGivenDeployment, trustSource } from "../receipt.js";
 import { NodeError, NodeUnreachableError, rpc } from "../rpc.js";
 
 /**
@@ -42,7 +43,7 @@ class CannotRunError extends Error {
  * @typedef {object} AuditState
  * @property {PeriodReport} [report]
  * @property {number} [chainId]
- * @property {"given" | "published"} [source] who named the trusted contract
+ * @property {import("../receipt.js").TrustSource} [source] who named the trusted contract
  * @property {string} [error]
  * @property {string} [node] the node asked, while the audit runs
  * @property {{done: number, total: number}} [progress]
@@ -52,8 +53,10 @@ class CannotRunError extends Error {
 let state = null;
 /** Each audit's number; an answer for an older one is dropped. */
 let run = 0;
-/** Whether the user gave the trusted contract (in the address or the fields). */
+/** Whether the user or a link gave the trusted contract (not the service). */
 let givenByUser = false;
+/** Whether the contract's fields hold what the page's address put in them. */
+let linked = false;
 
 /** @param {string} id */
 function input(id) {
@@ -177,11 +180,12 @@ export function setupAudit() {
   const contract = params.get("contract"), chain = params.get("chain");
   if (contract || chain) {
     givenByUser = true;
+    linked = true;
     input("audit-contract").value = contract || "";
     input("audit-chain").value = chain || "";
   }
   for (const id of ["audit-contract", "audit-chain"]) {
-    input(id).addEventListener("input", () => { givenByUser = true; });
+    input(id).addEventListener("input", () => { givenByUser = true; linked = false; });
   }
   $("audit-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -234,7 +238,7 @@ async function runAudit() {
     return;
   }
   const contract = trusted.address;
-  const source = givenByUser ? "given" : "published";
+  const source = trustSource(givenByUser, linked);
   state = { node, progress: { done: 0, total: 0 } };
   renderAudit();
   const chain = nodeClient(node, contract);
@@ -323,7 +327,7 @@ function checkpointRows(c, findings, columns) {
 /**
  * @param {PeriodReport} report
  * @param {number | undefined} chainId
- * @param {"given" | "published" | undefined} source
+ * @param {import("../receipt.js").TrustSource | undefined} source
  * @returns {HTMLElement[]}
  */
 function reportParts(report, chainId, source) {
@@ -339,7 +343,10 @@ function reportParts(report, chainId, source) {
   fact("auditPeriod", t("auditPeriodValue", { from: isoTime(report.start), to: isoTime(report.end) }));
   fact("auditContract", el("span", null, [
     code(report.contract), " " + t("auditOnChain", { chain: chainId ?? "?" }) + ", ",
-    el("strong", { className: "trust-source", text: t(source === "given" ? "trustSourceGiven" : "trustSourcePublished") })
+    el("strong", {
+      className: "trust-source trust-" + (source || "published"),
+      text: t(source === "given" ? "trustSourceGiven" : source === "linked" ? "trustSourceLinked" : "trustSourcePublished")
+    })
   ]));
   fact("auditBase", report.base
     ? t("auditBaseValue", { seq: report.base.seq, size: formatNumber(report.base.treeSize) })
@@ -349,7 +356,14 @@ function reportParts(report, chainId, source) {
     checked: formatNumber(report.leaves.checked), unproven: formatNumber(report.leaves.unproven)
   }));
   /** @type {HTMLElement[]} */
-  const parts = [summary, facts];
+  const parts = [summary];
+  if (source === "linked") {
+    // Whoever wrote the link chose the contract: the user compares it with the one they know.
+    parts.push(el("div", { className: "notice notice-warn trust-line trust-linked" }, [
+      el("p", { text: t("trustLinked", { contract: report.contract, chain: String(chainId ?? "?") }) })
+    ]));
+  }
+  parts.push(facts);
   if (n) {
     const head = ["auditColSeq", "auditColSize", "auditColLeaves", "auditColRoot", "auditColBlock", "auditColTime", "auditColTx", "auditColRange"];
     parts.push(scrollTable(el("table", { className: "data checkpoints" }, [

@@ -16,7 +16,7 @@ import { ownText, t } from "../i18n.js";
 import { StrictJsonError, decodeUtf8, isObject, parseStrictJson } from "../jsonstrict.js";
 import {
   DeploymentInputError, ReceiptFormatError, checkSignature, evaluateReceipt, parseGivenDeployment, parseReceipt,
-  requiredConfirmations, trustedDeployment
+  requiredConfirmations, trustSource, trustedDeployment
 } from "../receipt.js";
 import { NodeUnreachableError, readNodeFacts } from "../rpc.js";
 import { readStamp } from "../stamp.js";
@@ -32,13 +32,22 @@ import { readStamp } from "../stamp.js";
  */
 
 /**
- * The deployments the check trusted, and who named them: the user (one), or
- * the service (those it publishes; `deployment` is the receipt's when it is one).
- * @typedef {{source: "given" | "published", deployment: import("../receipt.js").Deployment | null}} Trusting
+ * The deployments the check trusted, and who named them: the user or the
+ * link the page was opened with (one), or the service (those it publishes;
+ * `deployment` is the receipt's when it is one).
+ * @typedef {{source: import("../receipt.js").TrustSource, deployment: import("../receipt.js").Deployment | null}} Trusting
  */
 
 /** @type {ReceiptState | null} */
 let state = null;
+/** Whether the trusted contract's fields hold what the page's address put in them. */
+let linked = false;
+
+/** @type {Record<import("../receipt.js").TrustSource, string>} */
+const TRUST_TEXT = { given: "trustGiven", linked: "trustLinked", published: "trustPublished" };
+
+/** @type {Record<import("../receipt.js").TrustSource, string>} */
+const UNTRUSTED_HINT = { given: "receiptUntrustedGivenHint", linked: "receiptUntrustedLinkedHint", published: "receiptUntrustedHint" };
 
 /** @type {Record<string, string>} */
 const STRICT_MESSAGE = {
@@ -65,15 +74,17 @@ function field(id) {
 }
 
 /**
- * The line that says which contract was trusted and who named it.
+ * The line that says which contract was trusted and who named it; one a link
+ * named stands out, its address in full, for the user to compare.
  * @param {Trusting} trusting
  */
 function trustLine(trusting) {
   const d = trusting.deployment;
   const text = d
-    ? t(trusting.source === "given" ? "trustGiven" : "trustPublished", { contract: d.address, chain: String(d.chain_id) })
+    ? t(TRUST_TEXT[trusting.source], { contract: d.address, chain: String(d.chain_id) })
     : t("trustPublishedAll");
-  return el("p", { className: "notice trust-line trust-" + trusting.source, text });
+  const warn = trusting.source === "linked" ? " notice-warn" : "";
+  return el("p", { className: "notice trust-line trust-" + trusting.source + warn, text });
 }
 
 /** @param {ReceiptState} next */
@@ -176,7 +187,7 @@ async function checkReceipt(ev) {
   const anchor = isObject(receipt) && isObject(receipt.anchor) ? receipt.anchor : null;
   /** @type {Trusting} */
   const trusting = {
-    source: given ? "given" : "published",
+    source: trustSource(given !== null, linked),
     deployment: given || (anchor && deployments.find((d) => trustedDeployment(anchor, [d]))) || null
   };
   if (anchor && !trustedDeployment(anchor, deployments)) {
@@ -231,10 +242,10 @@ export function renderReceipt() {
   }
   if (s.untrusted) {
     clear($("receipt-status"));
-    const given = s.trusting && s.trusting.source === "given";
+    const source = s.trusting ? s.trusting.source : "published";
     $("receipt-status").appendChild(verdict("bad", t("receiptInvalid"), [
       el("p", { className: "verdict-text", text: t("receiptUntrusted", s.untrusted) }),
-      el("p", { className: "verdict-text", text: t(given ? "receiptUntrustedGivenHint" : "receiptUntrustedHint") })
+      el("p", { className: "verdict-text", text: t(UNTRUSTED_HINT[source]) })
     ]));
     if (s.trusting) out.appendChild(trustLine(s.trusting));
     return;
@@ -278,7 +289,8 @@ export function renderReceipt() {
 
 /**
  * Wires the form; ?rpc=URL (or the field) names the user's own node, and
- * ?contract=0x…&chain=N (or the fields) the deployment the user trusts.
+ * ?contract=0x…&chain=N (or the fields) the deployment the user trusts. One
+ * the address put in the fields is the link's until the user edits them.
  */
 export function setupReceipt() {
   $("receipt-form").addEventListener("submit", checkReceipt);
@@ -286,5 +298,9 @@ export function setupReceipt() {
   for (const [name, id] of [["rpc", "receipt-rpc"], ["contract", "receipt-contract"], ["chain", "receipt-chain"]]) {
     const value = params.get(name);
     if (value) field(id).value = value;
+  }
+  linked = Boolean(params.get("contract") || params.get("chain"));
+  for (const id of ["receipt-contract", "receipt-chain"]) {
+    field(id).addEventListener("input", () => { linked = false; });
   }
 }
