@@ -376,8 +376,9 @@ def test_a_node_that_answers_logs_with_no_list_stops_the_audit(tab: Tab, site: A
 def test_a_contract_the_user_gives_is_the_one_trusted(
     tab: Tab, site: AuditSite, anvil: AnvilNode
 ) -> None:
-    """The service publishes its own contract; the user trusts another one (by link):
-    the audit reads that one, says so, and the service's checkpoints fail against it."""
+    """The service publishes its own contract; a link names another one: the audit reads
+    that one, says it came from the link (in full, to be compared), and the service's
+    checkpoints fail against it. Typed over by the user, the contract is the user's."""
     from playwright.sync_api import expect
 
     from docanchor.chain import ChainClient
@@ -399,7 +400,23 @@ def test_a_contract_the_user_gives_is_the_one_trusted(
     )
     fact = page.locator(".fact", has_text="Contrato")
     expect(fact).to_contain_text(mine)
-    expect(fact).to_contain_text("indicado por usted")
+    expect(fact).to_contain_text(
+        "tomado del enlace que abrió: compruebe que es el contrato que espera"
+    )
+    expect(fact).not_to_contain_text("indicado por usted")
+    expect(page.locator("#audit-result .trust-line.notice-warn")).to_have_text(
+        f"Contrato de confianza: {mine} en la cadena 31337, tomado del enlace que abrió: "
+        "compruebe que es el contrato que espera."
+    )
+    page.get_by_role("button", name="Switch to English").click()
+    expect(page.locator("#audit-result .trust-line")).to_have_text(
+        f"Trusting contract {mine} on chain 31337, from the link you opened: "
+        "check it is the contract you expect."
+    )
+    expect(page.locator(".fact .trust-source")).to_have_text(
+        "from the link you opened: check it is the contract you expect"
+    )
+    page.get_by_role("button", name="Cambiar a español").click()
     findings = page.get_by_role("region", name="Problemas encontrados")
     expect(findings).to_contain_text("la cadena no tiene ningún punto de control 1")
     logs = [c for c in node_calls(tab, site) if c["method"] == "eth_getLogs"]
@@ -411,3 +428,14 @@ def test_a_contract_the_user_gives_is_the_one_trusted(
     expect(page.locator("#audit-result")).to_contain_text(
         "está en la cadena 31337, pero el contrato de confianza está en la cadena 1"
     )
+
+    # Edited after the link filled it, the contract is the user's: here the service's own.
+    page.get_by_label("Cadena (chain id)").fill("31337")
+    page.get_by_label("Contrato DocumentAnchor").fill(site.contract)
+    page.get_by_role("button", name="Auditar el periodo").click()
+    expect(page.get_by_role("status").filter(has_text="Periodo verificado")).to_be_visible(
+        timeout=60_000
+    )
+    expect(fact).to_contain_text(site.contract)
+    expect(fact).to_contain_text("indicado por usted")
+    expect(page.locator("#audit-result .trust-line")).to_have_count(0)

@@ -287,9 +287,10 @@ def test_with_the_users_node_a_receipt_with_wrong_members_is_refused(
 def test_a_receipt_of_another_contract_fails_when_the_user_gives_the_trusted_one(
     page: tuple[Page, list[Request]], site: StampSite, anvil: AnvilNode
 ) -> None:
-    """The service publishes the contract the receipt is anchored in; the user trusts
-    another one (by link, kept with ?rpc=): the receipt fails step 5, and the page says
-    whose contract it trusted. Given as the receipt's own, the same receipt is valid."""
+    """The service publishes the contract the receipt is anchored in; a link (kept with
+    ?rpc=) names another one: the receipt fails step 5, and the page says the contract it
+    trusted came from the link, in full, to be compared. Typed over as the receipt's own,
+    the same receipt is valid and the contract is the user's."""
     from playwright.sync_api import expect
 
     from docanchor.chain import ChainClient
@@ -312,10 +313,14 @@ def test_a_receipt_of_another_contract_fails_when_the_user_gives_the_trusted_one
     expect(_announced(tab, "Constancia no válida")).to_be_visible()
     status = tab.locator("#receipt-status")
     expect(status).to_contain_text(f"Anclada en {anchored_in} en la cadena 31337")
-    expect(status).to_contain_text("el contrato de confianza que usted indicó")
-    expect(tab.locator(".trust-line")).to_have_text(
-        f"Contrato de confianza: {mine} en la cadena 31337, indicado por usted."
+    expect(status).to_contain_text("el contrato de confianza que indica el enlace que abrió")
+    expect(status).not_to_contain_text("usted indicó")
+    line = tab.locator(".trust-line")
+    expect(line).to_have_text(
+        f"Contrato de confianza: {mine} en la cadena 31337, tomado del enlace que abrió: "
+        "compruebe que es el contrato que espera."
     )
+    expect(line).to_have_class(re.compile(r"\bnotice-warn\b"))
     assert not [r.url for r in sent[loaded:] if r.url.startswith(site.rpc_url)]
 
     # The same receipt, the user trusting the contract it is anchored in: valid.
@@ -325,6 +330,7 @@ def test_a_receipt_of_another_contract_fails_when_the_user_gives_the_trusted_one
     expect(tab.locator(".trust-line")).to_have_text(
         f"Contrato de confianza: {anchored_in} en la cadena 31337, indicado por usted."
     )
+    expect(tab.locator(".trust-line")).not_to_have_class(re.compile(r"\bnotice-warn\b"))
 
     # Without a contract given, the service's is trusted, and the page says so.
     tab.get_by_label("Contrato de confianza").fill("")
