@@ -159,6 +159,8 @@ def test_honest_service_every_range_checks_against_the_chain(tab: Tab, site: Aud
     expect(page.locator(".fact", has_text="Contrato")).to_contain_text(
         "publicado por este servicio"
     )
+    expect(page.locator("#audit-trust-linked")).to_be_hidden()
+    expect(page.locator("#audit-result .trust-line")).to_have_count(0)
 
     # The chain was read by the page itself, through the user's node; no key was sent.
     calls = node_calls(tab, site)
@@ -394,6 +396,9 @@ def test_a_contract_the_user_gives_is_the_one_trusted(
     expect(page.get_by_label("Cadena (chain id)")).to_have_value("31337")
     page.wait_for_load_state("networkidle")  # the service's own contract arrived, and was not used
     expect(page.get_by_label("Contrato DocumentAnchor")).to_have_value(mine)
+    note = page.locator("#audit-trust-linked")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("Este contrato lo puso el enlace que abrió, no usted")
     page.get_by_role("button", name="Auditar el periodo").click()
     expect(page.get_by_role("status").filter(has_text="Periodo NO verificado")).to_be_visible(
         timeout=60_000
@@ -432,6 +437,7 @@ def test_a_contract_the_user_gives_is_the_one_trusted(
     # Edited after the link filled it, the contract is the user's: here the service's own.
     page.get_by_label("Cadena (chain id)").fill("31337")
     page.get_by_label("Contrato DocumentAnchor").fill(site.contract)
+    expect(note).to_be_hidden()
     page.get_by_role("button", name="Auditar el periodo").click()
     expect(page.get_by_role("status").filter(has_text="Periodo verificado")).to_be_visible(
         timeout=60_000

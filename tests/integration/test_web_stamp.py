@@ -307,6 +307,12 @@ def test_a_receipt_of_another_contract_fails_when_the_user_gives_the_trusted_one
     tab.goto(f"/?rpc={site.rpc_url}&contract={mine}&chain=31337#/receipt")
     expect(tab.get_by_label("Contrato de confianza")).to_have_value(mine)
     expect(tab.get_by_label("Cadena del contrato (chain id)")).to_have_value("31337")
+    note = tab.locator("#receipt-trust-linked")
+    expect(note).to_be_visible()
+    expect(note).to_have_text(
+        "Este contrato lo puso el enlace que abrió, no usted: compruebe que es el contrato "
+        "que espera antes de confiar en el resultado."
+    )
     tab.get_by_label("Constancia (JSON) o PDF sellado").set_input_files(str(site.receipt))
     loaded = len(sent)
     tab.get_by_role("button", name="Verificar constancia").click()
@@ -325,6 +331,7 @@ def test_a_receipt_of_another_contract_fails_when_the_user_gives_the_trusted_one
 
     # The same receipt, the user trusting the contract it is anchored in: valid.
     tab.get_by_label("Contrato de confianza").fill(anchored_in)
+    expect(note).to_be_hidden()
     tab.get_by_role("button", name="Verificar constancia").click()
     expect(_announced(tab, "Constancia válida")).to_be_visible()
     expect(tab.locator(".trust-line")).to_have_text(

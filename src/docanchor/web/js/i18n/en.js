@@ -100,6 +100,7 @@ const texts = {
   trustPublished: "Trusting contract {contract} on chain {chain}, published by this service.",
   trustPublishedAll: "Trusting the contracts this service publishes.",
   trustSourceGiven: "given by you",
+  trustLinkedNote: "This contract was put here by the link you opened, not by you: check it is the contract you expect before relying on the result.",
   trustSourceLinked: "from the link you opened: check it is the contract you expect",
   trustSourcePublished: "published by this service",
   nodeAnswered: "Your node answered: {node} (chain id {chain}). The service was not asked.",

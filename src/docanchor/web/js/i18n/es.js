@@ -104,6 +104,7 @@ const texts = {
   trustPublished: "Contrato de confianza: {contract} en la cadena {chain}, publicado por este servicio.",
   trustPublishedAll: "Contratos de confianza: los que publica este servicio.",
   trustSourceGiven: "indicado por usted",
+  trustLinkedNote: "Este contrato lo puso el enlace que abrió, no usted: compruebe que es el contrato que espera antes de confiar en el resultado.",
   trustSourceLinked: "tomado del enlace que abrió: compruebe que es el contrato que espera",
   trustSourcePublished: "publicado por este servicio",
   nodeAnswered: "Respondió su nodo: {node} (chain id {chain}). El servicio no fue consultado.",

@@ -181,11 +181,16 @@ export function setupAudit() {
   if (contract || chain) {
     givenByUser = true;
     linked = true;
+    $("audit-trust-linked").hidden = false;
     input("audit-contract").value = contract || "";
     input("audit-chain").value = chain || "";
   }
   for (const id of ["audit-contract", "audit-chain"]) {
-    input(id).addEventListener("input", () => { givenByUser = true; linked = false; });
+    input(id).addEventListener("input", () => {
+      givenByUser = true;
+      linked = false;
+      $("audit-trust-linked").hidden = true;
+    });
   }
   $("audit-form").addEventListener("submit", (ev) => {
     ev.preventDefault();

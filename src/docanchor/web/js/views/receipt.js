@@ -300,7 +300,11 @@ export function setupReceipt() {
     if (value) field(id).value = value;
   }
   linked = Boolean(params.get("contract") || params.get("chain"));
+  $("receipt-trust-linked").hidden = !linked;
   for (const id of ["receipt-contract", "receipt-chain"]) {
-    field(id).addEventListener("input", () => { linked = false; });
+    field(id).addEventListener("input", () => {
+      linked = false;
+      $("receipt-trust-linked").hidden = true;
+    });
   }
 }
