@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from docanchor.keys import KeyRecord, NewKey
+from docanchor.receipt import Receipt, ReceiptVerification
 from docanchor.service import AnchoredBatch, BatchRecord, Checkpoint, DocumentView
 from docanchor.signing import public_key_info
 from docanchor.vocabulary import utc_text
@@ -189,6 +190,27 @@ def document_line(view: DocumentView, receipt: dict[str, Any], **extra: Any) -> 
         "version": view.version,
         "batch_id": doc.batch_id,
         "receipt": receipt,
+    }
+
+
+# --- receipt checks --------------------------------------------------------------
+
+
+def receipt_check_json(
+    result: ReceiptVerification, receipt: Receipt, *, verdict: str, required_confirmations: int
+) -> dict[str, Any]:
+    """A receipt checked against the chain (``POST /v1/receipts/verify``,
+    ``docanchor check-receipt --json``): the verdict and every step of spec section 6."""
+    return {
+        "valid": result.valid,
+        "verdict": verdict,
+        "status": receipt.status.value,
+        "confirmations": result.confirmations,
+        "required_confirmations": required_confirmations,
+        "checks": [
+            {"step": c.step, "name": c.name, "ok": c.ok, "skipped": c.skipped, "detail": c.detail}
+            for c in result.checks
+        ],
     }
 
 

@@ -171,3 +171,47 @@ def test_a_sealed_batch_shows_its_sent_transaction_and_no_anchor() -> None:
 def test_a_version_1_batch_shows_no_log_sizes() -> None:
     shape = batch_json(BatchRecord.of(confirmed_row(first_index=None, tree_size=None)))
     assert (shape["first_index"], shape["tree_size"]) == (None, None)
+
+
+def test_a_receipt_check_has_one_shape_for_both_edges() -> None:
+    from pathlib import Path
+
+    from docanchor.presenters import receipt_check_json
+    from docanchor.receipt import (
+        CheckResult,
+        ReceiptVerification,
+        loads_receipt_text,
+        parse_receipt,
+    )
+
+    data = Path(__file__).parents[1] / "data"
+    receipt = parse_receipt(
+        loads_receipt_text(
+            (data / "receipts" / "receipts" / "broken-untrusted-contract.json").read_bytes()
+        )
+    )
+    result = ReceiptVerification(
+        valid=False,
+        confirmations=3,
+        checks=[
+            CheckResult(1, "document", True, "no document given", True),
+            CheckResult(7, "confirmations", False, "3 of 12"),
+        ],
+    )
+    shown = receipt_check_json(result, receipt, verdict="not_valid", required_confirmations=12)
+    assert list(shown) == [
+        "valid",
+        "verdict",
+        "status",
+        "confirmations",
+        "required_confirmations",
+        "checks",
+    ]
+    assert shown["valid"] is False and shown["verdict"] == "not_valid"
+    assert shown["status"] == receipt.status.value
+    assert (shown["confirmations"], shown["required_confirmations"]) == (3, 12)
+    assert shown["checks"] == [
+        {"step": 1, "name": "document", "ok": True, "skipped": True, "detail": "no document given"},
+        {"step": 7, "name": "confirmations", "ok": False, "skipped": False, "detail": "3 of 12"},
+    ]
+    assert json.loads(json.dumps(shown)) == shown
