@@ -155,6 +155,26 @@ def registration_summary(view: DocumentView) -> dict[str, Any]:
     }
 
 
+def document_versions(family: Sequence[DocumentView], sha256: str) -> list[dict[str, Any]]:
+    """The versions of a document (the verify answer's ``versions``), by entity,
+    reference and version, marking the one whose digest is ``sha256``."""
+    return [
+        {
+            "entity_ruc": other.document.entity_ruc or None,
+            "reference": other.document.reference,
+            "version": other.version,
+            "sha256": other.document.sha256,
+            "status": other.status,
+            "registered_at": iso(other.document.created_at),
+            "is_this_document": other.document.sha256 == sha256,
+        }
+        for other in sorted(
+            family,
+            key=lambda v: (v.document.entity_ruc, v.document.reference or "", v.version or 0),
+        )
+    ]
+
+
 def document_json(
     view: DocumentView, receipt: dict[str, Any], *, created: bool | None = None
 ) -> dict[str, Any]:
