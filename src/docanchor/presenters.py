@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from docanchor.keys import KeyRecord, NewKey
+from docanchor.receipt import Receipt, ReceiptVerification
 from docanchor.service import AnchoredBatch, BatchRecord, Checkpoint, DocumentView
 from docanchor.signing import public_key_info
 from docanchor.vocabulary import utc_text
@@ -154,6 +155,26 @@ def registration_summary(view: DocumentView) -> dict[str, Any]:
     }
 
 
+def document_versions(family: Sequence[DocumentView], sha256: str) -> list[dict[str, Any]]:
+    """The versions of a document (the verify answer's ``versions``), by entity,
+    reference and version, marking the one whose digest is ``sha256``."""
+    return [
+        {
+            "entity_ruc": other.document.entity_ruc or None,
+            "reference": other.document.reference,
+            "version": other.version,
+            "sha256": other.document.sha256,
+            "status": other.status,
+            "registered_at": iso(other.document.created_at),
+            "is_this_document": other.document.sha256 == sha256,
+        }
+        for other in sorted(
+            family,
+            key=lambda v: (v.document.entity_ruc, v.document.reference or "", v.version or 0),
+        )
+    ]
+
+
 def document_json(
     view: DocumentView, receipt: dict[str, Any], *, created: bool | None = None
 ) -> dict[str, Any]:
@@ -189,6 +210,27 @@ def document_line(view: DocumentView, receipt: dict[str, Any], **extra: Any) -> 
         "version": view.version,
         "batch_id": doc.batch_id,
         "receipt": receipt,
+    }
+
+
+# --- receipt checks --------------------------------------------------------------
+
+
+def receipt_check_json(
+    result: ReceiptVerification, receipt: Receipt, *, verdict: str, required_confirmations: int
+) -> dict[str, Any]:
+    """A receipt checked against the chain (``POST /v1/receipts/verify``,
+    ``docanchor check-receipt --json``): the verdict and every step of spec section 6."""
+    return {
+        "valid": result.valid,
+        "verdict": verdict,
+        "status": receipt.status.value,
+        "confirmations": result.confirmations,
+        "required_confirmations": required_confirmations,
+        "checks": [
+            {"step": c.step, "name": c.name, "ok": c.ok, "skipped": c.skipped, "detail": c.detail}
+            for c in result.checks
+        ],
     }
 
 

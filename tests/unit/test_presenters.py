@@ -171,3 +171,97 @@ def test_a_sealed_batch_shows_its_sent_transaction_and_no_anchor() -> None:
 def test_a_version_1_batch_shows_no_log_sizes() -> None:
     shape = batch_json(BatchRecord.of(confirmed_row(first_index=None, tree_size=None)))
     assert (shape["first_index"], shape["tree_size"]) == (None, None)
+
+
+def test_a_receipt_check_has_one_shape_for_both_edges() -> None:
+    from pathlib import Path
+
+    from docanchor.presenters import receipt_check_json
+    from docanchor.receipt import (
+        CheckResult,
+        ReceiptVerification,
+        loads_receipt_text,
+        parse_receipt,
+    )
+
+    data = Path(__file__).parents[1] / "data"
+    receipt = parse_receipt(
+        loads_receipt_text(
+            (data / "receipts" / "receipts" / "broken-untrusted-contract.json").read_bytes()
+        )
+    )
+    result = ReceiptVerification(
+        valid=False,
+        confirmations=3,
+        checks=[
+            CheckResult(1, "document", True, "no document given", True),
+            CheckResult(7, "confirmations", False, "3 of 12"),
+        ],
+    )
+    shown = receipt_check_json(result, receipt, verdict="not_valid", required_confirmations=12)
+    assert list(shown) == [
+        "valid",
+        "verdict",
+        "status",
+        "confirmations",
+        "required_confirmations",
+        "checks",
+    ]
+    assert shown["valid"] is False and shown["verdict"] == "not_valid"
+    assert shown["status"] == receipt.status.value
+    assert (shown["confirmations"], shown["required_confirmations"]) == (3, 12)
+    assert shown["checks"] == [
+        {"step": 1, "name": "document", "ok": True, "skipped": True, "detail": "no document given"},
+        {"step": 7, "name": "confirmations", "ok": False, "skipped": False, "detail": "3 of 12"},
+    ]
+    assert json.loads(json.dumps(shown)) == shown
+
+
+def test_the_versions_of_a_document_in_order_marking_the_one_asked_about() -> None:
+    from docanchor.presenters import document_versions
+
+    def version(n: int, sha: str, batch: BatchRecord | None) -> DocumentView:
+        row = DocumentRow(
+            id=n,
+            sha256=sha,
+            salt="ef" * 32,
+            metadata_json='{"reference": "OC-1"}',
+            metadata_sha256="01" * 32,
+            entity_ruc="",
+            reference="OC-1",
+            doc_type="purchase_order",
+            created_at=NAIVE_NOON + timedelta(minutes=n),
+            batch_id=None if batch is None else batch.id,
+            leaf_index=None,
+        )
+        return DocumentView(row, batch, n)
+
+    second = version(2, "cd" * 32, None)
+    first = version(1, "ab" * 32, BatchRecord.of(confirmed_row()))
+    shown = document_versions([second, first], "cd" * 32)
+    assert shown == [
+        {
+            "entity_ruc": None,
+            "reference": "OC-1",
+            "version": 1,
+            "sha256": "ab" * 32,
+            "status": "confirmed",
+            "registered_at": "2026-03-01T12:01:00.250000Z",
+            "is_this_document": False,
+        },
+        {
+            "entity_ruc": None,
+            "reference": "OC-1",
+            "version": 2,
+            "sha256": "cd" * 32,
+            "status": "pending",
+            "registered_at": "2026-03-01T12:02:00.250000Z",
+            "is_this_document": True,
+        },
+    ]
+    assert [list(v) for v in shown] == [list(shown[0])] * 2
+    assert list(shown[0]) == [
+        "entity_ruc", "reference", "version", "sha256", "status", "registered_at",
+        "is_this_document",
+    ]  # fmt: skip
+    assert document_versions([], "cd" * 32) == []

@@ -43,7 +43,7 @@ from docanchor.api.views import verify_answer
 from docanchor.errors import DocAnchorError, InputError
 from docanchor.hashing import is_hex64
 from docanchor.pdf.stamped import find_stamp
-from docanchor.presenters import batch_json, public_batch, signing_key_json
+from docanchor.presenters import batch_json, public_batch, receipt_check_json, signing_key_json
 from docanchor.receipt import Receipt, loads_receipt_text, parse_receipt
 from docanchor.redaction import redact
 from docanchor.service import BatchRecord, receipt_verdict, verify_receipt_on_chain
@@ -221,17 +221,12 @@ def _check_receipt(ctx: ApiContext, body: bytes) -> dict[str, Any]:
         trust=trust,
         receipt_json=source,
     )
-    return {
-        "valid": result.valid,
-        "verdict": receipt_verdict(result, receipt, node_chain_id=reader.chain_id, trust=trust),
-        "status": receipt.status.value,
-        "confirmations": result.confirmations,
-        "required_confirmations": required,
-        "checks": [
-            {"step": c.step, "name": c.name, "ok": c.ok, "skipped": c.skipped, "detail": c.detail}
-            for c in result.checks
-        ],
-    }
+    return receipt_check_json(
+        result,
+        receipt,
+        verdict=receipt_verdict(result, receipt, node_chain_id=reader.chain_id, trust=trust),
+        required_confirmations=required,
+    )
 
 
 @router.post(

@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from docanchor.presenters import iso, registration_summary
+from docanchor.presenters import document_versions, registration_summary
 from docanchor.service import DocAnchorService, DocumentView
 
 
@@ -80,27 +80,12 @@ def _verify_json(
     filename: str | None = None,
     size: int | None = None,
 ) -> dict[str, Any]:
-    versions = [
-        {
-            "entity_ruc": other.document.entity_ruc or None,
-            "reference": other.document.reference,
-            "version": other.version,
-            "sha256": other.document.sha256,
-            "status": other.status,
-            "registered_at": iso(other.document.created_at),
-            "is_this_document": other.document.sha256 == sha,
-        }
-        for other in sorted(
-            family,
-            key=lambda v: (v.document.entity_ruc, v.document.reference or "", v.version or 0),
-        )
-    ]
     answer: dict[str, Any] = {
         "status": DocAnchorService.best_status(views),
         "sha256": sha,
         "receipts": [receipts.receipt(v) for v in views],
         "registrations": [registration_summary(v) for v in views],
-        "versions": versions,
+        "versions": document_versions(family, sha),
     }
     if filename is not None:
         answer["filename"] = filename

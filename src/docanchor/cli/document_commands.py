@@ -32,7 +32,12 @@ from docanchor.errors import (
 )
 from docanchor.jsontext import loads_strict
 from docanchor.pdf.stamped import StampedPdf
-from docanchor.presenters import anchored_batch_json, batch_json, document_line
+from docanchor.presenters import (
+    anchored_batch_json,
+    batch_json,
+    document_line,
+    receipt_check_json,
+)
 from docanchor.service import (
     DocAnchorService,
     DocumentView,
@@ -744,21 +749,9 @@ def verify(
                     if stamped is not None
                     else {}
                 ),
-                "valid": best.valid,
-                "verdict": verdict,
-                "status": chosen.status.value,
-                "confirmations": best.confirmations,
-                "required_confirmations": required,
-                "checks": [
-                    {
-                        "step": c.step,
-                        "name": c.name,
-                        "ok": c.ok,
-                        "skipped": c.skipped,
-                        "detail": c.detail,
-                    }
-                    for c in best.checks
-                ],
+                **receipt_check_json(
+                    best, chosen, verdict=verdict, required_confirmations=required
+                ),
             }
         )
     else:

@@ -1,8 +1,9 @@
 """``docanchor audit --from DATE --to DATE``: the period audit's edge (log-v1 section 4).
 
 Thin: parses the period, builds the chain reader and the log source (the
-local database, or a remote service with ``--url``), calls
-:func:`docanchor.audit.audit_period` and prints the report.
+local database, or a remote service with ``--url``), calls the service's
+period audit (for a remote one with the deployments the settings trust, which
+the service checks the remote's contract against) and prints the report.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import typer
 
@@ -20,8 +21,7 @@ from docanchor.audit import PeriodReport
 from docanchor.audit import indices as _indices
 from docanchor.cli import emit_json, plural
 from docanchor.config import Settings
-from docanchor.errors import EXIT_CHECK_FAILED, ConfigError, InputError, VerificationError
-from docanchor.receipt import TrustedDeployment
+from docanchor.errors import EXIT_CHECK_FAILED, ConfigError, InputError
 from docanchor.service import audit_remote_period
 from docanchor.vocabulary import parse_utc_text
 
@@ -67,9 +67,14 @@ def run_period_audit(
         else:
             source = open_remote_log(url, key)
             try:
-                trusted_contract(cfg, chain, source.current_deployment())
                 report = audit_remote_period(
-                    chain, source, start, end, entity=entity, progress=bar.update
+                    chain,
+                    source,
+                    start,
+                    end,
+                    trusted=cfg.trusted_deployments(chain.chain_id),
+                    entity=entity,
+                    progress=bar.update,
                 )
             finally:
                 source.close()
@@ -83,40 +88,6 @@ def run_period_audit(
         print_report(report)
     if not report.complete:
         raise typer.Exit(EXIT_CHECK_FAILED)
-
-
-class ContractReader(Protocol):
-    """The auditor's own node (the chain client ``wiring.open_chain`` gives)."""
-
-    @property
-    def chain_id(self) -> int: ...
-
-    def use_contract(self, address: str) -> None: ...
-
-    def check_contract(self) -> None: ...
-
-
-def trusted_contract(cfg: Settings, chain: ContractReader, claimed: TrustedDeployment) -> None:
-    """Point ``chain`` at the contract the service claims to anchor in, once it is one
-    the auditor trusts (the data dir's deployment, ``DOCANCHOR_CONTRACT_ADDRESS`` or
-    ``DOCANCHOR_TRUSTED_CONTRACTS``) on the auditor's own node's chain, holding code.
-    Anything else refuses the audit before it starts."""
-    if claimed.chain_id != chain.chain_id:
-        raise VerificationError(
-            f"the service anchors on chain {claimed.chain_id} ({claimed.address}), but the "
-            f"node at --rpc-url is on chain {chain.chain_id}: point --rpc-url at a node of "
-            f"chain {claimed.chain_id}"
-        )
-    trusted = cfg.trusted_deployments(chain.chain_id)
-    if claimed not in trusted:
-        raise VerificationError(
-            f"the service anchors in {claimed.address} on chain {claimed.chain_id}, which "
-            "is not a trusted deployment (trusted: "
-            + (", ".join(sorted(f"{d.chain_id}:{d.address}" for d in trusted)) or "none")
-            + "); add it to DOCANCHOR_TRUSTED_CONTRACTS only if you trust it"
-        )
-    chain.use_contract(claimed.address)
-    chain.check_contract()
 
 
 class _Bar:

@@ -56,11 +56,13 @@ from docanchor.service.leaves import (
 from docanchor.service.log import LogReads
 from docanchor.service.lookups import STATUS_RANK, Lookups, not_found
 from docanchor.service.ports import (
+    AuditorChain,
     ChainPort,
     ChainReader,
     CheckedAnchorChain,
     Clock,
     PreparedAnchor,
+    RemoteLogSource,
     Signer,
 )
 from docanchor.service.receipts import (
@@ -98,6 +100,7 @@ __all__ = [
     "Anchoring",
     "AuditFinding",
     "AuditReport",
+    "AuditorChain",
     "Audits",
     "BatchRecord",
     "BatchReport",
@@ -118,6 +121,7 @@ __all__ = [
     "Receipts",
     "Registration",
     "Registrations",
+    "RemoteLogSource",
     "SealedBatch",
     "ServiceBase",
     "Signer",

@@ -13,14 +13,15 @@ from datetime import datetime
 from typing import Any
 
 from docanchor import merkle
-from docanchor.audit import ListedCheckpoint, LogSource, PeriodReport, Progress, audit_period
-from docanchor.errors import ConfigError, StoreError, VerificationError
+from docanchor.audit import ListedCheckpoint, PeriodReport, Progress, audit_period
+from docanchor.errors import StoreError, VerificationError
 from docanchor.merkle import verify_consistency
 from docanchor.onchain import AnchoredEvent
+from docanchor.receipt import TrustedDeployment
 from docanchor.service.anchoring import Anchoring
 from docanchor.service.leaves import leaf_hashes_of_rows, root_of_rows
 from docanchor.service.log import LogReads
-from docanchor.service.ports import CheckedAnchorChain
+from docanchor.service.ports import AuditorChain, RemoteLogSource
 from docanchor.service.records import Checkpoint, SealedBatch
 from docanchor.vocabulary import BatchStatus
 
@@ -264,21 +265,37 @@ class LocalLogSource:
 
 
 def audit_remote_period(
-    chain: CheckedAnchorChain,
-    source: LogSource,
+    chain: AuditorChain,
+    source: RemoteLogSource,
     start_time: datetime,
     end_time: datetime,
     *,
+    trusted: frozenset[TrustedDeployment],
     entity: str | None = None,
     progress: Progress | None = None,
 ) -> PeriodReport:
     """The period audit of log-v1 section 4 of another service's log (``source``),
-    trusting only ``chain`` (the verifier's own node, at the trusted deployment)."""
-    if not chain.has_contract:
-        raise ConfigError(
-            "no trusted deployment: a remote audit reads the chain at the deployment "
-            "recorded in the data dir or at DOCANCHOR_CONTRACT_ADDRESS"
+    trusting only ``chain`` (the auditor's own node) and ``trusted`` (the deployments
+    the auditor's settings trust on that node's chain).
+
+    The contract the service claims to anchor in is read only once it is one of
+    ``trusted``, on the node's chain, holding code; anything else refuses the audit
+    before it starts."""
+    claimed = source.current_deployment()
+    if claimed.chain_id != chain.chain_id:
+        raise VerificationError(
+            f"the service anchors on chain {claimed.chain_id} ({claimed.address}), but the "
+            f"node at --rpc-url is on chain {chain.chain_id}: point --rpc-url at a node of "
+            f"chain {claimed.chain_id}"
         )
+    if claimed not in trusted:
+        raise VerificationError(
+            f"the service anchors in {claimed.address} on chain {claimed.chain_id}, which "
+            "is not a trusted deployment (trusted: "
+            + (", ".join(sorted(f"{d.chain_id}:{d.address}" for d in trusted)) or "none")
+            + "); add it to DOCANCHOR_TRUSTED_CONTRACTS only if you trust it"
+        )
+    chain.use_contract(claimed.address)
     chain.check_contract()
     return audit_period(
         chain=chain,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from docanchor.audit import AnchorChain
+from docanchor.audit import AnchorChain, LogSource
 from docanchor.onchain import (
     AnchoredEvent,
     MinedAnchor,
@@ -21,6 +21,7 @@ from docanchor.onchain import (
     OnChainCheckpoint,
     OnChainRecord,
 )
+from docanchor.receipt import TrustedDeployment
 
 
 class Clock(Protocol):
@@ -146,3 +147,19 @@ class CheckedAnchorChain(AnchorChain, Protocol):
     def has_contract(self) -> bool: ...
 
     def check_contract(self) -> None: ...
+
+
+class AuditorChain(CheckedAnchorChain, Protocol):
+    """The auditor's own node, before it is pointed at the deployment a remote audit
+    reads (``use_contract``) once the auditor's trust allows it."""
+
+    @property
+    def chain_id(self) -> int: ...
+
+    def use_contract(self, address: str) -> None: ...
+
+
+class RemoteLogSource(LogSource, Protocol):
+    """Another service's log, which also names the contract it anchors in."""
+
+    def current_deployment(self) -> TrustedDeployment: ...
