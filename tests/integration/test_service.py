@@ -337,3 +337,25 @@ def test_bulk_registration_answers_each_item_with_its_own_stored_row(store: Stor
     again = service.register_many(service.prepare_each(items, lambda _metadata: ENTITY))
     assert not any(r.created for r in again)
     assert [r.view.document.id for r in again] == ids
+
+
+def test_look_ups_share_a_batch_record_until_its_row_changes(store: Store) -> None:
+    """The verify look-up builds a batch's record once for its documents and repeated
+    look-ups, and afresh as soon as any stored column of the batch changes."""
+    service = DocAnchorService(store=store, batch_max=10)
+    service.register_many(
+        service.prepare_registrations([digest(950), digest(951)], entity_ruc=ENTITY)
+    )
+    service.seal_all()
+    (first,), _ = service.lookup_with_versions(digest(950).hex())
+    (second,), _ = service.lookup_with_versions(digest(951).hex())
+    (again,), _ = service.lookup_with_versions(digest(950).hex())
+    assert first.batch is not None and first.batch.last_error is None
+    assert second.batch is first.batch and again.batch is first.batch
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE batch SET last_error = 'node down'"))
+    (changed,), _ = service.lookup_with_versions(digest(950).hex())
+    assert changed.batch is not None and changed.batch is not first.batch
+    assert changed.batch.last_error == "node down"
+    (other,), _ = service.lookup_with_versions(digest(951).hex())
+    assert other.batch is changed.batch

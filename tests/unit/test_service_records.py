@@ -14,7 +14,8 @@ import pytest
 
 from docanchor.errors import StoreError
 from docanchor.receipt import AnchorPart
-from docanchor.service import AnchoredBatch, Checkpoint, DocAnchorService, SealedBatch
+from docanchor.service import AnchoredBatch, BatchRecord, Checkpoint, DocAnchorService, SealedBatch
+from docanchor.service.records import SharedRecords
 from docanchor.store import Batch, Store
 from docanchor.vocabulary import BatchStatus
 from tests.support.fakechain import FAKE_CONTRACT, FakeChain
@@ -117,3 +118,16 @@ def test_a_batch_recorded_as_anchored_without_its_block_hash_stops_receipts_and_
         service.lookup(digests[0])
     with pytest.raises(StoreError, match=f"batch {batch.id} is stored without a part"):
         service.confirm(now=NOW)
+
+
+def test_shared_records_build_a_rows_record_once() -> None:
+    shared = SharedRecords(size=1)
+    row = anchored_row()
+    record = shared.of(row)
+    assert record == BatchRecord.of(row)
+    assert shared.of(row) is record
+    other = anchored_row(status=BatchStatus.ANCHORED)
+    assert shared.of(other).status == BatchStatus.ANCHORED
+    # Evicted (size 1): the first row's record is built again, equal.
+    rebuilt = shared.of(row)
+    assert rebuilt is not record and rebuilt == record

@@ -302,7 +302,8 @@ class Receipt:
         }
         if self.document.metadata is not None:
             document["metadata"] = copy.deepcopy(self.document.metadata)
-        document.update(copy.deepcopy(self.document.extra))
+        if self.document.extra:
+            document.update(copy.deepcopy(self.document.extra))
 
         proof: dict[str, Any] | None = None
         if self.proof is not None:
@@ -311,12 +312,14 @@ class Receipt:
                 "tree_size": self.proof.tree_size,
                 "path": [element.hex() for element in self.proof.path],
             }
-            proof.update(copy.deepcopy(self.proof.extra))
+            if self.proof.extra:
+                proof.update(copy.deepcopy(self.proof.extra))
 
         batch: dict[str, Any] | None = None
         if self.batch is not None:
             batch = {"id": self.batch.id, "root": self.batch.root.hex()}
-            batch.update(copy.deepcopy(self.batch.extra))
+            if self.batch.extra:
+                batch.update(copy.deepcopy(self.batch.extra))
 
         anchor: dict[str, Any] | None = None
         if self.anchor is not None:
@@ -330,7 +333,8 @@ class Receipt:
                 "block_hash": a.block_hash,
                 "timestamp": a.timestamp,
             }
-            anchor.update(copy.deepcopy(a.extra))
+            if a.extra:
+                anchor.update(copy.deepcopy(a.extra))
 
         out: dict[str, Any] = {
             "version": RECEIPT_VERSION,
@@ -340,5 +344,6 @@ class Receipt:
             "batch": batch,
             "anchor": anchor,
         }
-        out.update(copy.deepcopy(self.extra))
+        if self.extra:
+            out.update(copy.deepcopy(self.extra))
         return out

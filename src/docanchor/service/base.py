@@ -18,6 +18,7 @@ from datetime import datetime
 from docanchor.errors import ChainError
 from docanchor.merkle import MerkleTree
 from docanchor.service.ports import ChainPort, Clock, Signer
+from docanchor.service.records import SharedRecords
 from docanchor.store import Store
 from docanchor.vocabulary import utcnow
 
@@ -81,6 +82,8 @@ class ServiceBase:
         self._trees: OrderedDict[int, MerkleTree] = OrderedDict()
         self._tree_cache_size = tree_cache_size
         self._tree_lock = threading.Lock()
+        # The batch records of the verify look-up's rows (shared by the store).
+        self._lookup_records = SharedRecords()
         self.holder = f"{os.uname().nodename}:{os.getpid()}:{id(self):x}"
 
     @property

@@ -11,7 +11,12 @@ from typing import Final
 from docanchor.errors import NotFoundError
 from docanchor.service.base import ServiceBase
 from docanchor.service.leaves import leaf_hash_of_row
-from docanchor.service.records import BatchRecord, Checkpoint, DocumentView, document_views
+from docanchor.service.records import (
+    BatchRecord,
+    Checkpoint,
+    DocumentView,
+    document_views,
+)
 from docanchor.service.registration import identifier
 from docanchor.store import LookupRows
 from docanchor.vocabulary import DocumentStatus
@@ -66,7 +71,7 @@ class Lookups(ServiceBase):
         hits, family = self.store.views_of_lookup(rows, sha256_hex)
         # One record per batch across both lists: the hits are members of the family
         # when they have a reference, and their batches are the same rows.
-        records = document_views([*hits, *family])
+        records = document_views([*hits, *family], self._lookup_records)
         return records[: len(hits)], records[len(hits) :]
 
     def versions_of(self, document_ids: Sequence[int]) -> dict[int, int]:

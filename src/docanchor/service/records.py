@@ -19,6 +19,8 @@ each built once from the store's rows (``BatchRecord.of``,
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -253,8 +255,41 @@ class DocumentView(NamedTuple):
         return DocumentStatus.PENDING if self.batch is None else DocumentStatus(self.batch.status)
 
 
-def document_views(stored: Iterable[StoredView]) -> list[DocumentView]:
-    """The store's views as records, each batch's record built once."""
+class SharedRecords:
+    """The records of batch rows the store shares between look-ups (bounded, thread-safe).
+
+    The store's verify look-up gives the same ``Batch`` object for the same stored
+    columns, and never changes it; a batch that changed is a new object. So the
+    record of a row is built once for all the look-ups that read it, by the row's
+    identity (the row is kept with its record, so the identity is not reused).
+    Only for rows nothing changes: not for rows of an ORM session.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._items: OrderedDict[int, tuple[Batch, BatchRecord]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, row: Batch) -> BatchRecord:
+        key = id(row)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None and found[0] is row:
+                self._items.move_to_end(key)
+                return found[1]
+        record = BatchRecord.of(row)
+        with self._lock:
+            self._items[key] = (row, record)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return record
+
+
+def document_views(
+    stored: Iterable[StoredView], shared: SharedRecords | None = None
+) -> list[DocumentView]:
+    """The store's views as records, each batch's record built once (once for all the
+    calls that pass the same ``shared``, for rows the store shares)."""
     records: dict[int, BatchRecord] = {}
     out: list[DocumentView] = []
     for view in stored:
@@ -263,7 +298,7 @@ def document_views(stored: Iterable[StoredView]) -> list[DocumentView]:
         if row is not None:
             record = records.get(row.id) if row.id is not None else None
             if record is None:
-                record = BatchRecord.of(row)
+                record = BatchRecord.of(row) if shared is None else shared.of(row)
                 records[record.id] = record
         out.append(DocumentView(view.document, record, view.version))
     return out

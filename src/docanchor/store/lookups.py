@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
@@ -63,6 +64,9 @@ _LOOKUP_ROWS: Final = (
 )
 LookupRows = tuple[tuple[Any, ...], ...]
 
+# How many batches, by their columns as read, the verify look-up keeps converted.
+_BATCH_CACHE_SIZE: Final = 1024
+
 # Threads that keep a look-up connection of their own (the event loop's, which runs
 # the SQLite look-ups, and the first thread-pool workers); others borrow from the pool.
 _HELD_LOOKUP_CONNECTIONS: Final = 4
@@ -92,6 +96,7 @@ class _PreparedLookup:
         self._local = threading.local()
         self._opened: list[Any] = []
         self._lock = threading.Lock()
+        self._batches: OrderedDict[tuple[Any, ...], Batch] = OrderedDict()
 
     def rows(self, sha256: bytes) -> LookupRows:
         params: Any = {"sha256": sha256} if self._positions is None else (sha256,) * self._positions
@@ -156,12 +161,37 @@ class _PreparedLookup:
             conn.rollback()
         return found
 
-    def convert(self, raw: tuple[Any, ...]) -> tuple[Any, ...]:
-        """A row as SQLAlchemy's types read it (hex digests, datetimes)."""
+    def convert(self, raw: tuple[Any, ...], start: int = 0) -> tuple[Any, ...]:
+        """Columns ``start``... of a row as SQLAlchemy's types read them (hex digests,
+        datetimes)."""
         return tuple(
             value if process is None or value is None else process(value)
-            for process, value in zip(self._processors, raw, strict=True)
+            for process, value in zip(self._processors[start : start + len(raw)], raw, strict=True)
         )
+
+    def batch(self, raw: tuple[Any, ...], start: int) -> Batch:
+        """The batch of columns ``raw`` (the row's columns from ``start``), as read.
+
+        The same columns give the same (shared, never changed) ``Batch``: a batch's
+        documents and look-ups repeated until it changes convert it once. Keyed on
+        every column, so a batch that was anchored, confirmed or moved is read afresh.
+        """
+        with self._lock:
+            found = self._batches.get(raw)
+            if found is not None:
+                self._batches.move_to_end(raw)
+                return found
+        # model_construct skips the per-attribute events of Batch(**...), a twentieth
+        # of the cost; it needs the mappers set up (a no-op once done).
+        sa.orm.configure_mappers()
+        made = Batch.model_construct(
+            **dict(zip(_BATCH_NAMES, self.convert(raw, start), strict=True))
+        )
+        with self._lock:
+            self._batches[raw] = made
+            while len(self._batches) > _BATCH_CACHE_SIZE:
+                self._batches.popitem(last=False)
+        return made
 
     def _drop(self, conn: Any) -> None:
         self._local.conn = None
@@ -259,19 +289,13 @@ class StoreLookups(StoreConnection):
         batches: dict[int, Batch] = {}
         family: list[DocumentView] = []
         for raw in rows:
-            r = lookup.convert(raw)
+            r = lookup.convert(raw[: width + 1])
             doc = DocumentRow(*r[:width])
             batch: Batch | None = None
-            if doc.batch_id is not None and r[width + 1] is not None:
+            if doc.batch_id is not None and raw[width + 1] is not None:
                 batch = batches.get(doc.batch_id)
                 if batch is None:
-                    # model_construct skips the per-attribute events of Batch(**...), a
-                    # twentieth of the cost; it needs the mappers set up (a no-op once done).
-                    sa.orm.configure_mappers()
-                    batch = Batch.model_construct(
-                        **dict(zip(_BATCH_NAMES, r[width + 1 :], strict=True))
-                    )
-                    batches[doc.batch_id] = batch
+                    batch = batches[doc.batch_id] = lookup.batch(raw[width + 1 :], width + 1)
             family.append(DocumentView(doc, batch, r[width]))
         hits = [v for v in family if v.document.sha256 == sha256_hex]
         return hits, [v for v in family if v.version is not None]
