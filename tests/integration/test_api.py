@@ -21,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from docanchor.api import create_app
-from docanchor.config import ANVIL_DEV_PRIVATE_KEY, Settings
+from docanchor.config import Settings
 from docanchor.devnet import free_port
 from docanchor.hashing import MAX_METADATA_BYTES, leaf_hash
 from docanchor.keys import create_key
@@ -29,6 +29,7 @@ from docanchor.merkle import root_of
 from docanchor.receipt import parse_receipt
 from docanchor.signing import verify_signature
 from tests.support.anvil import AnvilNode
+from tests.support.hostileapi import settings_for
 
 ENTITY = "20100000001"
 OTHER_ENTITY = "20600000002"
@@ -54,21 +55,6 @@ class Api:
         )
 
 
-def _settings(
-    tmp_path: Path, database_url: str, rpc_url: str, contract: str | None, **extra: Any
-) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        rpc_url=rpc_url,
-        contract_address=contract,
-        private_key=ANVIL_DEV_PRIVATE_KEY,
-        confirmations=1,
-        log_json=False,
-        **extra,
-    )
-
-
 def _make_api(settings: Settings) -> Iterator[Api]:
     app = create_app(settings)
     store = app.state.ctx.service.store
@@ -86,7 +72,7 @@ def _make_api(settings: Settings) -> Iterator[Api]:
 def api(
     tmp_path: Path, database_url: str, anvil: AnvilNode, deployed: tuple[Any, str]
 ) -> Iterator[Api]:
-    yield from _make_api(_settings(tmp_path, database_url, anvil.rpc_url, deployed[1]))
+    yield from _make_api(settings_for(tmp_path, database_url, anvil.rpc_url, deployed[1]))
 
 
 def assert_problem(response: Any, status: int, *needles: str) -> dict[str, Any]:
@@ -548,7 +534,9 @@ def test_request_id_is_echoed_or_made(api: Api) -> None:
 def small_api(
     tmp_path: Path, database_url: str, anvil: AnvilNode, deployed: tuple[Any, str]
 ) -> Iterator[Api]:
-    settings = _settings(tmp_path, database_url, anvil.rpc_url, deployed[1], max_upload_bytes=1024)
+    settings = settings_for(
+        tmp_path, database_url, anvil.rpc_url, deployed[1], max_upload_bytes=1024
+    )
     yield from _make_api(settings)
 
 
@@ -645,7 +633,7 @@ def test_health_ready_and_metrics(api: Api) -> None:
 def test_node_down_lookups_still_answer(tmp_path: Path, database_url: str) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     # Nothing listens there: each call to the node is refused once, not retried.
-    settings = _settings(tmp_path, database_url, dead, "0x" + "11" * 20, rpc_retry_deadline=0)
+    settings = settings_for(tmp_path, database_url, dead, "0x" + "11" * 20, rpc_retry_deadline=0)
     for api in _make_api(settings):
         made = api.register(b"while the node sleeps", {"reference": "N-1"})
         assert made.status_code == 201

@@ -36,7 +36,11 @@ class Api:
         return {"Authorization": f"Bearer {self.keys[role]}"}
 
 
-def settings_for(tmp_path: Path, database_url: str, rpc_url: str, contract: str | None) -> Settings:
+def settings_for(
+    tmp_path: Path, database_url: str, rpc_url: str, contract: str | None, **extra: Any
+) -> Settings:
+    """The settings of an API under test: a data dir in ``tmp_path``, the devnet's first
+    account, one confirmation, plain-text logs; ``extra`` overrides any of them."""
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
@@ -45,6 +49,7 @@ def settings_for(tmp_path: Path, database_url: str, rpc_url: str, contract: str 
         private_key=ANVIL_DEV_PRIVATE_KEY,
         confirmations=1,
         log_json=False,
+        **extra,
     )
 
 
